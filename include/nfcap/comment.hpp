@@ -1,0 +1,45 @@
+#pragma once
+// The per-packet metadata comment: one line of `key=value` pairs in a fixed order, preceded by
+// the source name (`nflog:123`). Keys are absent when the kernel gave nothing. Values that
+// contain a space, `"`, `\`, a control byte or bytes that are not valid UTF-8 are written in
+// double quotes with C escapes (`\"`, `\\`, `\xNN`), so every value is recoverable byte for
+// byte. The grammar is documented in README.md ("The metadata comment").
+
+#include <nfcap/packet.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nfcap {
+
+// Maps an interface index to the name it had when the packet passed. Implementations may do
+// I/O (nfcap_io's InterfaceCache); the core only calls this interface.
+class InterfaceNames {
+  public:
+    virtual ~InterfaceNames() = default;
+    // The name, or an empty view when unknown. The view stays valid until the next call.
+    virtual std::string_view name(std::uint32_t ifindex) = 0;
+};
+
+struct CommentContext {
+    std::string_view source;               // "nflog:123"
+    InterfaceNames* names = nullptr;       // null: interfaces are written as bare indices
+    TimestampSource timestamp_source = TimestampSource::kernel;
+};
+
+// Appends the comment for `packet` to `out` (which the caller clears and reuses, so the hot
+// path allocates nothing once `out` has grown).
+void append_comment(std::string& out, const Packet& packet, const CommentContext& context);
+
+// Appends `value`, quoted and escaped when the grammar requires it.
+void append_value(std::string& out, std::string_view value);
+
+// Splits a comment back into (key, unescaped value) pairs. The leading source token comes back
+// with the key "source". Throws DecodeError on a malformed comment.
+std::vector<std::pair<std::string, std::string>> parse_comment(std::string_view comment);
+
+} // namespace nfcap

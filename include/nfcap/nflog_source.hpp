@@ -1,0 +1,83 @@
+#pragma once
+// A live NFLOG source: one netlink socket bound to one or more NFLOG groups. It only moves
+// bytes: every record is handed on as the span the kernel sent, valid during the callback.
+
+#include <nfcap/packet.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nfcap {
+
+// Binding or configuring a group failed. The message names the group and the cause: the
+// process that already holds it, or the missing capability.
+class BindError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct NflogConfig {
+    std::vector<std::uint16_t> groups;
+    std::uint32_t copy_range = 0xffff;          // bytes of each packet the kernel copies
+    std::uint32_t receive_buffer = 64U << 20U;   // SO_RCVBUFFORCE, bytes
+    std::uint32_t netlink_buffer = 131072;      // NFULA_CFG_NLBUFSIZ: kernel batch size, bytes
+    std::uint32_t queue_threshold = 100000;     // NFULA_CFG_QTHRESH: records per batch
+    std::uint32_t flush_timeout = 1;            // NFULA_CFG_TIMEOUT, 1/100 s
+    bool conntrack = false;                     // NFULNL_CFG_F_CONNTRACK
+};
+
+// Receives records. Called synchronously from receive(); spans die when it returns.
+class RecordHandler {
+  public:
+    virtual ~RecordHandler() = default;
+    // `record` is nfgenmsg + attributes (a LINKTYPE_NFLOG record); `receive_time` the wall
+    // clock when the batch holding it was received.
+    virtual void on_record(std::span<const std::byte> record, Timestamp receive_time) = 0;
+    // The whole datagram as received, before it is split (for --record-netlink).
+    virtual void on_datagram(std::span<const std::byte> /*datagram*/, Timestamp /*time*/) {}
+};
+
+struct SourceCounters {
+    std::uint64_t datagrams = 0;
+    std::uint64_t overruns = 0;  // ENOBUFS: the socket buffer overflowed and records were lost
+    std::uint64_t damaged = 0;   // truncated datagrams or netlink headers that do not add up
+};
+
+class NflogSource {
+  public:
+    // Opens the socket, sizes its buffer and binds every group with sequence numbers on.
+    // Throws BindError (with the owner or missing capability) or std::system_error.
+    explicit NflogSource(NflogConfig config);
+    ~NflogSource(); // unbinds (closing the socket releases the groups)
+    NflogSource(const NflogSource&) = delete;
+    NflogSource& operator=(const NflogSource&) = delete;
+
+    int fd() const { return fd_; }
+    const NflogConfig& config() const { return config_; }
+    // Warnings from setup (e.g. a receive buffer smaller than asked for).
+    const std::vector<std::string>& warnings() const { return warnings_; }
+
+    // Reads every datagram pending now (never blocks) and hands each record to `handler`.
+    // Returns the number of datagrams read; 0 when nothing was pending.
+    std::size_t receive(RecordHandler& handler);
+
+    const SourceCounters& counters() const { return counters_; }
+
+  private:
+    void configure();
+    void dispatch(std::span<const std::byte> datagram, Timestamp time, RecordHandler& handler);
+
+    NflogConfig config_;
+    int fd_ = -1;
+    std::vector<std::string> warnings_;
+    std::vector<std::vector<std::byte>> pending_; // records that arrived while binding
+    std::vector<std::byte> buffers_;               // recvmmsg buffers, reused
+    SourceCounters counters_;
+};
+
+} // namespace nfcap

@@ -1,0 +1,60 @@
+#pragma once
+// Turns decoded records into pcapng Enhanced Packet Blocks in one link type, with the metadata
+// in epb_flags, epb_dropcount, epb_packetid and the comment. Pure: no clock, no I/O.
+
+#include <nfcap/comment.hpp>
+#include <nfcap/packet.hpp>
+#include <nfcap/pcapng.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace nfcap {
+
+enum class EncodeResult { written, unsupported };
+
+// Everything about one record that does not come from the record itself.
+struct RecordContext {
+    std::uint32_t interface_id = 0;
+    std::string_view source;             // "nflog:123", first token of the comment
+    InterfaceNames* names = nullptr;     // null: interfaces appear as bare indices
+    Timestamp fallback_time;             // used when the kernel gave no timestamp
+    TimestampSource fallback_source = TimestampSource::receive;
+    std::optional<std::uint64_t> dropcount; // records lost just before this one
+    std::optional<std::uint64_t> packet_id; // NFQUEUE packet id
+};
+
+// The size of the LINKTYPE_LINUX_SLL2 header written in front of each payload.
+inline constexpr std::size_t sll2_header_size = 20;
+
+// Builds the LINKTYPE_LINUX_SLL2 header for a record: protocol, interface index (the input
+// device for inbound hooks, the output device for outbound ones), ARPHRD type, packet type
+// (outgoing, or host/broadcast/multicast from the link-layer header), source hardware address.
+std::array<std::byte, sll2_header_size> sll2_header(const Packet& packet);
+
+class RecordEncoder {
+  public:
+    // `snaplen` bounds the network-layer bytes kept from each payload.
+    RecordEncoder(LinkType link_type, std::uint32_t snaplen);
+
+    LinkType link_type() const { return link_type_; }
+
+    // The snaplen for every Interface Description Block of the file (the same everywhere).
+    std::uint32_t interface_snaplen() const;
+
+    // Appends one EPB for `packet` to `out`. `record` is the raw record the packet was decoded
+    // from (kept verbatim for LINKTYPE_NFLOG). Returns unsupported, writing nothing, when the
+    // link type cannot carry the record (LINKTYPE_RAW and a record that is not IP).
+    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
+                        const RecordContext& context);
+
+  private:
+    LinkType link_type_;
+    std::uint32_t snaplen_;
+    std::string comment_; // reused for every record: no allocation once it has grown
+};
+
+} // namespace nfcap

@@ -1,0 +1,89 @@
+#pragma once
+// The recording pipeline: decode -> sequence check -> filter -> encode -> sink. Sources hand it
+// raw records; it owns the output buffer, the per-interface counters and the file's blocks.
+
+#include <nfcap/comment.hpp>
+#include <nfcap/nflog_source.hpp>
+#include <nfcap/packet_filter.hpp>
+#include <nfcap/pcapng.hpp>
+#include <nfcap/record_encoder.hpp>
+#include <nfcap/sink.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nfcap {
+
+struct RecorderOptions {
+    LinkType link_type = LinkType::linux_sll2;
+    std::uint32_t snaplen = 262144; // network-layer bytes kept per record
+    std::string filter;             // BPF expression; empty: keep everything
+    std::uint64_t max_packets = 0;  // stop after this many written records; 0: no limit
+    TimestampSource fallback_source = TimestampSource::receive;
+};
+
+// Counters of one interface (one NFLOG group); they go to the summary and the ISB.
+struct InterfaceCounters {
+    std::string name;                // "nflog:123"
+    std::uint16_t resource_id = 0;
+    std::uint64_t received = 0;      // records that reached nfcap
+    std::uint64_t written = 0;
+    std::uint64_t filtered = 0;      // rejected by the capture filter
+    std::uint64_t malformed = 0;
+    std::uint64_t unsupported = 0;   // records the link type cannot carry
+    std::uint64_t lost = 0;          // sequence-number gaps: records the kernel could not deliver
+    std::optional<std::uint32_t> next_seq;
+    std::uint64_t pending_drops = 0; // a gap not yet reported in an epb_dropcount
+};
+
+class Recorder final : public RecordHandler {
+  public:
+    using Warn = std::function<void(const std::string&)>;
+
+    // Writes the Section Header Block to the buffer. `names` may be null (replay).
+    Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn);
+
+    // Declares an interface block for an NFLOG group up front (live capture, where the first
+    // sequence number is known to be 0). Replay declares groups as their records appear.
+    void add_nflog_group(std::uint16_t group, bool fresh_binding);
+
+    // One record. `number` (1-based, 0 when not known) names it in warnings.
+    void record(std::span<const std::byte> record, Timestamp fallback_time, std::uint64_t number = 0);
+
+    // A record that could not even be read (replay), counted as malformed.
+    void count_unreadable(const std::string& why);
+
+    void on_record(std::span<const std::byte> rec, Timestamp receive_time) override {
+        record(rec, receive_time);
+    }
+
+    // Writes everything encoded so far in one write.
+    void flush();
+    // Appends an Interface Statistics Block per interface and flushes.
+    void finish(Timestamp start, Timestamp end);
+
+    bool done() const { return options_.max_packets != 0 && written_ >= options_.max_packets; }
+    const std::vector<InterfaceCounters>& interfaces() const { return interfaces_; }
+    std::uint64_t malformed_without_group() const { return malformed_unknown_; }
+    std::uint64_t written() const { return written_; }
+
+  private:
+    InterfaceCounters& interface_for(std::uint16_t group, std::uint32_t& id);
+
+    Sink& sink_;
+    RecorderOptions options_;
+    InterfaceNames* names_;
+    Warn warn_;
+    RecordEncoder encoder_;
+    std::unique_ptr<PacketFilter> filter_;
+    ByteBuffer buffer_;
+    std::vector<InterfaceCounters> interfaces_;
+    std::uint64_t written_ = 0;
+    std::uint64_t malformed_unknown_ = 0;
+};
+
+} // namespace nfcap

@@ -1,0 +1,47 @@
+#pragma once
+// Replays a recording (pcap or pcapng, either byte order, read by libpcap) record by record.
+
+#include <nfcap/packet.hpp>
+#include <nfcap/pcapng.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+namespace nfcap {
+
+struct ReplayRecord {
+    std::uint64_t number = 0;            // 1-based position in the file
+    std::span<const std::byte> data;     // valid until the next call to next()
+    std::uint32_t original_length = 0;   // as the file recorded it
+    Timestamp time;                      // the recording's own timestamp for the record
+};
+
+class ReplaySource {
+  public:
+    // Opens `path` ("-" for standard input). Throws std::runtime_error naming the file and the
+    // problem, including a link type nfcap cannot replay.
+    explicit ReplaySource(const std::string& path);
+    ~ReplaySource();
+    ReplaySource(const ReplaySource&) = delete;
+    ReplaySource& operator=(const ReplaySource&) = delete;
+
+    LinkType link_type() const { return link_type_; }
+
+    // The next record, or false at the end of the file. A damaged file (a record cut short)
+    // ends the replay: next() returns false and error() says why.
+    bool next(ReplayRecord& record);
+    const std::string& error() const { return error_; }
+
+  private:
+    struct Handle;
+    std::unique_ptr<Handle> handle_;
+    LinkType link_type_ = LinkType::nflog;
+    std::uint64_t count_ = 0;
+    std::string error_;
+    std::string path_;
+};
+
+} // namespace nfcap

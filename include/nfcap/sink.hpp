@@ -1,0 +1,73 @@
+#pragma once
+// Where encoded pcapng goes. Sinks own their file descriptor, retry EINTR, loop on short
+// writes, and turn EPIPE into ReaderGone. Destructors never throw.
+
+#include <nfcap/pcapng.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace nfcap {
+
+// The reader of a pipe or FIFO went away (EPIPE): a clean end of the capture, not a failure.
+class ReaderGone : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class SinkKind { file, stream }; // stream: pipe, FIFO, socket or terminal
+
+class Sink {
+  public:
+    virtual ~Sink() = default;
+    // Writes all of `bytes` (blocking). Throws ReaderGone on EPIPE, std::system_error otherwise.
+    virtual void write(std::span<const std::byte> bytes) = 0;
+    virtual SinkKind kind() const = 0;
+    virtual const std::string& name() const = 0;
+};
+
+// A sink over a file descriptor it owns (or borrows, for stdout).
+class FdSink final : public Sink {
+  public:
+    enum class Ownership { owned, borrowed };
+    FdSink(int fd, std::string name, SinkKind kind, Ownership ownership);
+    ~FdSink() override;
+    FdSink(const FdSink&) = delete;
+    FdSink& operator=(const FdSink&) = delete;
+
+    void write(std::span<const std::byte> bytes) override;
+    SinkKind kind() const override { return kind_; }
+    const std::string& name() const override { return name_; }
+
+  private:
+    int fd_;
+    std::string name_;
+    SinkKind kind_;
+    Ownership ownership_;
+};
+
+// Collects everything in memory (tests, embedding).
+class MemorySink final : public Sink {
+  public:
+    void write(std::span<const std::byte> bytes) override {
+        data.insert(data.end(), bytes.begin(), bytes.end());
+    }
+    SinkKind kind() const override { return SinkKind::file; }
+    const std::string& name() const override { return name_; }
+    ByteBuffer data;
+
+  private:
+    std::string name_ = "memory";
+};
+
+// Opens the output named on the command line: "-" is standard output (refused when it is a
+// terminal), a FIFO is opened for writing (blocking until a reader opens it, as dumpcap does),
+// anything else is created or truncated as a regular file with `mode`.
+// Throws std::runtime_error with a one-line reason.
+std::unique_ptr<Sink> open_output(const std::string& path, unsigned mode = 0644);
+
+} // namespace nfcap

@@ -1,0 +1,46 @@
+#pragma once
+// Command-line parsing as a function of argv: no I/O, no exit, testable with argv vectors.
+
+#include <nfcap/pcapng.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nfcap::cli {
+
+// A bad flag, value or combination: main prints the message on one line and exits 2.
+class UsageError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class Action { capture, help, version };
+
+struct Options {
+    Action action = Action::capture;
+    std::vector<std::uint16_t> groups;  // -g
+    std::string read_file;              // -r
+    std::string write_file;             // -w
+    LinkType link_type = LinkType::linux_sll2;
+    std::uint64_t count = 0;            // -c, 0: unlimited
+    std::uint32_t snaplen = 262144;     // -s
+    std::string filter;                 // -f or trailing words
+    std::uint32_t rcvbuf = 64U << 20U;
+    std::uint32_t nlbufsiz = 131072;
+    std::uint32_t qthresh = 100000;
+    std::uint32_t flush_timeout = 1;    // 1/100 s
+    bool conntrack = false;
+};
+
+// Parses argv (argv[0] is the program name). Throws UsageError.
+Options parse_options(const std::vector<std::string>& argv);
+
+// "1,5-7" -> {1, 5, 6, 7}. Throws UsageError naming the bad part.
+std::vector<std::uint16_t> parse_number_list(const std::string& text, const char* what);
+
+std::string usage_text();
+
+} // namespace nfcap::cli

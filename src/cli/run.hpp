@@ -1,0 +1,17 @@
+#pragma once
+
+#include "options.hpp"
+
+namespace nfcap::cli {
+
+// Exit statuses.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_error = 1;
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_skipped = 3; // finished, but malformed records were skipped
+
+// Runs a capture or replay as `options` says; reports on stderr. Returns the exit status.
+// Throws for setup failures (main turns them into one line).
+int run(const Options& options);
+
+} // namespace nfcap::cli

@@ -1,0 +1,172 @@
+#include <nfcap/record_encoder.hpp>
+
+#include <algorithm>
+
+namespace nfcap {
+namespace {
+
+constexpr std::uint16_t ethertype_ipv4 = 0x0800;
+constexpr std::uint16_t ethertype_arp = 0x0806;
+constexpr std::uint16_t ethertype_ipv6 = 0x86dd;
+constexpr std::uint16_t arphrd_ether = 1;
+constexpr std::uint16_t arphrd_void = 0xffff; // the kernel's "no hardware type"
+
+// PACKET_* from <linux/if_packet.h>, as LINKTYPE_LINUX_SLL2 defines its packet-type field.
+constexpr std::uint8_t packet_host = 0;
+constexpr std::uint8_t packet_broadcast = 1;
+constexpr std::uint8_t packet_multicast = 2;
+constexpr std::uint8_t packet_outgoing = 4;
+
+unsigned ip_version(const Packet& p) {
+    return p.payload.empty() ? 0U : std::to_integer<unsigned>(p.payload[0]) >> 4U;
+}
+
+// The ethertype of the payload: the kernel's when it gave one, else inferred.
+std::uint16_t protocol_of(const Packet& p) {
+    if (p.hw_protocol != 0) {
+        return p.hw_protocol;
+    }
+    switch (p.family) {
+    case Family::ipv4:
+        return ethertype_ipv4;
+    case Family::ipv6:
+        return ethertype_ipv6;
+    case Family::arp:
+        return ethertype_arp;
+    default:
+        break;
+    }
+    const unsigned version = ip_version(p);
+    return version == 4 ? ethertype_ipv4 : version == 6 ? ethertype_ipv6 : 0;
+}
+
+bool is_ip(const Packet& p) {
+    const std::uint16_t protocol = protocol_of(p);
+    const unsigned version = ip_version(p);
+    return (protocol == ethertype_ipv4 && version == 4) ||
+           (protocol == ethertype_ipv6 && version == 6);
+}
+
+void put16(std::byte* at, std::uint16_t v) {
+    at[0] = static_cast<std::byte>(v >> 8U);
+    at[1] = static_cast<std::byte>(v);
+}
+
+void put32(std::byte* at, std::uint32_t v) {
+    put16(at, static_cast<std::uint16_t>(v >> 16U));
+    put16(at + 2, static_cast<std::uint16_t>(v));
+}
+
+std::uint8_t packet_type(const Packet& p, Direction direction) {
+    if (direction == Direction::outbound) {
+        return packet_outgoing;
+    }
+    // An Ethernet header's destination tells broadcast and multicast from unicast.
+    if (p.hwtype == arphrd_ether && p.hwheader.size() >= 6) {
+        const auto first = std::to_integer<unsigned>(p.hwheader[0]);
+        const bool all_ones = std::all_of(p.hwheader.begin(), p.hwheader.begin() + 6,
+                                          [](std::byte b) { return b == std::byte{0xff}; });
+        if (all_ones) {
+            return packet_broadcast;
+        }
+        if ((first & 1U) != 0) {
+            return packet_multicast;
+        }
+    }
+    return packet_host;
+}
+
+} // namespace
+
+std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
+    std::array<std::byte, sll2_header_size> h{};
+    const Direction direction = hook_direction(p.family, p.hook);
+    const std::optional<std::uint32_t> device =
+        direction == Direction::outbound ? (p.outdev ? p.outdev : p.indev)
+                                         : (p.indev ? p.indev : p.outdev);
+    put16(&h[0], protocol_of(p));
+    // h[2..3] reserved, zero
+    put32(&h[4], device.value_or(0));
+    put16(&h[8], p.hwtype.value_or(arphrd_void));
+    h[10] = static_cast<std::byte>(packet_type(p, direction));
+    if (p.hwaddr) {
+        h[11] = static_cast<std::byte>(p.hwaddr->length);
+        std::copy_n(p.hwaddr->bytes.begin(), p.hwaddr->length, h.begin() + 12);
+    }
+    return h;
+}
+
+RecordEncoder::RecordEncoder(LinkType link_type, std::uint32_t snaplen)
+    : link_type_(link_type), snaplen_(snaplen) {
+    comment_.reserve(512);
+}
+
+std::uint32_t RecordEncoder::interface_snaplen() const {
+    switch (link_type_) {
+    case LinkType::linux_sll2:
+        return snaplen_ + static_cast<std::uint32_t>(sll2_header_size);
+    case LinkType::raw:
+        return snaplen_;
+    case LinkType::nflog:
+    case LinkType::netlink:
+        break;
+    }
+    return 262144; // whole records: the TLV overhead varies, so use libpcap's maximum
+}
+
+EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
+                                   std::span<const std::byte> record,
+                                   const RecordContext& context) {
+    if (link_type_ == LinkType::raw && !is_ip(packet)) {
+        return EncodeResult::unsupported;
+    }
+    // A payload longer than the snaplen (replay with -s) is cut here, so the comment's trunc
+    // key and the original length both show it.
+    Packet cut;
+    const bool cutting = link_type_ != LinkType::nflog && packet.payload.size() > snaplen_;
+    if (cutting) {
+        cut = packet;
+        cut.payload = packet.payload.first(snaplen_);
+    }
+    const Packet& p = cutting ? cut : packet;
+    const bool kernel_time = p.timestamp.has_value();
+    comment_.clear();
+    append_comment(comment_, p,
+                   CommentContext{context.source, context.names,
+                                  kernel_time ? TimestampSource::kernel : context.fallback_source});
+
+    EnhancedPacket epb;
+    epb.interface_id = context.interface_id;
+    epb.timestamp = kernel_time ? *p.timestamp : context.fallback_time;
+    switch (hook_direction(p.family, p.hook)) {
+    case Direction::inbound:
+        epb.direction = EpbDirection::inbound;
+        break;
+    case Direction::outbound:
+        epb.direction = EpbDirection::outbound;
+        break;
+    case Direction::unknown:
+        break;
+    }
+    epb.dropcount = context.dropcount;
+    epb.packet_id = context.packet_id;
+    epb.comment = comment_;
+
+    std::array<std::byte, sll2_header_size> cooked{};
+    if (link_type_ == LinkType::nflog) {
+        epb.payload = record;
+        epb.original_length = static_cast<std::uint32_t>(record.size());
+    } else {
+        epb.payload = p.payload;
+        epb.original_length = p.original_length;
+        if (link_type_ == LinkType::linux_sll2) {
+            cooked = sll2_header(p);
+            epb.link_header = cooked;
+            epb.original_length += static_cast<std::uint32_t>(sll2_header_size);
+        }
+    }
+    append_enhanced_packet(out, epb);
+    return EncodeResult::written;
+}
+
+} // namespace nfcap

@@ -1,0 +1,239 @@
+// The NFLOG socket adapter: the only file of nfcap_io that knows NFULNL_* numbers.
+#include <nfcap/nflog_source.hpp>
+
+#include "owner.hpp"
+#include "system_error.hpp"
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_log/libnetfilter_log.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <ctime>
+
+namespace nfcap {
+namespace {
+
+// One NFLOG datagram can exceed nlbufsiz: the kernel's allocation is rounded up and a single
+// large packet gets a buffer of its own. 256 KiB holds the largest seen.
+constexpr std::size_t datagram_size = 256 * 1024;
+constexpr std::size_t datagrams_per_batch = 8;
+constexpr int ack_timeout_ms = 5000;
+
+Timestamp now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
+}
+
+std::string bind_failure(std::uint16_t group, int error) {
+    std::string message = "cannot bind NFLOG group " + std::to_string(group) + ": ";
+    if (!detail::has_net_admin()) {
+        return message + std::strerror(error) +
+               "; capturing needs CAP_NET_ADMIN (run as root, or give the binary "
+               "cap_net_admin with setcap)";
+    }
+    if (error == EPERM || error == EBUSY) {
+        const std::string owner = detail::describe_owner("nfnetlink_log", group);
+        if (!owner.empty()) {
+            return message + "the group is already bound by " + owner +
+                   " (one listener per group; stop it or use another group)";
+        }
+    }
+    return message + std::strerror(error);
+}
+
+} // namespace
+
+NflogSource::NflogSource(NflogConfig config) : config_(std::move(config)) {
+    if (config_.groups.empty()) {
+        throw std::invalid_argument("no NFLOG group given");
+    }
+    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd_ < 0) {
+        detail::throw_errno("cannot open a netfilter netlink socket");
+    }
+    try {
+        configure();
+    } catch (...) {
+        ::close(fd_); // releases every group bound so far
+        throw;
+    }
+    buffers_.resize(datagram_size * datagrams_per_batch);
+}
+
+NflogSource::~NflogSource() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void NflogSource::configure() {
+    const int size = static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
+    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+        // Without CAP_NET_ADMIN the forced size is refused; the capped one still helps.
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        int actual = 0;
+        socklen_t length = sizeof actual;
+        ::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &actual, &length);
+        warnings_.push_back("receive buffer limited to " + std::to_string(actual / 2) +
+                            " bytes (asked for " + std::to_string(size) +
+                            "; SO_RCVBUFFORCE needs CAP_NET_ADMIN)");
+    }
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        detail::throw_errno("cannot bind the netlink socket");
+    }
+
+    // One config message per group: bind, copy mode, batching, sequence numbers. All are sent
+    // before any acknowledgement is read; records that arrive meanwhile are kept in pending_.
+    std::array<char, 8192> message{}; // one config message is < 100 bytes
+    std::uint16_t flags = NFULNL_CFG_F_SEQ | NFULNL_CFG_F_SEQ_GLOBAL;
+    if (config_.conntrack) {
+        flags |= NFULNL_CFG_F_CONNTRACK;
+    }
+    for (std::size_t i = 0; i < config_.groups.size(); ++i) {
+        nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC,
+                                               config_.groups[i]);
+        nlh->nlmsg_flags |= NLM_F_ACK;
+        nlh->nlmsg_seq = static_cast<std::uint32_t>(i + 1);
+        nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
+        nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET, std::min<std::uint32_t>(config_.copy_range, 0xffff));
+        mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(config_.netlink_buffer));
+        mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(config_.flush_timeout));
+        mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(config_.queue_threshold));
+        mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(flags));
+        sockaddr_nl kernel{};
+        kernel.nl_family = AF_NETLINK;
+        if (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+                     sizeof kernel) < 0) {
+            detail::throw_errno("cannot send NFLOG configuration");
+        }
+    }
+
+    std::vector<bool> acknowledged(config_.groups.size(), false);
+    std::vector<std::byte> buffer(datagram_size);
+    auto waiting = config_.groups.size();
+    while (waiting > 0) {
+        pollfd p{fd_, POLLIN, 0};
+        const int ready = ::poll(&p, 1, ack_timeout_ms);
+        if (ready == 0) {
+            throw BindError("the kernel did not answer the NFLOG configuration request");
+        }
+        if (ready < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            detail::throw_errno("poll");
+        }
+        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        if (n < 0) {
+            if (errno == EINTR || errno == ENOBUFS) {
+                counters_.overruns += errno == ENOBUFS ? 1 : 0;
+                continue;
+            }
+            detail::throw_errno("cannot read the NFLOG configuration answer");
+        }
+        bool data = false;
+        const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); // netlink ABI
+        int remaining = static_cast<int>(n);
+        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+            if (nlh->nlmsg_type != NLMSG_ERROR) {
+                data = true;
+                continue;
+            }
+            const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+            const std::size_t index = nlh->nlmsg_seq - 1;
+            if (index >= acknowledged.size() || acknowledged[index]) {
+                continue;
+            }
+            if (err->error != 0) {
+                throw BindError(bind_failure(config_.groups[index], -err->error));
+            }
+            acknowledged[index] = true;
+            --waiting;
+        }
+        if (data) {
+            pending_.emplace_back(buffer.begin(), buffer.begin() + n);
+        }
+    }
+}
+
+std::size_t NflogSource::receive(RecordHandler& handler) {
+    std::size_t datagrams = 0;
+    if (!pending_.empty()) {
+        const Timestamp time = now();
+        for (const auto& datagram : pending_) {
+            dispatch(datagram, time, handler);
+        }
+        datagrams += pending_.size();
+        pending_.clear();
+    }
+    std::array<mmsghdr, datagrams_per_batch> messages{};
+    std::array<iovec, datagrams_per_batch> vectors{};
+    for (std::size_t i = 0; i < datagrams_per_batch; ++i) {
+        vectors[i] = iovec{buffers_.data() + i * datagram_size, datagram_size};
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        const int n = ::recvmmsg(fd_, messages.data(), datagrams_per_batch, MSG_DONTWAIT, nullptr);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ENOBUFS) {
+                ++counters_.overruns; // the sequence-number gaps say exactly how many
+                continue;
+            }
+            if (errno == EAGAIN) {
+                return datagrams;
+            }
+            detail::throw_errno("cannot receive from the NFLOG socket");
+        }
+        const Timestamp time = now();
+        for (int i = 0; i < n; ++i) {
+            const auto& m = messages[static_cast<std::size_t>(i)];
+            std::size_t length = m.msg_len;
+            if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                ++counters_.damaged;
+                length = std::min(length, datagram_size);
+            }
+            dispatch({buffers_.data() + static_cast<std::size_t>(i) * datagram_size, length}, time,
+                     handler);
+        }
+        datagrams += static_cast<std::size_t>(n);
+        counters_.datagrams += static_cast<std::uint64_t>(n);
+        if (static_cast<std::size_t>(n) < datagrams_per_batch) {
+            return datagrams;
+        }
+    }
+}
+
+void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
+                           RecordHandler& handler) {
+    handler.on_datagram(datagram, time);
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); // netlink ABI
+    int remaining = static_cast<int>(datagram.size());
+    constexpr auto packet_type = static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
+    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        if (nlh->nlmsg_type != packet_type) {
+            continue; // NLMSG_DONE closing a batch, NLMSG_NOOP, stray acknowledgements
+        }
+        const auto* payload = static_cast<const std::byte*>(mnl_nlmsg_get_payload(nlh));
+        handler.on_record({payload, nlh->nlmsg_len - mnl_nlmsg_size(0)}, time);
+    }
+    if (remaining > 0) {
+        ++counters_.damaged; // a netlink header claimed more bytes than the datagram held
+    }
+}
+
+} // namespace nfcap

@@ -1,0 +1,172 @@
+#include <nfcap/nflog_decode.hpp>
+#include <nfcap/recorder.hpp>
+#include <nfcap/version.hpp>
+
+#include <algorithm>
+
+namespace nfcap {
+namespace {
+
+// Flush inside a batch once the buffer holds this much, so memory stays bounded.
+constexpr std::size_t flush_threshold = 4U << 20U;
+
+std::string_view link_type_name(LinkType type) {
+    switch (type) {
+    case LinkType::linux_sll2:
+        return "LINUX_SLL2";
+    case LinkType::raw:
+        return "RAW";
+    case LinkType::nflog:
+        return "NFLOG";
+    case LinkType::netlink:
+        return "NETLINK";
+    }
+    return "?";
+}
+
+} // namespace
+
+Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn)
+    : sink_(sink), options_(std::move(options)), names_(names), warn_(std::move(warn)),
+      encoder_(options_.link_type, options_.snaplen) {
+    if (!options_.filter.empty()) {
+        filter_ = std::make_unique<PacketFilter>(options_.filter);
+    }
+    buffer_.reserve(flush_threshold + 262144);
+    const std::string application = std::string("nfcap ") + version;
+    append_section_header(buffer_, SectionHeader{application, {}, {}});
+}
+
+void Recorder::add_nflog_group(std::uint16_t group, bool fresh_binding) {
+    std::uint32_t id = 0;
+    InterfaceCounters& counters = interface_for(group, id);
+    if (fresh_binding) {
+        counters.next_seq = 0; // a new binding's first record carries sequence number 0
+    }
+}
+
+InterfaceCounters& Recorder::interface_for(std::uint16_t group, std::uint32_t& id) {
+    for (std::size_t i = 0; i < interfaces_.size(); ++i) {
+        if (interfaces_[i].resource_id == group) {
+            id = static_cast<std::uint32_t>(i);
+            return interfaces_[i];
+        }
+    }
+    InterfaceCounters counters;
+    counters.name = "nflog:" + std::to_string(group);
+    counters.resource_id = group;
+    const std::string description = "NFLOG group " + std::to_string(group) + " (" +
+                                    std::string(link_type_name(options_.link_type)) + ")";
+    append_interface_description(
+        buffer_, InterfaceDescription{options_.link_type, encoder_.interface_snaplen(),
+                                      counters.name, description});
+    id = static_cast<std::uint32_t>(interfaces_.size());
+    interfaces_.push_back(std::move(counters));
+    return interfaces_.back();
+}
+
+void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
+                      std::uint64_t number) {
+    if (done()) {
+        return;
+    }
+    Packet packet;
+    try {
+        packet = decode_nflog(raw);
+    } catch (const DecodeError& e) {
+        const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
+        if (raw.size() >= 4) {
+            std::uint32_t id = 0;
+            const auto group = static_cast<std::uint16_t>((std::to_integer<unsigned>(raw[2]) << 8U) |
+                                                          std::to_integer<unsigned>(raw[3]));
+            InterfaceCounters& counters = interface_for(group, id);
+            ++counters.received;
+            ++counters.malformed;
+            warn_(where + " (" + counters.name + ") skipped: " + e.what());
+        } else {
+            ++malformed_unknown_;
+            warn_(where + " skipped: " + e.what());
+        }
+        return;
+    }
+    std::uint32_t id = 0;
+    InterfaceCounters& counters = interface_for(packet.resource_id, id);
+    ++counters.received;
+    if (packet.seq) {
+        if (counters.next_seq && *packet.seq != *counters.next_seq) {
+            const std::uint32_t gap = *packet.seq - *counters.next_seq; // modulo 2^32
+            counters.lost += gap;
+            counters.pending_drops += gap;
+        }
+        counters.next_seq = *packet.seq + 1;
+    }
+    if (filter_ && !filter_->matches(packet)) {
+        ++counters.filtered;
+        return;
+    }
+    RecordContext context;
+    context.interface_id = id;
+    context.source = counters.name;
+    context.names = names_;
+    context.fallback_time = fallback_time;
+    context.fallback_source = options_.fallback_source;
+    if (counters.pending_drops != 0) {
+        context.dropcount = counters.pending_drops;
+    }
+    if (encoder_.append(buffer_, packet, raw, context) == EncodeResult::unsupported) {
+        if (counters.unsupported++ == 0) {
+            warn_(counters.name + ": link type " + std::string(link_type_name(options_.link_type)) +
+                  " cannot carry " + std::string(family_name(packet.family)) +
+                  " records; they are counted and skipped (use --linktype sll2 to keep them)");
+        }
+        return;
+    }
+    counters.pending_drops = 0;
+    ++counters.written;
+    ++written_;
+    if (buffer_.size() >= flush_threshold) {
+        flush();
+    }
+}
+
+void Recorder::count_unreadable(const std::string& why) {
+    ++malformed_unknown_;
+    warn_(why);
+}
+
+void Recorder::flush() {
+    if (buffer_.empty()) {
+        return;
+    }
+    // Clear before writing: if the reader is gone, these bytes can go nowhere anyway.
+    ByteBuffer pending;
+    pending.swap(buffer_);
+    try {
+        sink_.write(pending);
+    } catch (...) {
+        pending.clear();
+        buffer_.swap(pending);
+        throw;
+    }
+    pending.clear();
+    buffer_.swap(pending); // keep the capacity: no allocation on the next batch
+}
+
+void Recorder::finish(Timestamp start, Timestamp end) {
+    for (std::size_t i = 0; i < interfaces_.size(); ++i) {
+        const InterfaceCounters& c = interfaces_[i];
+        InterfaceStatistics isb;
+        isb.interface_id = static_cast<std::uint32_t>(i);
+        isb.timestamp = end;
+        isb.start_time = start;
+        isb.end_time = end;
+        isb.received = c.received + c.lost;
+        isb.dropped = c.lost;
+        isb.filter_accepted = c.received - c.filtered - c.malformed;
+        isb.delivered = c.written;
+        append_interface_statistics(buffer_, isb);
+    }
+    flush();
+}
+
+} // namespace nfcap
