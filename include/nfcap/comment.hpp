@@ -26,8 +26,8 @@ class InterfaceNames {
 };
 
 struct CommentContext {
-    std::string_view source;               // "nflog:123"
-    InterfaceNames* names = nullptr;       // null: interfaces are written as bare indices
+    std::string_view source;         // "nflog:123"
+    InterfaceNames* names = nullptr; // null: interfaces are written as bare indices
     TimestampSource timestamp_source = TimestampSource::kernel;
 };
 

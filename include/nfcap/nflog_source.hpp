@@ -23,12 +23,12 @@ class BindError : public std::runtime_error {
 
 struct NflogConfig {
     std::vector<std::uint16_t> groups;
-    std::uint32_t copy_range = 0xffff;          // bytes of each packet the kernel copies
-    std::uint32_t receive_buffer = 64U << 20U;   // SO_RCVBUFFORCE, bytes
-    std::uint32_t netlink_buffer = 131072;      // NFULA_CFG_NLBUFSIZ: kernel batch size, bytes
-    std::uint32_t queue_threshold = 100000;     // NFULA_CFG_QTHRESH: records per batch
-    std::uint32_t flush_timeout = 1;            // NFULA_CFG_TIMEOUT, 1/100 s
-    bool conntrack = false;                     // NFULNL_CFG_F_CONNTRACK
+    std::uint32_t copy_range = 0xffff;         // bytes of each packet the kernel copies
+    std::uint32_t receive_buffer = 64U << 20U; // SO_RCVBUFFORCE, bytes
+    std::uint32_t netlink_buffer = 131072;     // NFULA_CFG_NLBUFSIZ: kernel batch size, bytes
+    std::uint32_t queue_threshold = 100000;    // NFULA_CFG_QTHRESH: records per batch
+    std::uint32_t flush_timeout = 1;           // NFULA_CFG_TIMEOUT, 1/100 s
+    bool conntrack = false;                    // NFULNL_CFG_F_CONNTRACK
 };
 
 // Receives records. Called synchronously from receive(); spans die when it returns.
@@ -44,8 +44,8 @@ class RecordHandler {
 
 struct SourceCounters {
     std::uint64_t datagrams = 0;
-    std::uint64_t overruns = 0;  // ENOBUFS: the socket buffer overflowed and records were lost
-    std::uint64_t damaged = 0;   // truncated datagrams or netlink headers that do not add up
+    std::uint64_t overruns = 0; // ENOBUFS: the socket buffer overflowed and records were lost
+    std::uint64_t damaged = 0;  // truncated datagrams or netlink headers that do not add up
 };
 
 class NflogSource {
@@ -76,7 +76,7 @@ class NflogSource {
     int fd_ = -1;
     std::vector<std::string> warnings_;
     std::vector<std::vector<std::byte>> pending_; // records that arrived while binding
-    std::vector<std::byte> buffers_;               // recvmmsg buffers, reused
+    std::vector<std::byte> buffers_;              // recvmmsg buffers, reused
     SourceCounters counters_;
 };
 

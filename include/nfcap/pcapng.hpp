@@ -57,11 +57,11 @@ struct EnhancedPacket {
     // cooked header never has to be copied in front of the payload first.
     std::span<const std::byte> link_header;
     std::span<const std::byte> payload;
-    std::uint32_t original_length = 0; // including the link header
-    std::optional<EpbDirection> direction;    // epb_flags
-    std::optional<std::uint64_t> dropcount;   // epb_dropcount
-    std::optional<std::uint64_t> packet_id;   // epb_packetid
-    std::string_view comment;                 // opt_comment, omitted when empty
+    std::uint32_t original_length = 0;      // including the link header
+    std::optional<EpbDirection> direction;  // epb_flags
+    std::optional<std::uint64_t> dropcount; // epb_dropcount
+    std::optional<std::uint64_t> packet_id; // epb_packetid
+    std::string_view comment;               // opt_comment, omitted when empty
 };
 
 struct InterfaceStatistics {

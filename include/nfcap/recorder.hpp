@@ -28,14 +28,14 @@ struct RecorderOptions {
 
 // Counters of one interface (one NFLOG group); they go to the summary and the ISB.
 struct InterfaceCounters {
-    std::string name;                // "nflog:123"
+    std::string name; // "nflog:123"
     std::uint16_t resource_id = 0;
-    std::uint64_t received = 0;      // records that reached nfcap
+    std::uint64_t received = 0; // records that reached nfcap
     std::uint64_t written = 0;
-    std::uint64_t filtered = 0;      // rejected by the capture filter
+    std::uint64_t filtered = 0; // rejected by the capture filter
     std::uint64_t malformed = 0;
-    std::uint64_t unsupported = 0;   // records the link type cannot carry
-    std::uint64_t lost = 0;          // sequence-number gaps: records the kernel could not deliver
+    std::uint64_t unsupported = 0; // records the link type cannot carry
+    std::uint64_t lost = 0;        // sequence-number gaps: records the kernel could not deliver
     std::optional<std::uint32_t> next_seq;
     std::uint64_t pending_drops = 0; // a gap not yet reported in an epb_dropcount
 };
@@ -52,7 +52,8 @@ class Recorder final : public RecordHandler {
     void add_nflog_group(std::uint16_t group, bool fresh_binding);
 
     // One record. `number` (1-based, 0 when not known) names it in warnings.
-    void record(std::span<const std::byte> record, Timestamp fallback_time, std::uint64_t number = 0);
+    void record(std::span<const std::byte> record, Timestamp fallback_time,
+                std::uint64_t number = 0);
 
     // A record that could not even be read (replay), counted as malformed.
     void count_unreadable(const std::string& why);

@@ -13,10 +13,10 @@
 namespace nfcap {
 
 struct ReplayRecord {
-    std::uint64_t number = 0;            // 1-based position in the file
-    std::span<const std::byte> data;     // valid until the next call to next()
-    std::uint32_t original_length = 0;   // as the file recorded it
-    Timestamp time;                      // the recording's own timestamp for the record
+    std::uint64_t number = 0;          // 1-based position in the file
+    std::span<const std::byte> data;   // valid until the next call to next()
+    std::uint32_t original_length = 0; // as the file recorded it
+    Timestamp time;                    // the recording's own timestamp for the record
 };
 
 class ReplaySource {

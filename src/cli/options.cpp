@@ -42,8 +42,8 @@ template <typename T> T parse_unsigned(const std::string& text, const char* what
     if (text.empty() || ec != std::errc{} || ptr != end || scale == 0) {
         throw UsageError(std::string("invalid ") + what + " '" + text + "': not a number");
     }
-    if (value > std::numeric_limits<unsigned long long>::max() / scale ||
-        value * scale < min || value * scale > max) {
+    if (value > std::numeric_limits<unsigned long long>::max() / scale || value * scale < min ||
+        value * scale > max) {
         throw UsageError(std::string("invalid ") + what + " '" + text + "': must be between " +
                          std::to_string(min) + " and " + std::to_string(max));
     }
@@ -65,38 +65,36 @@ LinkType parse_link_type(const std::string& text) {
 
 po::options_description describe() {
     po::options_description source("Source");
-    source.add_options()
-        ("group,g", po::value<std::string>()->value_name("LIST"),
-         "NFLOG groups to record: 5, 1,5-7 (0-65535); one interface block each")
-        ("read,r", po::value<std::string>()->value_name("FILE"),
-         "replay an NFLOG recording made by tcpdump -i nflog or dumpcap (pcap or pcapng, - for stdin)");
+    source.add_options()("group,g", po::value<std::string>()->value_name("LIST"),
+                         "NFLOG groups to record: 5, 1,5-7 (0-65535); one interface block each")(
+        "read,r", po::value<std::string>()->value_name("FILE"),
+        "replay an NFLOG recording made by tcpdump -i nflog or dumpcap (pcap or pcapng, - for "
+        "stdin)");
     po::options_description output("Output");
-    output.add_options()
-        ("write,w", po::value<std::string>()->value_name("FILE"),
-         "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too")
-        ("linktype", po::value<std::string>()->value_name("TYPE"),
-         "sll2 (default: every family, with interface and direction), raw (IP only), "
-         "nflog (the kernel's TLVs verbatim)")
-        ("count,c", po::value<std::string>()->value_name("N"), "stop after N packets written")
-        ("snaplen,s", po::value<std::string>()->value_name("N"),
-         "bytes of each packet to keep (kernel copy range), default 262144")
-        ("filter,f", po::value<std::string>()->value_name("EXPR"),
-         "BPF capture filter (pcap-filter syntax) run in user space; filtered packets are counted");
+    output.add_options()(
+        "write,w", po::value<std::string>()->value_name("FILE"),
+        "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too")(
+        "linktype", po::value<std::string>()->value_name("TYPE"),
+        "sll2 (default: every family, with interface and direction), raw (IP only), "
+        "nflog (the kernel's TLVs verbatim)")("count,c", po::value<std::string>()->value_name("N"),
+                                              "stop after N packets written")(
+        "snaplen,s", po::value<std::string>()->value_name("N"),
+        "bytes of each packet to keep (kernel copy range), default 262144")(
+        "filter,f", po::value<std::string>()->value_name("EXPR"),
+        "BPF capture filter (pcap-filter syntax) run in user space; filtered packets are counted");
     po::options_description kernel("Kernel tuning (live capture)");
-    kernel.add_options()
-        ("rcvbuf", po::value<std::string>()->value_name("BYTES"),
-         "socket receive buffer (SO_RCVBUFFORCE), default 64M")
-        ("nlbufsiz", po::value<std::string>()->value_name("BYTES"),
-         "kernel batch buffer, 4096-131072, default 131072")
-        ("qthresh", po::value<std::string>()->value_name("N"),
-         "records per kernel batch, default 100000")
-        ("flush-timeout", po::value<std::string>()->value_name("CS"),
-         "kernel batch flush timeout in 1/100 s, default 1 (10 ms)")
-        ("conntrack", "ask the kernel for conntrack state with each record");
+    kernel.add_options()("rcvbuf", po::value<std::string>()->value_name("BYTES"),
+                         "socket receive buffer (SO_RCVBUFFORCE), default 64M")(
+        "nlbufsiz", po::value<std::string>()->value_name("BYTES"),
+        "kernel batch buffer, 4096-131072, default 131072")(
+        "qthresh", po::value<std::string>()->value_name("N"),
+        "records per kernel batch, default 100000")(
+        "flush-timeout", po::value<std::string>()->value_name("CS"),
+        "kernel batch flush timeout in 1/100 s, default 1 (10 ms)")(
+        "conntrack", "ask the kernel for conntrack state with each record");
     po::options_description general("General");
-    general.add_options()
-        ("help,h", "print this help and exit")
-        ("version", "print the version and exit");
+    general.add_options()("help,h", "print this help and exit")("version",
+                                                                "print the version and exit");
     po::options_description all;
     all.add(source).add(output).add(kernel).add(general);
     return all;
@@ -113,9 +111,10 @@ std::vector<std::uint16_t> parse_number_list(const std::string& text, const char
         const std::string part = text.substr(start, comma - start);
         const std::size_t dash = part.find('-');
         const auto first = parse_unsigned<std::uint32_t>(part.substr(0, dash), what, 0, 65535);
-        const auto last = dash == std::string::npos
-                              ? first
-                              : parse_unsigned<std::uint32_t>(part.substr(dash + 1), what, 0, 65535);
+        const auto last =
+            dash == std::string::npos
+                ? first
+                : parse_unsigned<std::uint32_t>(part.substr(dash + 1), what, 0, 65535);
         if (last < first) {
             throw UsageError(std::string("invalid ") + what + " range '" + part +
                              "': the end is below the start");
@@ -126,8 +125,8 @@ std::vector<std::uint16_t> parse_number_list(const std::string& text, const char
             }
             numbers.push_back(static_cast<std::uint16_t>(n));
             if (numbers.size() > max_sources) {
-                throw UsageError(std::string("too many ") + what + "s in '" + text +
-                                 "' (at most " + std::to_string(max_sources) + ")");
+                throw UsageError(std::string("too many ") + what + "s in '" + text + "' (at most " +
+                                 std::to_string(max_sources) + ")");
             }
         }
         start = comma + 1;
@@ -188,7 +187,8 @@ Options parse_options(const std::vector<std::string>& argv) {
         }
     }
     if (o.groups.empty() && o.read_file.empty()) {
-        throw UsageError("no source: give NFLOG groups with -g (e.g. -g 123) or a recording with -r");
+        throw UsageError(
+            "no source: give NFLOG groups with -g (e.g. -g 123) or a recording with -r");
     }
     if (!o.groups.empty() && !o.read_file.empty()) {
         throw UsageError("-g and -r exclude each other: record live or replay a file, not both");
@@ -223,7 +223,8 @@ Options parse_options(const std::vector<std::string>& argv) {
     const bool live = !o.groups.empty();
     const auto kernel_option = [&](const char* name) {
         if (vm.count(name) != 0 && !live) {
-            throw UsageError(std::string("--") + name + " tunes live capture; it has no effect with -r");
+            throw UsageError(std::string("--") + name +
+                             " tunes live capture; it has no effect with -r");
         }
         return vm.count(name) != 0;
     };
@@ -237,7 +238,8 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.qthresh = parse_unsigned<std::uint32_t>(text("qthresh"), "qthresh", 1, 1000000);
     }
     if (kernel_option("flush-timeout")) {
-        o.flush_timeout = parse_unsigned<std::uint32_t>(text("flush-timeout"), "flush-timeout", 1, 6000);
+        o.flush_timeout =
+            parse_unsigned<std::uint32_t>(text("flush-timeout"), "flush-timeout", 1, 6000);
     }
     if (vm.count("conntrack") != 0) {
         (void)kernel_option("conntrack");

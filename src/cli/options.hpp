@@ -21,17 +21,17 @@ enum class Action { capture, help, version };
 
 struct Options {
     Action action = Action::capture;
-    std::vector<std::uint16_t> groups;  // -g
-    std::string read_file;              // -r
-    std::string write_file;             // -w
+    std::vector<std::uint16_t> groups; // -g
+    std::string read_file;             // -r
+    std::string write_file;            // -w
     LinkType link_type = LinkType::linux_sll2;
-    std::uint64_t count = 0;            // -c, 0: unlimited
-    std::uint32_t snaplen = 262144;     // -s
-    std::string filter;                 // -f or trailing words
+    std::uint64_t count = 0;        // -c, 0: unlimited
+    std::uint32_t snaplen = 262144; // -s
+    std::string filter;             // -f or trailing words
     std::uint32_t rcvbuf = 64U << 20U;
     std::uint32_t nlbufsiz = 131072;
     std::uint32_t qthresh = 100000;
-    std::uint32_t flush_timeout = 1;    // 1/100 s
+    std::uint32_t flush_timeout = 1; // 1/100 s
     bool conntrack = false;
 };
 

@@ -19,7 +19,9 @@ namespace {
 
 volatile std::sig_atomic_t stop_signal = 0;
 
-extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+extern "C" void on_stop_signal(int signal) {
+    stop_signal = signal;
+}
 
 void install_signal_handlers() {
     struct sigaction action {};
@@ -36,7 +38,9 @@ Timestamp wall_clock() {
     return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
 }
 
-void warn(const std::string& message) { std::cerr << "nfcap: " << message << '\n'; }
+void warn(const std::string& message) {
+    std::cerr << "nfcap: " << message << '\n';
+}
 
 const char* link_type_label(LinkType type) {
     switch (type) {

@@ -105,7 +105,8 @@ void append_interface(std::string& out, std::string_view name, std::optional<std
             // A name that needs quoting gets the whole value quoted: "name/index".
             if (needs_quotes(resolved)) {
                 std::array<char, 16> digits{};
-                const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), *index).ptr;
+                const auto end =
+                    std::to_chars(digits.data(), digits.data() + digits.size(), *index).ptr;
                 std::string joined(resolved); // rare: only for names with spaces or odd bytes
                 joined += '/';
                 joined.append(digits.data(), end);

@@ -94,8 +94,9 @@ std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
         return size;
     }
     const unsigned version = std::to_integer<unsigned>(payload[0]) >> 4U;
-    const bool ip_protocol = hw_protocol == ethertype_ipv4 || hw_protocol == ethertype_ipv6 ||
-                             (hw_protocol == 0 && (family == Family::ipv4 || family == Family::ipv6));
+    const bool ip_protocol =
+        hw_protocol == ethertype_ipv4 || hw_protocol == ethertype_ipv6 ||
+        (hw_protocol == 0 && (family == Family::ipv4 || family == Family::ipv6));
     if (!ip_protocol) {
         return size;
     }

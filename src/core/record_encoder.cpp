@@ -81,9 +81,9 @@ std::uint8_t packet_type(const Packet& p, Direction direction) {
 std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
     std::array<std::byte, sll2_header_size> h{};
     const Direction direction = hook_direction(p.family, p.hook);
-    const std::optional<std::uint32_t> device =
-        direction == Direction::outbound ? (p.outdev ? p.outdev : p.indev)
-                                         : (p.indev ? p.indev : p.outdev);
+    const std::optional<std::uint32_t> device = direction == Direction::outbound
+                                                    ? (p.outdev ? p.outdev : p.indev)
+                                                    : (p.indev ? p.indev : p.outdev);
     put16(&h[0], protocol_of(p));
     // h[2..3] reserved, zero
     put32(&h[4], device.value_or(0));

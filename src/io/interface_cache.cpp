@@ -64,13 +64,13 @@ void InterfaceCache::apply(std::span<const std::byte> datagram) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); // netlink ABI
     auto remaining = static_cast<int>(datagram.size());
     for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-        if (nlh->nlmsg_type != RTM_NEWLINK ||
-            nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) {
+        if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) {
             continue; // RTM_DELLINK keeps the last name on purpose
         }
         const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
         const auto* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
-        const auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
+        const auto* attr =
+            static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
         for (; mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr)));
              attr = mnl_attr_next(attr)) {
             if (mnl_attr_get_type(attr) == IFLA_IFNAME &&

@@ -4,11 +4,11 @@
 #include "owner.hpp"
 #include "system_error.hpp"
 
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_log/libnetfilter_log.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -76,7 +76,8 @@ NflogSource::~NflogSource() {
 }
 
 void NflogSource::configure() {
-    const int size = static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
+    const int size =
+        static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
     if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
         // Without CAP_NET_ADMIN the forced size is refused; the capped one still helps.
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -101,12 +102,13 @@ void NflogSource::configure() {
         flags |= NFULNL_CFG_F_CONNTRACK;
     }
     for (std::size_t i = 0; i < config_.groups.size(); ++i) {
-        nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC,
-                                               config_.groups[i]);
+        nlmsghdr* nlh =
+            nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, config_.groups[i]);
         nlh->nlmsg_flags |= NLM_F_ACK;
         nlh->nlmsg_seq = static_cast<std::uint32_t>(i + 1);
         nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
-        nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET, std::min<std::uint32_t>(config_.copy_range, 0xffff));
+        nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET,
+                                std::min<std::uint32_t>(config_.copy_range, 0xffff));
         mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(config_.netlink_buffer));
         mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(config_.flush_timeout));
         mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(config_.queue_threshold));
@@ -223,7 +225,8 @@ void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
     handler.on_datagram(datagram, time);
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); // netlink ABI
     int remaining = static_cast<int>(datagram.size());
-    constexpr auto packet_type = static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
+    constexpr auto packet_type =
+        static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
     for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
         if (nlh->nlmsg_type != packet_type) {
             continue; // NLMSG_DONE closing a batch, NLMSG_NOOP, stray acknowledgements

@@ -57,9 +57,9 @@ InterfaceCounters& Recorder::interface_for(std::uint16_t group, std::uint32_t& i
     counters.resource_id = group;
     const std::string description = "NFLOG group " + std::to_string(group) + " (" +
                                     std::string(link_type_name(options_.link_type)) + ")";
-    append_interface_description(
-        buffer_, InterfaceDescription{options_.link_type, encoder_.interface_snaplen(),
-                                      counters.name, description});
+    append_interface_description(buffer_, InterfaceDescription{options_.link_type,
+                                                               encoder_.interface_snaplen(),
+                                                               counters.name, description});
     id = static_cast<std::uint32_t>(interfaces_.size());
     interfaces_.push_back(std::move(counters));
     return interfaces_.back();
@@ -77,8 +77,8 @@ void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
         if (raw.size() >= 4) {
             std::uint32_t id = 0;
-            const auto group = static_cast<std::uint16_t>((std::to_integer<unsigned>(raw[2]) << 8U) |
-                                                          std::to_integer<unsigned>(raw[3]));
+            const auto group = static_cast<std::uint16_t>(
+                (std::to_integer<unsigned>(raw[2]) << 8U) | std::to_integer<unsigned>(raw[3]));
             InterfaceCounters& counters = interface_for(group, id);
             ++counters.received;
             ++counters.malformed;

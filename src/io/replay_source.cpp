@@ -16,8 +16,8 @@ struct ReplaySource::Handle {
 ReplaySource::ReplaySource(const std::string& path)
     : handle_(std::make_unique<Handle>()), path_(path) {
     std::array<char, PCAP_ERRBUF_SIZE> error{};
-    handle_->pcap =
-        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error.data());
+    handle_->pcap = pcap_open_offline_with_tstamp_precision(
+        path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error.data());
     if (handle_->pcap == nullptr) {
         throw std::runtime_error("cannot read " + path + ": " + error.data());
     }
@@ -42,7 +42,8 @@ bool ReplaySource::next(ReplayRecord& record) {
         return false;
     }
     if (rc != 1) {
-        error_ = "record " + std::to_string(count_ + 1) + " is damaged: " + pcap_geterr(handle_->pcap);
+        error_ =
+            "record " + std::to_string(count_ + 1) + " is damaged: " + pcap_geterr(handle_->pcap);
         return false;
     }
     ++count_;

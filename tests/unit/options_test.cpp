@@ -1,0 +1,116 @@
+#include "options.hpp"
+
+#include <gtest/gtest.h>
+
+using nfcap::cli::Action;
+using nfcap::cli::parse_options;
+using nfcap::cli::UsageError;
+
+namespace {
+
+nfcap::cli::Options parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "nfcap");
+    return parse_options(args);
+}
+
+std::string error_of(std::vector<std::string> args) {
+    try {
+        parse(std::move(args));
+    } catch (const UsageError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+} // namespace
+
+TEST(Options, DefaultsForALiveCapture) {
+    const auto o = parse({"-g", "123", "-w", "out.pcapng"});
+    EXPECT_EQ(o.action, Action::capture);
+    EXPECT_EQ(o.groups, std::vector<std::uint16_t>{123});
+    EXPECT_EQ(o.write_file, "out.pcapng");
+    EXPECT_EQ(o.link_type, nfcap::LinkType::linux_sll2);
+    EXPECT_EQ(o.snaplen, 262144U);
+    EXPECT_EQ(o.count, 0U);
+    EXPECT_EQ(o.rcvbuf, 64U << 20U);
+    EXPECT_EQ(o.nlbufsiz, 131072U);
+    EXPECT_EQ(o.flush_timeout, 1U);
+    EXPECT_TRUE(o.filter.empty());
+}
+
+TEST(Options, GroupListsAndRanges) {
+    EXPECT_EQ(parse({"-g", "1,5-7", "-w", "x"}).groups, (std::vector<std::uint16_t>{1, 5, 6, 7}));
+    EXPECT_EQ(parse({"--group=0,65535", "-w", "x"}).groups, (std::vector<std::uint16_t>{0, 65535}));
+}
+
+TEST(Options, EveryFlagIsParsed) {
+    const auto o = parse(
+        {"-g",         "2",   "-w",        "-",  "--linktype",      "raw",      "-c",
+         "10",         "-s",  "96",        "-f", "udp port 53",     "--rcvbuf", "8M",
+         "--nlbufsiz", "64k", "--qthresh", "50", "--flush-timeout", "100",      "--conntrack"});
+    EXPECT_EQ(o.write_file, "-");
+    EXPECT_EQ(o.link_type, nfcap::LinkType::raw);
+    EXPECT_EQ(o.count, 10U);
+    EXPECT_EQ(o.snaplen, 96U);
+    EXPECT_EQ(o.filter, "udp port 53");
+    EXPECT_EQ(o.rcvbuf, 8U << 20U);
+    EXPECT_EQ(o.nlbufsiz, 65536U);
+    EXPECT_EQ(o.qthresh, 50U);
+    EXPECT_EQ(o.flush_timeout, 100U);
+    EXPECT_TRUE(o.conntrack);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--linktype", "nflog"}).link_type,
+              nfcap::LinkType::nflog);
+}
+
+TEST(Options, TrailingWordsAreTheFilterAsInTcpdump) {
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "tcp", "port", "22"}).filter, "tcp port 22");
+    EXPECT_EQ(parse({"-r", "in.pcap", "-w", "x", "ip6"}).filter, "ip6");
+}
+
+TEST(Options, ReplayNeedsNoGroup) {
+    const auto o = parse({"-r", "old.pcap", "-w", "new.pcapng"});
+    EXPECT_EQ(o.read_file, "old.pcap");
+    EXPECT_TRUE(o.groups.empty());
+}
+
+TEST(Options, HelpAndVersion) {
+    EXPECT_EQ(parse({"--help"}).action, Action::help);
+    EXPECT_EQ(parse({"-h"}).action, Action::help);
+    EXPECT_EQ(parse({"--version"}).action, Action::version);
+    EXPECT_NE(nfcap::cli::usage_text().find("--linktype"), std::string::npos);
+}
+
+struct BadLine {
+    std::vector<std::string> args;
+    std::string expected; // a piece of the one-line error
+};
+
+TEST(Options, BadCommandLinesGetOneClearLine) {
+    const std::vector<BadLine> cases = {
+        {{"-w", "x"}, "no source"},
+        {{"-g", "1"}, "no output"},
+        {{"-g", "1", "-r", "f", "-w", "x"}, "exclude each other"},
+        {{"-g", "", "-w", "x"}, "invalid group"},
+        {{"-g", "70000", "-w", "x"}, "between 0 and 65535"},
+        {{"-g", "7-3", "-w", "x"}, "below the start"},
+        {{"-g", "1,1", "-w", "x"}, "listed twice"},
+        {{"-g", "x", "-w", "x"}, "not a number"},
+        {{"-g", "0-65535", "-w", "x"}, "too many"},
+        {{"-g", "1", "-w", "x", "--linktype", "eth"}, "choose sll2, raw or nflog"},
+        {{"-g", "1", "-w", "x", "-c", "0"}, "invalid count"},
+        {{"-g", "1", "-w", "x", "-s", "0"}, "invalid snaplen"},
+        {{"-g", "1", "-w", "x", "--nlbufsiz", "1M"}, "between 4096 and 131072"},
+        {{"-g", "1", "-w", "x", "--flush-timeout", "0"}, "invalid flush-timeout"},
+        {{"-g", "1", "-w", "x", "--rcvbuf", "12Q"}, "not a number"},
+        {{"-r", "f", "-w", "x", "--rcvbuf", "1M"}, "live capture"},
+        {{"-g", "1", "-w", "x", "-f", "tcp", "udp"}, "not both"},
+        {{"-g", "1", "-w", "x", "--bogus"}, "bogus"},
+        {{"-g"}, "group"},
+    };
+    for (const auto& c : cases) {
+        const std::string error = error_of(c.args);
+        EXPECT_NE(error.find(c.expected), std::string::npos)
+            << "args: " << ::testing::PrintToString(c.args) << " error: " << error;
+        EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
+    }
+}
