@@ -34,6 +34,7 @@ class ReplaySource {
     // ends the replay: next() returns false and error() says why.
     bool next(ReplayRecord& record);
     const std::string& error() const { return error_; }
+    const std::string& path() const { return path_; }
 
   private:
     struct Handle;
@@ -43,5 +44,22 @@ class ReplaySource {
     std::string error_;
     std::string path_;
 };
+
+} // namespace nfcap
+
+namespace nfcap {
+
+class Recorder;
+
+// The first and last record times a replay saw: the ISB's start and end for the new file.
+struct ReplaySpan {
+    Timestamp first;
+    Timestamp last;
+};
+
+// Feeds every record of `source` into `recorder` until the end of the file, a damaged record
+// (counted as malformed, with a warning naming it), the recorder's packet limit, or `stop()`
+// returning true. Flushes what it encoded; does not write the statistics blocks.
+ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)());
 
 } // namespace nfcap

@@ -74,11 +74,11 @@ Totals totals_of(const Recorder& recorder) {
 }
 
 // Ends the file (statistics blocks) unless the reader is gone, then prints the summary.
-int finish(Recorder& recorder, Timestamp start, bool reader_gone, std::uint64_t overruns,
-           bool live) {
+int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
+           std::uint64_t overruns, bool live) {
     if (!reader_gone) {
         try {
-            recorder.finish(start, wall_clock());
+            recorder.finish(start, end);
         } catch (const ReaderGone& e) {
             warn(std::string(e.what()) + "; stopping");
         }
@@ -177,30 +177,23 @@ int capture(const Options& o) {
         warn(std::string(e.what()) + "; stopping");
         reader_gone = true;
     }
-    return finish(recorder, start, reader_gone, source.counters().overruns, true);
+    return finish(recorder, start, wall_clock(), reader_gone, source.counters().overruns, true);
 }
+
+bool stop_requested() { return stop_signal != 0; }
 
 int replay(const Options& o) {
     ReplaySource source(o.read_file);
     auto sink = open_output(o.write_file);
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
-    const Timestamp start = wall_clock();
-    bool reader_gone = false;
     try {
-        ReplayRecord record;
-        while (stop_signal == 0 && !recorder.done() && source.next(record)) {
-            recorder.record(record.data, record.time, record.number);
-        }
-        if (!source.error().empty()) {
-            recorder.count_unreadable(o.read_file + ": " + source.error() +
-                                      "; the records before it were converted");
-        }
-        recorder.flush();
+        // The new file's statistics span the recording's own time, so replay is reproducible.
+        const ReplaySpan span = replay_into(source, recorder, stop_requested);
+        return finish(recorder, span.first, span.last, false, 0, false);
     } catch (const ReaderGone& e) {
         warn(std::string(e.what()) + "; stopping");
-        reader_gone = true;
+        return finish(recorder, {}, {}, true, 0, false);
     }
-    return finish(recorder, start, reader_gone, 0, false);
 }
 
 } // namespace

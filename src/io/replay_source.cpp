@@ -1,5 +1,7 @@
 #include <nfcap/replay_source.hpp>
 
+#include <nfcap/recorder.hpp>
+
 #include <pcap/pcap.h>
 
 namespace nfcap {
@@ -52,6 +54,28 @@ bool ReplaySource::next(ReplayRecord& record) {
     record.original_length = header->len;
     record.time = Timestamp{header->ts.tv_sec, static_cast<std::uint32_t>(header->ts.tv_usec)};
     return true;
+}
+
+} // namespace nfcap
+
+namespace nfcap {
+
+ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)()) {
+    ReplaySpan span;
+    ReplayRecord record;
+    while ((stop == nullptr || !stop()) && !recorder.done() && source.next(record)) {
+        if (record.number == 1) {
+            span.first = record.time;
+        }
+        span.last = record.time;
+        recorder.record(record.data, record.time, record.number);
+    }
+    if (!source.error().empty()) {
+        recorder.count_unreadable(source.path() + ": " + source.error() +
+                                  "; the records before it were converted");
+    }
+    recorder.flush();
+    return span;
 }
 
 } // namespace nfcap
