@@ -71,6 +71,8 @@ class Recorder final : public RecordHandler {
     const std::vector<InterfaceCounters>& interfaces() const { return interfaces_; }
     std::uint64_t malformed_without_group() const { return malformed_unknown_; }
     std::uint64_t written() const { return written_; }
+    // Records that reached the sink (written() minus any batch a vanished reader never got).
+    std::uint64_t delivered() const { return delivered_; }
 
   private:
     InterfaceCounters& interface_for(std::uint16_t group, std::uint32_t& id);
@@ -84,6 +86,8 @@ class Recorder final : public RecordHandler {
     ByteBuffer buffer_;
     std::vector<InterfaceCounters> interfaces_;
     std::uint64_t written_ = 0;
+    std::uint64_t delivered_ = 0;
+    std::uint64_t buffered_ = 0; // records in buffer_ not yet handed to the sink
     std::uint64_t malformed_unknown_ = 0;
 };
 

@@ -57,14 +57,13 @@ const char* link_type_label(LinkType type) {
 }
 
 struct Totals {
-    std::uint64_t written = 0, lost = 0, filtered = 0, malformed = 0, unsupported = 0;
+    std::uint64_t lost = 0, filtered = 0, malformed = 0, unsupported = 0;
 };
 
 Totals totals_of(const Recorder& recorder) {
     Totals t;
     t.malformed = recorder.malformed_without_group();
     for (const auto& c : recorder.interfaces()) {
-        t.written += c.written;
         t.lost += c.lost;
         t.filtered += c.filtered;
         t.malformed += c.malformed;
@@ -84,7 +83,7 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
         }
     }
     const Totals t = totals_of(recorder);
-    std::string line = "nfcap: " + std::to_string(t.written) + " packets written";
+    std::string line = "nfcap: " + std::to_string(recorder.delivered()) + " packets written";
     if (live) {
         line += ", " + std::to_string(overruns) + " kernel drops (ENOBUFS), " +
                 std::to_string(t.lost) + " lost in sequence gaps";

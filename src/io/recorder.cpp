@@ -124,6 +124,7 @@ void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
     counters.pending_drops = 0;
     ++counters.written;
     ++written_;
+    ++buffered_;
     if (buffer_.size() >= flush_threshold) {
         flush();
     }
@@ -146,10 +147,13 @@ void Recorder::flush() {
     } catch (...) {
         pending.clear();
         buffer_.swap(pending);
+        buffered_ = 0; // lost with the reader
         throw;
     }
     pending.clear();
     buffer_.swap(pending); // keep the capacity: no allocation on the next batch
+    delivered_ += buffered_;
+    buffered_ = 0;
 }
 
 void Recorder::finish(Timestamp start, Timestamp end) {
