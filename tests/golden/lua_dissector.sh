@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Golden test for samples/wireshark/nfcap.lua, the Wireshark post-dissector for nfcap's packet
+# comments. Builds a pcapng fixture with make_lua_fixture and checks, with tshark, which frames
+# match each display filter and what some fields hold.
+#
+# Environment (set by ctest):
+#   NFCAP_SOURCE_DIR   repository root (default: two levels above this script)
+#   NFCAP_LUA_FIXTURE  the built make_lua_fixture binary (default: compiled here with ${CXX:-c++})
+#   NFCAP              the nfcap binary (optional: enables the replay check at the end)
+# Exit status: 0 all passed, 1 a check failed, 77 skipped (no tshark, no way to get the fixture).
+
+set -u
+set -o pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=${NFCAP_SOURCE_DIR:-$(cd "$script_dir/../.." && pwd)}
+lua="$src/samples/wireshark/nfcap.lua"
+
+passed=0
+fail() {
+    echo "FAIL: $*" >&2
+    echo "$passed passed, 1 failed" >&2
+    exit 1
+}
+pass() { passed=$((passed + 1)); }
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+command -v tshark >/dev/null 2>&1 || skip "tshark is not installed"
+[[ -f $lua ]] || fail "no Lua dissector at $lua"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nfcap-lua.XXXXXX") || fail "mktemp failed"
+trap 'rm -rf -- "$tmp"' EXIT
+
+# Keep tshark away from the user's preferences and personal plugins (an installed copy of
+# nfcap.lua would register the protocol twice).
+mkdir -p "$tmp/home"
+tshark_clean() { HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home/.config" tshark "$@"; }
+
+# --- The fixture -------------------------------------------------------------------------------
+fixture_tool=${NFCAP_LUA_FIXTURE:-}
+if [[ -z $fixture_tool ]]; then
+    cxx=${CXX:-c++}
+    command -v "$cxx" >/dev/null 2>&1 || skip "NFCAP_LUA_FIXTURE is not set and there is no $cxx to build it"
+    "$cxx" -std=c++20 -O1 -o "$tmp/make_lua_fixture" "$src/tests/tools/make_lua_fixture.cpp" \
+        || fail "cannot compile tests/tools/make_lua_fixture.cpp"
+    fixture_tool="$tmp/make_lua_fixture"
+fi
+[[ -x $fixture_tool ]] || fail "NFCAP_LUA_FIXTURE=$fixture_tool is not an executable"
+fixture="$tmp/fixture.pcapng"
+"$fixture_tool" "$fixture" || fail "$fixture_tool $fixture failed"
+[[ -s $fixture ]] || fail "$fixture_tool wrote nothing"
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+# Runs tshark with the dissector on $1 (the file) and the remaining arguments; stdout goes to
+# $out. Fails on a tshark error or on anything on stderr except the "running as root" notice
+# (a Lua load error is printed there).
+run_tshark() {
+    local file=$1
+    shift
+    out=$(tshark_clean -r "$file" -X "lua_script:$lua" "$@" 2>"$tmp/stderr") \
+        || fail "tshark $* exited with $?: $(cat "$tmp/stderr")"
+    local err
+    err=$(grep -v -e '^Running as user ' "$tmp/stderr")
+    [[ -z $err ]] || fail "tshark $* printed on stderr: $err"
+}
+
+# frames_matching FILE FILTER [TSHARK_OPTION...]: the frame numbers that match, space-separated.
+frames_matching() {
+    local file=$1 filter=$2
+    shift 2
+    run_tshark "$file" "$@" -Y "$filter" -T fields -e frame.number
+    paste -sd ' ' <<<"$out"
+}
+
+# expect_frames FILTER "N N N" [TSHARK_OPTION...]: exactly these frames of the fixture match.
+expect_frames() {
+    local filter=$1 expected=$2 got
+    shift 2
+    got=$(frames_matching "$fixture" "$filter" "$@") || exit 1
+    [[ $got == "$expected" ]] || fail "filter '$filter': expected frames [$expected], got [$got]"
+    pass
+}
+
+# expect_field FRAME FIELD VALUE: tshark -T fields prints VALUE for FIELD in that frame
+# (several occurrences are joined with ',').
+expect_field() {
+    local frame=$1 field=$2 expected=$3
+    run_tshark "$fixture" -Y "frame.number == $frame" -T fields -e "$field"
+    [[ $out == "$expected" ]] || fail "frame $frame field $field: expected [$expected], got [$out]"
+    pass
+}
+
+# --- Sanity of the fixture (no dissector involved) ---------------------------------------------
+expect_frames 'frame.comment' '1 2 3 4 5 6 7 8 9 10 11 13 14 15 16 17 18 19 20 21 22 23'
+expect_frames 'ip.checksum.status == 1' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23' \
+    -o ip.check_checksum:TRUE
+expect_frames 'udp.length == 12' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23'
+
+# --- No Lua errors at all ----------------------------------------------------------------------
+# A runtime error in a Lua dissector does not reach stderr: it becomes a "_ws.lua.error" item.
+expect_frames '_ws.lua.error' ''
+expect_frames 'nfcap.malformed contains "internal error"' ''
+
+# --- Which frames are nfcap's ------------------------------------------------------------------
+expect_frames 'nfcap' '1 2 3 4 5 6 7 8 9 10 13 14 15 16 17 18 19 20 21 23'
+expect_frames '!nfcap' '11 12 22'
+expect_frames 'nfcap.source == "nflog:123"' '2 3 4'
+expect_frames 'nfcap.source.kind == "nfqueue"' '9 21'
+expect_frames 'nfcap.source.kind == "nflog" && nfcap.source.group == 65535' '8'
+expect_frames 'nfcap.source == "nflog:0" && !nfcap.hook && !nfcap.malformed' '23'
+
+# --- Prefix: plain, spaces, escapes, UTF-8, empty ----------------------------------------------
+expect_frames 'nfcap.prefix == "accept"' '1'
+expect_frames 'nfcap.prefix == "DROP ssh"' '2 21'
+expect_frames 'nfcap.prefix == "say \"hi\" c:\\tmp"' '3'
+expect_field 3 nfcap.prefix 'say "hi" c:\tmp'
+expect_frames 'nfcap.prefix == "café"' '5'
+expect_frames 'nfcap.prefix == "caf\xc3\xa9"' '5'
+expect_field 5 nfcap.prefix 'café'
+expect_frames 'nfcap.prefix == "all keys é"' '8'
+expect_frames 'nfcap.prefix == ""' '6'
+expect_frames 'nfcap.prefix' '1 2 3 4 5 6 7 8 9 21'
+# "a\x00b\xffc\x0a\xAB": a display-filter string may hold \x00, but a Wireshark 4.0 string
+# field cannot (it is a C string), so the exact bytes are in nfcap.prefix.bytes.
+expect_frames 'nfcap.prefix.bytes == 61:00:62:ff:63:0a:ab' '4'
+expect_frames 'nfcap.prefix.bytes' '4'
+expect_field 4 nfcap.prefix.bytes '610062ff630aab'
+
+# --- Hook, family, interfaces ------------------------------------------------------------------
+expect_frames 'nfcap.hook == "input"' '2 3 4 9 10 13 14 15 16 17 18'
+expect_frames 'nfcap.hook == "prerouting"' '8'
+expect_frames 'nfcap.family == "ipv6"' '5 6 21'
+expect_frames 'nfcap.family == "bridge"' '7'
+expect_frames 'nfcap.in.name == "eth0" && nfcap.in.index == 2' '2 3 8'
+expect_frames 'nfcap.in == "eth0/2"' '2 3 8'
+expect_frames 'nfcap.in.index == 7 && !nfcap.in.name' '7'
+expect_frames 'nfcap.in == "7"' '7'
+expect_frames 'nfcap.out.name == "eth1" && nfcap.out.index == 3' '7 8'
+expect_frames 'nfcap.out.name == "lo" && nfcap.out.index == 1' '1'
+expect_frames 'nfcap.physin.name == "veth-a" && nfcap.physin.index == 12' '7'
+expect_frames 'nfcap.physout.index == 9 && !nfcap.physout.name' '7'
+expect_frames 'nfcap.physin.name == "swp1" && nfcap.physout.name == "swp2" && nfcap.physout.index == 11' '8'
+
+# --- Numbers and the remaining keys ------------------------------------------------------------
+expect_frames 'nfcap.uid == 1000' '2'
+expect_frames 'nfcap.gid == 1000' '2'
+expect_frames 'nfcap.uid == 0 && nfcap.gid == 0' '1'
+expect_frames 'nfcap.uid == 4294967295 && nfcap.gid == 65534' '8'
+expect_frames 'nfcap.mark == 0x10' '2'
+expect_frames 'nfcap.mark == 0xdeadbeef' '8'
+expect_field 2 nfcap.mark '0x00000010'
+expect_frames 'nfcap.hwtype == 1 && nfcap.hwaddr == "52:54:00:12:34:56"' '2 8'
+expect_frames 'nfcap.hwheader == "525400123456aabbccddeeff0800"' '8'
+expect_frames 'nfcap.vlan == "0x8100/0x2005"' '8'
+expect_frames 'nfcap.vlan.tpid == 0x8100 && nfcap.vlan.tci == 0x2005 && nfcap.vlan.id == 5 && nfcap.vlan.pcp == 1 && nfcap.vlan.dei == 0' '8'
+expect_frames 'nfcap.ct == "established-reply" && nfcap.ctstatus == 0x18a && nfcap.ctmark == 0x2a' '8'
+expect_frames 'nfcap.ctid == 3735928559 && nfcap.ctzone == 7' '8'
+expect_frames 'nfcap.seq == 41 && nfcap.seq_global == 1002' '2'
+expect_frames 'nfcap.seq == 100 && nfcap.seq_global == 200' '8'
+expect_frames 'nfcap.ts == "kernel"' '1 2'
+expect_frames 'nfcap.ts == "receive"' '8'
+expect_frames 'nfcap.trunc == 1500' '8'
+
+# --- Unknown keys ------------------------------------------------------------------------------
+expect_frames 'nfcap.other' '9'
+expect_frames 'nfcap.other == "newkey=x y"' '9'
+expect_frames 'nfcap.other == "id=17"' '9'
+expect_frames 'nfcap.other.key == "verdict" && nfcap.other.value == "accept"' '9'
+expect_field 9 nfcap.other 'id=17,verdict=accept,newkey=x y'
+expect_frames 'nfcap.seq == 9 && nfcap.prefix == "q"' '9'
+
+# --- Malformed comments ------------------------------------------------------------------------
+expect_frames 'nfcap.malformed' '10 13 14 15 16 17 18 19 20'
+expect_frames 'nfcap.malformed.expert' '10 13 14 15 16 17 18 19 20'
+expect_frames 'nfcap.malformed contains "unterminated quote"' '10'
+expect_frames 'nfcap.malformed contains "bad escape"' '13'
+expect_frames 'nfcap.malformed contains "\\x escape"' '14'
+expect_frames 'nfcap.malformed contains "without '"'"'='"'"'"' '15'
+expect_frames 'nfcap.malformed contains "two spaces"' '16'
+expect_frames 'nfcap.malformed contains "bad number for uid"' '17'
+expect_field 17 nfcap.malformed 'bad number for uid: uid=abc,bad number for mark: mark=0xzz,bad number for seq: seq=99999999999'
+expect_frames 'nfcap.malformed contains "after closing quote"' '18'
+expect_frames 'nfcap.malformed contains "bad source token"' '19'
+expect_frames 'nfcap.malformed contains "unquoted value"' '20'
+# What was read before the error is still shown.
+expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10'
+
+# --- A recording replayed by nfcap (optional: needs the nfcap binary and the recording) ----------
+recording="$src/samples/recordings/nflog-tcpdump.pcap"
+if [[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP && -f $recording ]]; then
+    replayed="$tmp/replayed.pcapng"
+    "$NFCAP" -r "$recording" -w "$replayed" >"$tmp/nfcap.out" 2>&1 \
+        || fail "$NFCAP -r $recording -w $replayed failed: $(cat "$tmp/nfcap.out")"
+    by_field=$(frames_matching "$replayed" 'nfcap.prefix == "nfcap in"' | wc -w) || exit 1
+    by_comment=$(frames_matching "$replayed" 'frame.comment contains "prefix=\"nfcap in\""' | wc -w) || exit 1
+    [[ $by_field -gt 0 ]] || fail "replayed recording: no frame matches nfcap.prefix == \"nfcap in\""
+    [[ $by_field -eq $by_comment ]] \
+        || fail "replayed recording: $by_field frames match nfcap.prefix, $by_comment comments hold prefix=\"nfcap in\""
+    pass
+    lua_errors=$(frames_matching "$replayed" '_ws.lua.error || nfcap.malformed') || exit 1
+    [[ -z $lua_errors ]] || fail "replayed recording: Lua errors or malformed comments in frames $lua_errors"
+    pass
+else
+    why=()
+    [[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP ]] || why+=("NFCAP does not name an executable")
+    [[ -f $recording ]] || why+=("no $recording")
+    echo "note: replay check skipped: $(printf '%s; ' "${why[@]}")"
+fi
+
+echo "$passed passed, 0 failed"
