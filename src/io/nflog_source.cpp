@@ -33,8 +33,13 @@ Timestamp now() {
     return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
 }
 
-std::string bind_failure(std::uint16_t group, int error) {
+std::string bind_failure(std::uint16_t group, int error, bool conntrack) {
     std::string message = "cannot bind NFLOG group " + std::to_string(group) + ": ";
+    if (error == EOPNOTSUPP && conntrack) {
+        return message +
+               "this kernel cannot attach conntrack state to NFLOG records (--conntrack needs "
+               "nf_conntrack_netlink, CONFIG_NETFILTER_NETLINK_GLUE_CT); run without --conntrack";
+    }
     if (!detail::has_net_admin()) {
         return message + std::strerror(error) +
                "; capturing needs CAP_NET_ADMIN (run as root, or give the binary "
@@ -158,7 +163,7 @@ void NflogSource::configure() {
                 continue;
             }
             if (err->error != 0) {
-                throw BindError(bind_failure(config_.groups[index], -err->error));
+                throw BindError(bind_failure(config_.groups[index], -err->error, config_.conntrack));
             }
             acknowledged[index] = true;
             --waiting;
