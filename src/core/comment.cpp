@@ -76,8 +76,10 @@ void append_hex(std::string& out, std::uint32_t value) {
 
 void append_hex4(std::string& out, std::uint16_t value) {
     out += "0x";
-    for (int shift = 12; shift >= 0; shift -= 4) {
-        out += hex_digits[(value >> static_cast<unsigned>(shift)) & 0xfU];
+    const unsigned v = value;
+    for (unsigned shift = 16; shift != 0;) {
+        shift -= 4;
+        out += hex_digits[(v >> shift) & 0xfU];
     }
 }
 
