@@ -85,6 +85,28 @@ std::string_view decode_prefix(std::span<const std::byte> value) {
     return {chars, length};
 }
 
+// The arp family's output hook runs after the link-layer header was built, so the kernel logs
+// those ARP packets from the Ethernet header on (seen on Linux 6.18: "arp out" records carry
+// 14 bytes of Ethernet header before the ARP header). Move that header where it belongs, so
+// the payload is the ARP packet as on every other hook.
+void split_arp_link_header(Packet& p) {
+    constexpr std::size_t ethernet_header = 14;
+    if (p.family != Family::arp || !p.hwheader.empty() || p.payload.size() < ethernet_header + 8) {
+        return;
+    }
+    ByteReader r(p.payload);
+    r.skip(12);
+    const std::uint16_t ethertype = r.be16();
+    r.skip(4); // ARP hardware and protocol type
+    const std::uint8_t hardware_length = r.u8();
+    const std::uint8_t protocol_length = r.u8();
+    if (ethertype == 0x0806 && hardware_length == 6 &&
+        (protocol_length == 4 || protocol_length == 16)) {
+        p.hwheader = p.payload.first(ethernet_header);
+        p.payload = p.payload.subspan(ethernet_header);
+    }
+}
+
 } // namespace
 
 std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
@@ -209,6 +231,7 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 break; // NFULA_L2HDR and attributes newer than this build: skipped
             }
         });
+    split_arp_link_header(p);
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
     return p;
 }

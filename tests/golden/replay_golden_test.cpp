@@ -9,6 +9,7 @@
 #include <pcap/pcap.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -26,7 +27,8 @@ struct Replayed {
     std::vector<std::string> warnings;
 };
 
-Replayed replay(const std::string& recording, nfcap::LinkType type, const std::string& filter = {}) {
+Replayed replay(const std::string& recording, nfcap::LinkType type,
+                const std::string& filter = {}) {
     nfcap::ReplaySource source(recordings + recording);
     nfcap::MemorySink sink;
     nfcap::RecorderOptions options;
@@ -57,7 +59,8 @@ nfcap::ByteBuffer read_file(const std::string& path) {
 
 void write_file(const std::string& path, const nfcap::ByteBuffer& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
 }
 
 // Compares with the committed expected file (or rewrites it when asked to).

@@ -253,3 +253,25 @@ TEST(NflogDecode, PayloadSpanExcludesAttributePadding) {
     EXPECT_EQ(p.payload.size(), 5U) << "wire length, not the aligned stride";
     EXPECT_EQ(p.mark, 7U);
 }
+
+TEST(NflogDecode, ArpOutputRecordsLoseTheirEthernetHeaderToHwheader) {
+    // An "arp out" record as Linux 6.18 sends it: Ethernet header, then the ARP request.
+    std::vector<std::uint8_t> frame = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x06,
+                                       0xba, 0x75, 0x52, 0x2c, 0xb8, 0x08, 0x06};
+    const std::vector<std::uint8_t> arp = {
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x06, 0xba, 0x75, 0x52, 0x2c, 0xb8,
+        192,  0,    2,    2,    0,    0,    0,    0,    0,    0,    192,  0,    2,    1};
+    frame.insert(frame.end(), arp.begin(), arp.end());
+    NflogMessage m(9, 3);
+    m.packet_header(0x0806, 1).bytes(NFULA_PAYLOAD, frame);
+    const auto p = decode_nflog(m.record());
+    EXPECT_EQ(p.payload.size(), 28U);
+    EXPECT_EQ(p.payload[0], std::byte{0x00});
+    EXPECT_EQ(p.payload[7], std::byte{0x01}) << "ARP opcode: request";
+    EXPECT_EQ(p.hwheader.size(), 14U);
+    EXPECT_EQ(p.original_length, 28U);
+
+    NflogMessage in(9, 3); // an input record is already the bare ARP packet: left alone
+    in.packet_header(0x0806, 0).bytes(NFULA_PAYLOAD, arp);
+    EXPECT_EQ(decode_nflog(in.record()).payload.size(), 28U);
+}
