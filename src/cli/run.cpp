@@ -179,7 +179,9 @@ int capture(const Options& o) {
     return finish(recorder, start, wall_clock(), reader_gone, source.counters().overruns, true);
 }
 
-bool stop_requested() { return stop_signal != 0; }
+bool stop_requested() {
+    return stop_signal != 0;
+}
 
 int replay(const Options& o) {
     ReplaySource source(o.read_file);

@@ -163,7 +163,8 @@ void NflogSource::configure() {
                 continue;
             }
             if (err->error != 0) {
-                throw BindError(bind_failure(config_.groups[index], -err->error, config_.conntrack));
+                throw BindError(
+                    bind_failure(config_.groups[index], -err->error, config_.conntrack));
             }
             acknowledged[index] = true;
             --waiting;
