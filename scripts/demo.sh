@@ -34,13 +34,15 @@ ip netns exec "$b" nft -f - <<'NFT'
 table inet demo {
   chain input {
     type filter hook input priority 0; policy accept;
-    meta l4proto { icmp, ipv6-icmp } log group 10 prefix "demo in ping"
+    icmp type echo-request log group 10 prefix "demo in ping"
+    icmpv6 type echo-request log group 10 prefix "demo in ping"
     udp dport 5353 log group 10 prefix "demo in udp"
     tcp dport 8080 log group 10 prefix "demo in tcp"
   }
   chain output {
     type filter hook output priority 0; policy accept;
-    meta l4proto { icmp, ipv6-icmp } log group 10 prefix "demo out ping"
+    icmp type echo-reply log group 10 prefix "demo out ping"
+    icmpv6 type echo-reply log group 10 prefix "demo out ping"
     tcp sport 8080 log group 10 prefix "demo out tcp"
   }
 }
@@ -52,10 +54,14 @@ sleep 0.5
 
 ip netns exec "$a" ping -c 2 -i 0.2 -q 192.0.2.2 >/dev/null
 ip netns exec "$a" ping -c 2 -i 0.2 -q 2001:db8::2 >/dev/null
-ip netns exec "$a" "$bin/nfcap_traffic" udp-send 192.0.2.2 5353 3 64 >/dev/null
-ip netns exec "$b" "$bin/nfcap_traffic" tcp-server 8080 2000 --timeout 10 >/dev/null &
+ip netns exec "$b" "$bin/tests/nfcap_traffic" udp-recv 5353 3 --timeout 10 >/dev/null &
+receiver=$!
+sleep 0.2
+ip netns exec "$a" "$bin/tests/nfcap_traffic" udp-send 192.0.2.2 5353 3 64 >/dev/null
+wait "$receiver"
+ip netns exec "$b" "$bin/tests/nfcap_traffic" tcp-server 8080 2000 --timeout 10 >/dev/null &
 server=$!
-ip netns exec "$a" "$bin/nfcap_traffic" tcp-client 192.0.2.2 8080 2000 --timeout 10 >/dev/null
+ip netns exec "$a" "$bin/tests/nfcap_traffic" tcp-client 192.0.2.2 8080 2000 --timeout 10 >/dev/null
 wait "$server"
 sleep 0.3
 
