@@ -26,9 +26,11 @@ class Printer final : public nfcap::RecordHandler {
             const std::string source = "nflog:" + std::to_string(packet.resource_id);
             line_.clear();
             nfcap::append_comment(line_, packet,
-                                  {source, names_,
+                                  {source,
+                                   names_,
                                    packet.timestamp ? nfcap::TimestampSource::kernel
-                                                    : nfcap::TimestampSource::receive});
+                                                    : nfcap::TimestampSource::receive,
+                                   {}});
             std::cout << line_ << " len=" << packet.original_length << '\n';
         } catch (const nfcap::DecodeError& e) {
             std::cout << "malformed record: " << e.what() << '\n';

@@ -29,6 +29,9 @@ struct CommentContext {
     std::string_view source;         // "nflog:123"
     InterfaceNames* names = nullptr; // null: interfaces are written as bare indices
     TimestampSource timestamp_source = TimestampSource::kernel;
+    // NFQUEUE: the verdict given, already in the grammar ("verdict=accept setmark=0x10/0xff");
+    // empty for NFLOG records and replays.
+    std::string_view verdict;
 };
 
 // Appends the comment for `packet` to `out` (which the caller clears and reuses, so the hot

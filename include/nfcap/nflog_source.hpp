@@ -40,6 +40,10 @@ class RecordHandler {
     virtual void on_record(std::span<const std::byte> record, Timestamp receive_time) = 0;
     // The whole datagram as received, before it is split (for --record-netlink).
     virtual void on_datagram(std::span<const std::byte> /*datagram*/, Timestamp /*time*/) {}
+    // Netlink messages nfcap sent to the kernel (NFQUEUE verdicts), for --record-netlink.
+    virtual void on_sent(std::span<const std::byte> /*messages*/, Timestamp /*time*/) {}
+    // False when only whole datagrams are wanted: the source then skips splitting them.
+    virtual bool wants_records() const { return true; }
 };
 
 struct SourceCounters {

@@ -78,6 +78,12 @@ struct Packet {
     std::string_view prefix; // NFULA_PREFIX without its terminating NUL
     bool has_prefix = false;
 
+    // NFQUEUE only.
+    std::optional<std::uint32_t> packet_id; // NFQA_PACKET_HDR: the id a verdict names
+    std::optional<std::uint32_t> skb_info;  // NFQA_SKB_INFO flags (checksum and GSO state)
+    std::optional<std::uint32_t> priority;  // NFQA_PRIORITY (skb->priority)
+    std::string_view secctx;                // NFQA_SECCTX without its terminating NUL
+
     bool truncated() const { return original_length > payload.size(); }
 };
 

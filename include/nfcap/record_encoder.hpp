@@ -24,7 +24,8 @@ struct RecordContext {
     Timestamp fallback_time;         // used when the kernel gave no timestamp
     TimestampSource fallback_source = TimestampSource::receive;
     std::optional<std::uint64_t> dropcount; // records lost just before this one
-    std::optional<std::uint64_t> packet_id; // NFQUEUE packet id
+    std::optional<std::uint64_t> packet_id; // overrides the record's NFQUEUE packet id
+    std::string_view verdict;               // NFQUEUE: see CommentContext::verdict
 };
 
 // The size of the LINKTYPE_LINUX_SLL2 header written in front of each payload.

@@ -3,6 +3,7 @@
 // raw records; it owns the output buffer, the per-interface counters and the file's blocks.
 
 #include <nfcap/comment.hpp>
+#include <nfcap/netlink.hpp>
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/packet_filter.hpp>
 #include <nfcap/pcapng.hpp>
@@ -26,18 +27,23 @@ struct RecorderOptions {
     TimestampSource fallback_source = TimestampSource::receive;
 };
 
-// Counters of one interface (one NFLOG group); they go to the summary and the ISB.
+// Counters of one interface (one NFLOG group or NFQUEUE queue); they go to the summary and the
+// Interface Statistics Block.
 struct InterfaceCounters {
-    std::string name; // "nflog:123"
+    RecordKind kind = RecordKind::nflog;
+    std::string name; // "nflog:123", "nfqueue:5"
     std::uint16_t resource_id = 0;
+    std::string verdict;        // NFQUEUE: the verdict fragment of every record's comment
     std::uint64_t received = 0; // records that reached nfcap
     std::uint64_t written = 0;
     std::uint64_t filtered = 0; // rejected by the capture filter
     std::uint64_t malformed = 0;
-    std::uint64_t unsupported = 0; // records the link type cannot carry
-    std::uint64_t lost = 0;        // sequence-number gaps: records the kernel could not deliver
-    std::optional<std::uint32_t> next_seq;
-    std::uint64_t pending_drops = 0; // a gap not yet reported in an epb_dropcount
+    std::uint64_t unsupported = 0;    // records the link type cannot carry
+    std::uint64_t lost = 0;           // sequence-number or packet-id gaps
+    std::uint64_t not_written = 0;    // NFQUEUE: given a verdict, but the writer was behind
+    std::uint64_t kernel_dropped = 0; // NFQUEUE: the kernel's queue_dropped + queue_user_dropped
+    std::optional<std::uint32_t> next_seq; // next NFLOG sequence number or NFQUEUE packet id
+    std::uint64_t pending_drops = 0;       // a gap not yet reported in an epb_dropcount
 };
 
 class Recorder final : public RecordHandler {
@@ -47,13 +53,25 @@ class Recorder final : public RecordHandler {
     // Writes the Section Header Block to the buffer. `names` may be null (replay).
     Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn);
 
-    // Declares an interface block for an NFLOG group up front (live capture, where the first
-    // sequence number is known to be 0). Replay declares groups as their records appear.
-    void add_nflog_group(std::uint16_t group, bool fresh_binding);
+    // Declares an interface block for a source up front (live capture, where the first
+    // sequence number (0) or packet id (1) of a fresh binding is known). Replay declares
+    // sources as their records appear. `verdict` is the NFQUEUE verdict fragment.
+    InterfaceCounters& add_source(RecordKind kind, std::uint16_t resource, bool fresh_binding,
+                                  std::string verdict = {});
+    void add_nflog_group(std::uint16_t group, bool fresh_binding) {
+        add_source(RecordKind::nflog, group, fresh_binding);
+    }
 
-    // One record. `number` (1-based, 0 when not known) names it in warnings.
-    void record(std::span<const std::byte> record, Timestamp fallback_time,
+    // One record of the given kind. `number` (1-based, 0 when not known) names it in warnings.
+    void record(RecordKind kind, std::span<const std::byte> record, Timestamp fallback_time,
                 std::uint64_t number = 0);
+    void record(std::span<const std::byte> rec, Timestamp fallback_time, std::uint64_t number = 0) {
+        record(RecordKind::nflog, rec, fallback_time, number);
+    }
+
+    // The counters of a source, for the live engine to add what only it knows (writer drops,
+    // the kernel's queue counters) before finish(); null when the source is unknown.
+    InterfaceCounters* find(RecordKind kind, std::uint16_t resource);
 
     // A record that could not even be read (replay), counted as malformed.
     void count_unreadable(const std::string& why);
@@ -75,7 +93,7 @@ class Recorder final : public RecordHandler {
     std::uint64_t delivered() const { return delivered_; }
 
   private:
-    InterfaceCounters& interface_for(std::uint16_t group, std::uint32_t& id);
+    InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
 
     Sink& sink_;
     RecorderOptions options_;

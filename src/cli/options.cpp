@@ -65,38 +65,64 @@ LinkType parse_link_type(const std::string& text) {
 
 po::options_description describe() {
     po::options_description source("Source");
-    source.add_options()("group,g", po::value<std::string>()->value_name("LIST"),
-                         "NFLOG groups to record: 5, 1,5-7 (0-65535); one interface block each")(
-        "read,r", po::value<std::string>()->value_name("FILE"),
-        "replay an NFLOG recording made by tcpdump -i nflog or dumpcap (pcap or pcapng, - for "
-        "stdin)");
+    auto add = source.add_options();
+    add("group,g", po::value<std::string>()->value_name("LIST"),
+        "NFLOG groups to record: 5, 1,5-7 (0-65535); one interface block each");
+    add("queue,q", po::value<std::string>()->value_name("LIST"),
+        "NFQUEUE queues to tap: 5, 0-3,7; needs a verdict policy");
+    add("read,r", po::value<std::string>()->value_name("FILE"),
+        "replay a recording: NFLOG (tcpdump -i nflog, dumpcap) or netlink (--record-netlink), "
+        "pcap or pcapng, - for stdin");
+
+    po::options_description verdicts("NFQUEUE verdicts (one policy is required with -q)");
+    add = verdicts.add_options();
+    add("auto-accept", "accept every packet");
+    add("verdict", po::value<std::string>()->value_name("V"),
+        "accept, drop, queue:N (pass each packet on to queue N) or repeat (needs --set-mark)");
+    add("set-mark", po::value<std::string>()->value_name("VALUE[/MASK]"),
+        "set the packet mark with the verdict");
+    add("no-fail-open", "drop packets when the queue is full (default: let them pass)");
+    add("queue-maxlen", po::value<std::string>()->value_name("N"),
+        "packets the kernel may hold waiting for a verdict, default 65536");
+    add("copy-range", po::value<std::string>()->value_name("N"),
+        "bytes of each queued packet the kernel copies, default the snaplen (at most 65535)");
+    add("gso", "receive GSO packets whole (up to 64 KiB) instead of segmented");
+    add("secctx", "ask for each packet's security context");
+
     po::options_description output("Output");
-    output.add_options()(
-        "write,w", po::value<std::string>()->value_name("FILE"),
-        "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too")(
-        "linktype", po::value<std::string>()->value_name("TYPE"),
+    add = output.add_options();
+    add("write,w", po::value<std::string>()->value_name("FILE"),
+        "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too");
+    add("linktype", po::value<std::string>()->value_name("TYPE"),
         "sll2 (default: every family, with interface and direction), raw (IP only), "
-        "nflog (the kernel's TLVs verbatim)")("count,c", po::value<std::string>()->value_name("N"),
-                                              "stop after N packets written")(
-        "snaplen,s", po::value<std::string>()->value_name("N"),
-        "bytes of each packet to keep (kernel copy range), default 262144")(
-        "filter,f", po::value<std::string>()->value_name("EXPR"),
+        "nflog (the kernel's TLVs verbatim)");
+    add("count,c", po::value<std::string>()->value_name("N"), "stop after N packets written");
+    add("snaplen,s", po::value<std::string>()->value_name("N"),
+        "bytes of each packet to keep (kernel copy range), default 262144");
+    add("filter,f", po::value<std::string>()->value_name("EXPR"),
         "BPF capture filter (pcap-filter syntax) run in user space; filtered packets are counted");
+    add("record-netlink", po::value<std::string>()->value_name("FILE"),
+        "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
+
     po::options_description kernel("Kernel tuning (live capture)");
-    kernel.add_options()("rcvbuf", po::value<std::string>()->value_name("BYTES"),
-                         "socket receive buffer (SO_RCVBUFFORCE), default 64M")(
-        "nlbufsiz", po::value<std::string>()->value_name("BYTES"),
-        "kernel batch buffer, 4096-131072, default 131072")(
-        "qthresh", po::value<std::string>()->value_name("N"),
-        "records per kernel batch, default 100000")(
-        "flush-timeout", po::value<std::string>()->value_name("CS"),
-        "kernel batch flush timeout in 1/100 s, default 1 (10 ms)")(
-        "conntrack", "ask the kernel for conntrack state with each record");
+    add = kernel.add_options();
+    add("rcvbuf", po::value<std::string>()->value_name("BYTES"),
+        "socket receive buffer (SO_RCVBUFFORCE), default 64M");
+    add("nlbufsiz", po::value<std::string>()->value_name("BYTES"),
+        "NFLOG kernel batch buffer, 4096-131072, default 131072");
+    add("qthresh", po::value<std::string>()->value_name("N"),
+        "NFLOG records per kernel batch, default 100000");
+    add("flush-timeout", po::value<std::string>()->value_name("CS"),
+        "NFLOG kernel batch flush timeout in 1/100 s, default 1 (10 ms)");
+    add("conntrack", "ask the kernel for conntrack state with each record");
+
     po::options_description general("General");
-    general.add_options()("help,h", "print this help and exit")("version",
-                                                                "print the version and exit");
+    add = general.add_options();
+    add("help,h", "print this help and exit");
+    add("version", "print the version and exit");
+
     po::options_description all;
-    all.add(source).add(output).add(kernel).add(general);
+    all.add(source).add(verdicts).add(output).add(kernel).add(general);
     return all;
 }
 
@@ -150,6 +176,68 @@ std::string usage_text() {
     return out.str();
 }
 
+void parse_verdict_options(const po::variables_map& vm, Options& o) {
+    const auto text = [&](const char* name) { return vm[name].as<std::string>(); };
+    const char* queue_only[] = {"auto-accept",  "verdict",    "set-mark", "no-fail-open",
+                                "queue-maxlen", "copy-range", "gso",      "secctx"};
+    if (o.queues.empty()) {
+        for (const char* name : queue_only) {
+            if (vm.count(name) != 0) {
+                throw UsageError(std::string("--") + name +
+                                 " applies to NFQUEUE queues; give them with -q");
+            }
+        }
+        return;
+    }
+    try {
+        if (vm.count("verdict") != 0) {
+            o.verdict = parse_verdict(text("verdict"));
+            if (vm.count("auto-accept") != 0 && o.verdict->kind != VerdictKind::accept) {
+                throw UsageError("--auto-accept and --verdict " + text("verdict") +
+                                 " contradict each other");
+            }
+        } else if (vm.count("auto-accept") != 0) {
+            o.verdict = Verdict{};
+        } else {
+            throw UsageError(
+                "-q needs an explicit verdict policy: --auto-accept (accept every packet), "
+                "--verdict drop, --verdict queue:N (pass each packet on to queue N) or "
+                "--verdict repeat with --set-mark; --set-mark VALUE[/MASK] also marks accepted "
+                "packets");
+        }
+        if (vm.count("set-mark") != 0) {
+            parse_set_mark(text("set-mark"), *o.verdict);
+        }
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (o.verdict->kind == VerdictKind::drop && o.verdict->mark) {
+        throw UsageError("--set-mark has no effect on dropped packets");
+    }
+    if (o.verdict->kind == VerdictKind::repeat && !o.verdict->mark) {
+        throw UsageError("--verdict repeat needs --set-mark, and a rule that skips marked packets, "
+                         "or each packet comes straight back to the queue");
+    }
+    if (o.verdict->kind == VerdictKind::queue) {
+        for (const std::uint16_t q : o.queues) {
+            if (q == o.verdict->target_queue) {
+                throw UsageError("--verdict queue:" + std::to_string(q) +
+                                 " would hand packets back to a queue nfcap itself reads");
+            }
+        }
+    }
+    o.fail_open = vm.count("no-fail-open") == 0;
+    if (vm.count("queue-maxlen") != 0) {
+        o.queue_maxlen =
+            parse_unsigned<std::uint32_t>(text("queue-maxlen"), "queue-maxlen", 1, 1U << 24U);
+    }
+    if (vm.count("copy-range") != 0) {
+        o.copy_range = parse_unsigned<std::uint32_t>(text("copy-range"), "copy-range", 0, 65535);
+    }
+    o.gso = vm.count("gso") != 0;
+    o.secctx = vm.count("secctx") != 0;
+}
+
 Options parse_options(const std::vector<std::string>& argv) {
     po::options_description all = describe();
     all.add_options()("expression", po::value<std::vector<std::string>>(), "");
@@ -186,13 +274,18 @@ Options parse_options(const std::vector<std::string>& argv) {
             throw UsageError("-r needs a file name");
         }
     }
-    if (o.groups.empty() && o.read_file.empty()) {
-        throw UsageError(
-            "no source: give NFLOG groups with -g (e.g. -g 123) or a recording with -r");
+    if (vm.count("queue") != 0) {
+        o.queues = parse_number_list(text("queue"), "queue");
     }
-    if (!o.groups.empty() && !o.read_file.empty()) {
-        throw UsageError("-g and -r exclude each other: record live or replay a file, not both");
+    const bool live = !o.groups.empty() || !o.queues.empty();
+    if (!live && o.read_file.empty()) {
+        throw UsageError("no source: give NFLOG groups with -g (e.g. -g 123), NFQUEUE queues with "
+                         "-q, or a recording with -r");
     }
+    if (live && !o.read_file.empty()) {
+        throw UsageError("-g/-q and -r exclude each other: record live or replay a file, not both");
+    }
+    parse_verdict_options(vm, o);
     if (vm.count("write") == 0 || text("write").empty()) {
         throw UsageError("no output: give -w FILE, or -w - for standard output");
     }
@@ -220,7 +313,12 @@ Options parse_options(const std::vector<std::string>& argv) {
         }
         o.filter = joined;
     }
-    const bool live = !o.groups.empty();
+    const auto nflog_option = [&](const char* name) {
+        if (vm.count(name) != 0 && o.groups.empty()) {
+            throw UsageError(std::string("--") + name + " tunes NFLOG groups; give them with -g");
+        }
+        return vm.count(name) != 0;
+    };
     const auto kernel_option = [&](const char* name) {
         if (vm.count(name) != 0 && !live) {
             throw UsageError(std::string("--") + name +
@@ -231,19 +329,28 @@ Options parse_options(const std::vector<std::string>& argv) {
     if (kernel_option("rcvbuf")) {
         o.rcvbuf = parse_unsigned<std::uint32_t>(text("rcvbuf"), "rcvbuf", 4096, 1U << 30U);
     }
-    if (kernel_option("nlbufsiz")) {
+    if (nflog_option("nlbufsiz")) {
         o.nlbufsiz = parse_unsigned<std::uint32_t>(text("nlbufsiz"), "nlbufsiz", 4096, 131072);
     }
-    if (kernel_option("qthresh")) {
+    if (nflog_option("qthresh")) {
         o.qthresh = parse_unsigned<std::uint32_t>(text("qthresh"), "qthresh", 1, 1000000);
     }
-    if (kernel_option("flush-timeout")) {
+    if (nflog_option("flush-timeout")) {
         o.flush_timeout =
             parse_unsigned<std::uint32_t>(text("flush-timeout"), "flush-timeout", 1, 6000);
     }
     if (vm.count("conntrack") != 0) {
         (void)kernel_option("conntrack");
         o.conntrack = true;
+    }
+    if (vm.count("record-netlink") != 0) {
+        if (!live) {
+            throw UsageError("--record-netlink records a live session; it has no effect with -r");
+        }
+        o.record_netlink = text("record-netlink");
+        if (o.record_netlink.empty() || o.record_netlink == o.write_file) {
+            throw UsageError("--record-netlink needs a file of its own");
+        }
     }
     return o;
 }

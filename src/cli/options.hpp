@@ -2,6 +2,7 @@
 // Command-line parsing as a function of argv: no I/O, no exit, testable with argv vectors.
 
 #include <nfcap/pcapng.hpp>
+#include <nfcap/verdict.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -22,8 +23,16 @@ enum class Action { capture, help, version };
 struct Options {
     Action action = Action::capture;
     std::vector<std::uint16_t> groups; // -g
-    std::string read_file;             // -r
-    std::string write_file;            // -w
+    std::vector<std::uint16_t> queues; // -q
+    std::optional<Verdict> verdict;    // required with -q
+    bool fail_open = true;
+    std::uint32_t queue_maxlen = 65536;
+    std::optional<std::uint32_t> copy_range; // queues; default: the snaplen
+    bool gso = false;
+    bool secctx = false;
+    std::string record_netlink; // --record-netlink FILE
+    std::string read_file;      // -r
+    std::string write_file;     // -w
     LinkType link_type = LinkType::linux_sll2;
     std::uint64_t count = 0;        // -c, 0: unlimited
     std::uint32_t snaplen = 262144; // -s

@@ -1,7 +1,9 @@
 #include "run.hpp"
 
 #include <nfcap/interface_cache.hpp>
+#include <nfcap/live_capture.hpp>
 #include <nfcap/nflog_source.hpp>
+#include <nfcap/queue_source.hpp>
 #include <nfcap/recorder.hpp>
 #include <nfcap/replay_source.hpp>
 #include <nfcap/sink.hpp>
@@ -107,80 +109,114 @@ RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     return r;
 }
 
-int capture(const Options& o) {
-    NflogConfig config;
-    config.groups = o.groups;
-    config.copy_range = o.snaplen;
-    config.receive_buffer = o.rcvbuf;
-    config.netlink_buffer = o.nlbufsiz;
-    config.queue_threshold = o.qthresh;
-    config.flush_timeout = o.flush_timeout;
-    config.conntrack = o.conntrack;
+bool stop_requested() {
+    return stop_signal != 0;
+}
 
+int capture(const Options& o) {
     // Compile the filter before touching the kernel, so a typo costs nothing.
-    RecorderOptions ro = recorder_options(o, TimestampSource::receive);
+    const RecorderOptions ro = recorder_options(o, TimestampSource::receive);
     if (!ro.filter.empty()) {
         PacketFilter check(ro.filter);
     }
     InterfaceCache names;
-    NflogSource source(config); // records queue in the socket buffer from here on
-    for (const auto& w : source.warnings()) {
-        warn(w);
+    // Bind everything first: records queue in the socket buffers from here on, and a bind error
+    // leaves no output file behind.
+    std::unique_ptr<NflogSource> nflog;
+    if (!o.groups.empty()) {
+        NflogConfig config;
+        config.groups = o.groups;
+        config.copy_range = o.snaplen;
+        config.receive_buffer = o.rcvbuf;
+        config.netlink_buffer = o.nlbufsiz;
+        config.queue_threshold = o.qthresh;
+        config.flush_timeout = o.flush_timeout;
+        config.conntrack = o.conntrack;
+        nflog = std::make_unique<NflogSource>(config);
+        for (const auto& w : nflog->warnings()) {
+            warn(w);
+        }
+    }
+    std::vector<std::unique_ptr<QueueSource>> queues;
+    for (const std::uint16_t q : o.queues) {
+        QueueConfig config;
+        config.queue = q;
+        config.copy_range = o.copy_range.value_or(std::min<std::uint32_t>(o.snaplen, 0xffff));
+        config.max_length = o.queue_maxlen;
+        config.receive_buffer = o.rcvbuf;
+        config.fail_open = o.fail_open;
+        config.gso = o.gso;
+        config.secctx = o.secctx;
+        config.conntrack = o.conntrack;
+        queues.push_back(std::make_unique<QueueSource>(config, *o.verdict));
+        for (const auto& w : queues.back()->warnings()) {
+            warn(w);
+        }
     }
     auto sink = open_output(o.write_file);
+    std::unique_ptr<Sink> netlink_sink;
+    std::unique_ptr<NetlinkRecorder> netlink;
+    if (!o.record_netlink.empty()) {
+        netlink_sink = open_output(o.record_netlink);
+        netlink = std::make_unique<NetlinkRecorder>(*netlink_sink);
+    }
     Recorder recorder(*sink, ro, &names, warn);
     for (const std::uint16_t g : o.groups) {
-        recorder.add_nflog_group(g, true);
+        recorder.add_source(RecordKind::nflog, g, true);
+    }
+    for (const auto& q : queues) {
+        recorder.add_source(RecordKind::nfqueue, q->config().queue, true, q->verdict_text());
     }
     const Timestamp start = wall_clock();
-    std::string groups;
+    std::string names_list;
     for (const auto& c : recorder.interfaces()) {
-        groups += (groups.empty() ? "" : ", ") + c.name;
+        names_list += (names_list.empty() ? "" : ", ") + c.name;
     }
-    std::cerr << "nfcap: recording " << groups << " to " << sink->name() << " (link type "
-              << link_type_label(o.link_type) << ", snaplen " << o.snaplen << ")\n";
+    std::cerr << "nfcap: recording " << names_list << " to " << sink->name() << " (link type "
+              << link_type_label(o.link_type) << ", snaplen " << o.snaplen << ")";
+    if (o.verdict) {
+        std::cerr << ", " << describe(*o.verdict);
+    }
+    std::cerr << "\n";
 
-    bool reader_gone = false;
+    // Signals are taken by the writer loop below, never by a receive thread.
     sigset_t blocked{};
-    sigset_t during_poll{};
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGTERM);
-    sigprocmask(SIG_BLOCK, &blocked, &during_poll);
-    sigdelset(&during_poll, SIGINT);
-    sigdelset(&during_poll, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    const auto stop = [&blocked] {
+        const timespec zero{0, 0};
+        const int signal = sigtimedwait(&blocked, nullptr, &zero);
+        if (signal > 0) {
+            stop_signal = signal;
+        }
+        return stop_signal != 0;
+    };
+
+    bool reader_gone = false;
     try {
         recorder.flush(); // section and interface blocks go out at once, for live readers
-        std::array<pollfd, 2> fds{pollfd{source.fd(), POLLIN, 0}, pollfd{names.fd(), POLLIN, 0}};
-        const timespec tick{1, 0};
-        while (stop_signal == 0 && !recorder.done()) {
-            const int ready = ppoll(fds.data(), names.fd() >= 0 ? 2 : 1, &tick, &during_poll);
-            if (ready < 0 && errno != EINTR) {
-                throw std::system_error(errno, std::generic_category(), "poll");
-            }
-            if (ready <= 0) {
-                continue;
-            }
-            if ((fds[0].revents & POLLIN) != 0 && source.receive(recorder) > 0) {
-                recorder.flush();
-            }
-            if ((fds[1].revents & POLLIN) != 0) {
-                names.update();
-            }
-        }
-        if (stop_signal == 0 || !recorder.done()) {
-            // Take what the kernel had already delivered before stopping.
-            source.receive(recorder);
-        }
     } catch (const ReaderGone& e) {
         warn(std::string(e.what()) + "; stopping");
         reader_gone = true;
     }
-    return finish(recorder, start, wall_clock(), reader_gone, source.counters().overruns, true);
-}
-
-bool stop_requested() {
-    return stop_signal != 0;
+    LiveCapture capture(recorder, &names, netlink.get());
+    if (nflog) {
+        capture.add(std::move(nflog));
+    }
+    for (auto& q : queues) {
+        capture.add(std::move(q));
+    }
+    LiveCaptureResult result;
+    if (!reader_gone) {
+        result = capture.run(stop);
+        if (result.reader_gone) {
+            warn("the reader of " + sink->name() + " went away; stopping");
+        }
+    }
+    return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result.overruns,
+                  true);
 }
 
 int replay(const Options& o) {

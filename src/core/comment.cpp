@@ -142,6 +142,27 @@ std::string_view conntrack_info_name(std::uint32_t info) {
     }
 }
 
+// NFQA_SKB_INFO flags: NFQA_SKB_CSUMNOTREADY (1), NFQA_SKB_GSO (2), NFQA_SKB_CSUM_NOTVERIFIED
+// (4). "csum-not-ready" is what explains a "bad checksum" in Wireshark on a locally generated
+// packet: the checksum is filled in later, by the NIC or the stack.
+void append_skb_info(std::string& out, std::uint32_t flags) {
+    constexpr std::array<std::pair<std::uint32_t, std::string_view>, 3> names{
+        {{1U, "csum-not-ready"}, {2U, "gso"}, {4U, "csum-not-verified"}}};
+    bool first = true;
+    for (const auto& [bit, name] : names) {
+        if ((flags & bit) != 0) {
+            out += first ? "" : ",";
+            out += name;
+            first = false;
+            flags &= ~bit;
+        }
+    }
+    if (flags != 0) {
+        out += first ? "" : ",";
+        append_hex(out, flags);
+    }
+}
+
 std::string_view timestamp_source_name(TimestampSource source) {
     switch (source) {
     case TimestampSource::kernel:
@@ -224,6 +245,10 @@ void append_comment(std::string& out, const Packet& p, const CommentContext& con
         key(out, "mark");
         append_hex(out, *p.mark);
     }
+    if (p.priority) {
+        key(out, "priority");
+        append_decimal(out, *p.priority);
+    }
     if (p.hwtype) {
         key(out, "hwtype");
         append_decimal(out, *p.hwtype);
@@ -285,6 +310,22 @@ void append_comment(std::string& out, const Packet& p, const CommentContext& con
     if (p.seq_global) {
         key(out, "seq_global");
         append_decimal(out, *p.seq_global);
+    }
+    if (p.packet_id) {
+        key(out, "id");
+        append_decimal(out, *p.packet_id);
+    }
+    if (!context.verdict.empty()) {
+        out += ' ';
+        out += context.verdict;
+    }
+    if (p.skb_info && *p.skb_info != 0) {
+        key(out, "skbinfo");
+        append_skb_info(out, *p.skb_info);
+    }
+    if (!p.secctx.empty()) {
+        key(out, "secctx");
+        append_value(out, p.secctx);
     }
     key(out, "ts");
     out += timestamp_source_name(context.timestamp_source);

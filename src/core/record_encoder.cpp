@@ -133,7 +133,8 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
     comment_.clear();
     append_comment(comment_, p,
                    CommentContext{context.source, context.names,
-                                  kernel_time ? TimestampSource::kernel : context.fallback_source});
+                                  kernel_time ? TimestampSource::kernel : context.fallback_source,
+                                  context.verdict});
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
@@ -149,7 +150,11 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
         break;
     }
     epb.dropcount = context.dropcount;
-    epb.packet_id = context.packet_id;
+    if (context.packet_id) {
+        epb.packet_id = context.packet_id;
+    } else if (p.packet_id) {
+        epb.packet_id = *p.packet_id;
+    }
     epb.comment = comment_;
 
     std::array<std::byte, sll2_header_size> cooked{};

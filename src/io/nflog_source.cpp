@@ -1,4 +1,5 @@
 // The NFLOG socket adapter: the only file of nfcap_io that knows NFULNL_* numbers.
+#include <nfcap/netlink.hpp>
 #include <nfcap/nflog_source.hpp>
 
 #include "owner.hpp"
@@ -31,28 +32,6 @@ Timestamp now() {
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
-}
-
-std::string bind_failure(std::uint16_t group, int error, bool conntrack) {
-    std::string message = "cannot bind NFLOG group " + std::to_string(group) + ": ";
-    if (error == EOPNOTSUPP && conntrack) {
-        return message +
-               "this kernel cannot attach conntrack state to NFLOG records (--conntrack needs "
-               "nf_conntrack_netlink, CONFIG_NETFILTER_NETLINK_GLUE_CT); run without --conntrack";
-    }
-    if (!detail::has_net_admin()) {
-        return message + std::strerror(error) +
-               "; capturing needs CAP_NET_ADMIN (run as root, or give the binary "
-               "cap_net_admin with setcap)";
-    }
-    if (error == EPERM || error == EBUSY) {
-        const std::string owner = detail::describe_owner("nfnetlink_log", group);
-        if (!owner.empty()) {
-            return message + "the group is already bound by " + owner +
-                   " (one listener per group; stop it or use another group)";
-        }
-    }
-    return message + std::strerror(error);
 }
 
 } // namespace
@@ -163,8 +142,15 @@ void NflogSource::configure() {
                 continue;
             }
             if (err->error != 0) {
-                throw BindError(
-                    bind_failure(config_.groups[index], -err->error, config_.conntrack));
+                const std::string what = "NFLOG group " + std::to_string(config_.groups[index]);
+                if (-err->error == EOPNOTSUPP && config_.conntrack) {
+                    throw BindError("cannot bind " + what +
+                                    ": this kernel cannot attach conntrack state to NFLOG records "
+                                    "(--conntrack needs CONFIG_NETFILTER_NETLINK_GLUE_CT); run "
+                                    "without --conntrack");
+                }
+                throw BindError(detail::bind_failure(what, "nfnetlink_log", config_.groups[index],
+                                                     -err->error));
             }
             acknowledged[index] = true;
             --waiting;
@@ -229,18 +215,19 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
 void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
                            RecordHandler& handler) {
     handler.on_datagram(datagram, time);
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); // netlink ABI
-    int remaining = static_cast<int>(datagram.size());
-    constexpr auto packet_type =
-        static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
-    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-        if (nlh->nlmsg_type != packet_type) {
-            continue; // NLMSG_DONE closing a batch, NLMSG_NOOP, stray acknowledgements
-        }
-        const auto* payload = static_cast<const std::byte*>(mnl_nlmsg_get_payload(nlh));
-        handler.on_record({payload, nlh->nlmsg_len - mnl_nlmsg_size(0)}, time);
+    if (!handler.wants_records()) {
+        return;
     }
-    if (remaining > 0) {
+    NetlinkWalker walker(datagram);
+    RecordKind kind{};
+    std::span<const std::byte> record;
+    try {
+        while (walker.next(kind, record)) {
+            if (kind == RecordKind::nflog) {
+                handler.on_record(record, time);
+            }
+        }
+    } catch (const DecodeError&) {
         ++counters_.damaged; // a netlink header claimed more bytes than the datagram held
     }
 }

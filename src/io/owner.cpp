@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -95,6 +96,24 @@ std::string describe_owner(const std::string& table, std::uint16_t resource) {
         return "process " + pid + " (" + read_line("/proc/" + pid + "/comm") + ")";
     }
     return {};
+}
+
+std::string bind_failure(const std::string& what, const std::string& table, std::uint16_t resource,
+                         int error) {
+    std::string message = "cannot bind " + what + ": ";
+    if (!has_net_admin()) {
+        return message + std::strerror(error) +
+               "; capturing needs CAP_NET_ADMIN (run as root, or give the binary "
+               "cap_net_admin with setcap)";
+    }
+    if (error == EPERM || error == EBUSY) {
+        const std::string owner = describe_owner(table, resource);
+        if (!owner.empty()) {
+            return message + "it is already bound by " + owner +
+                   " (one listener each; stop it or use another number)";
+        }
+    }
+    return message + std::strerror(error);
 }
 
 bool has_net_admin() {

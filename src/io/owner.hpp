@@ -12,6 +12,11 @@ namespace nfcap::detail {
 // when the socket's process cannot be found; empty when nobody holds it.
 std::string describe_owner(const std::string& table, std::uint16_t resource);
 
+// The one-line reason a bind of `what` ("NFLOG group 5") failed with `error`: the missing
+// capability, or the process that holds the resource in `table`.
+std::string bind_failure(const std::string& what, const std::string& table, std::uint16_t resource,
+                         int error);
+
 // True when the effective capability set holds CAP_NET_ADMIN.
 bool has_net_admin();
 

@@ -1,8 +1,11 @@
 #include <nfcap/nflog_decode.hpp>
+#include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/recorder.hpp>
 #include <nfcap/version.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 
 namespace nfcap {
 namespace {
@@ -37,25 +40,42 @@ Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, W
     append_section_header(buffer_, SectionHeader{application, {}, {}});
 }
 
-void Recorder::add_nflog_group(std::uint16_t group, bool fresh_binding) {
+InterfaceCounters& Recorder::add_source(RecordKind kind, std::uint16_t resource, bool fresh_binding,
+                                        std::string verdict) {
     std::uint32_t id = 0;
-    InterfaceCounters& counters = interface_for(group, id);
+    InterfaceCounters& counters = interface_for(kind, resource, id);
     if (fresh_binding) {
-        counters.next_seq = 0; // a new binding's first record carries sequence number 0
+        // A new NFLOG binding numbers its records from 0; a new queue's packet ids start at 1.
+        counters.next_seq = kind == RecordKind::nflog ? 0U : 1U;
     }
+    counters.verdict = std::move(verdict);
+    return counters;
 }
 
-InterfaceCounters& Recorder::interface_for(std::uint16_t group, std::uint32_t& id) {
+InterfaceCounters* Recorder::find(RecordKind kind, std::uint16_t resource) {
+    for (auto& c : interfaces_) {
+        if (c.kind == kind && c.resource_id == resource) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resource,
+                                           std::uint32_t& id) {
     for (std::size_t i = 0; i < interfaces_.size(); ++i) {
-        if (interfaces_[i].resource_id == group) {
+        if (interfaces_[i].resource_id == resource && interfaces_[i].kind == kind) {
             id = static_cast<std::uint32_t>(i);
             return interfaces_[i];
         }
     }
+    const bool nflog = kind == RecordKind::nflog;
     InterfaceCounters counters;
-    counters.name = "nflog:" + std::to_string(group);
-    counters.resource_id = group;
-    const std::string description = "NFLOG group " + std::to_string(group) + " (" +
+    counters.kind = kind;
+    counters.name = (nflog ? "nflog:" : "nfqueue:") + std::to_string(resource);
+    counters.resource_id = resource;
+    const std::string description = (nflog ? "NFLOG group " : "NFQUEUE queue ") +
+                                    std::to_string(resource) + " (" +
                                     std::string(link_type_name(options_.link_type)) + ")";
     append_interface_description(buffer_, InterfaceDescription{options_.link_type,
                                                                encoder_.interface_snaplen(),
@@ -65,21 +85,21 @@ InterfaceCounters& Recorder::interface_for(std::uint16_t group, std::uint32_t& i
     return interfaces_.back();
 }
 
-void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
+void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
                       std::uint64_t number) {
     if (done()) {
         return;
     }
     Packet packet;
     try {
-        packet = decode_nflog(raw);
+        packet = kind == RecordKind::nflog ? decode_nflog(raw) : decode_nfqueue(raw);
     } catch (const DecodeError& e) {
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
         if (raw.size() >= 4) {
             std::uint32_t id = 0;
-            const auto group = static_cast<std::uint16_t>(
+            const auto resource = static_cast<std::uint16_t>(
                 (std::to_integer<unsigned>(raw[2]) << 8U) | std::to_integer<unsigned>(raw[3]));
-            InterfaceCounters& counters = interface_for(group, id);
+            InterfaceCounters& counters = interface_for(kind, resource, id);
             ++counters.received;
             ++counters.malformed;
             warn_(where + " (" + counters.name + ") skipped: " + e.what());
@@ -90,15 +110,19 @@ void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
         return;
     }
     std::uint32_t id = 0;
-    InterfaceCounters& counters = interface_for(packet.resource_id, id);
+    InterfaceCounters& counters = interface_for(kind, packet.resource_id, id);
     ++counters.received;
-    if (packet.seq) {
-        if (counters.next_seq && *packet.seq != *counters.next_seq) {
-            const std::uint32_t gap = *packet.seq - *counters.next_seq; // modulo 2^32
+    // NFLOG sequence numbers and NFQUEUE packet ids both count up by one per record: a jump
+    // is the exact number of records the kernel handed out that never reached us.
+    const std::optional<std::uint32_t> sequence =
+        kind == RecordKind::nflog ? packet.seq : packet.packet_id;
+    if (sequence) {
+        if (counters.next_seq && *sequence != *counters.next_seq) {
+            const std::uint32_t gap = *sequence - *counters.next_seq; // modulo 2^32
             counters.lost += gap;
             counters.pending_drops += gap;
         }
-        counters.next_seq = *packet.seq + 1;
+        counters.next_seq = *sequence + 1;
     }
     if (filter_ && !filter_->matches(packet)) {
         ++counters.filtered;
@@ -110,14 +134,18 @@ void Recorder::record(std::span<const std::byte> raw, Timestamp fallback_time,
     context.names = names_;
     context.fallback_time = fallback_time;
     context.fallback_source = options_.fallback_source;
+    context.verdict = counters.verdict;
     if (counters.pending_drops != 0) {
         context.dropcount = counters.pending_drops;
     }
     if (encoder_.append(buffer_, packet, raw, context) == EncodeResult::unsupported) {
         if (counters.unsupported++ == 0) {
+            std::array<char, 8> ethertype{};
+            std::snprintf(ethertype.data(), ethertype.size(), "%04x", packet.hw_protocol);
             warn_(counters.name + ": link type " + std::string(link_type_name(options_.link_type)) +
-                  " cannot carry " + std::string(family_name(packet.family)) +
-                  " records; they are counted and skipped (use --linktype sll2 to keep them)");
+                  " cannot carry non-IP records (the first: ethertype 0x" + ethertype.data() +
+                  ", " + std::string(family_name(packet.family)) +
+                  " family); they are counted and skipped (use --linktype sll2 to keep them)");
         }
         return;
     }
@@ -164,8 +192,11 @@ void Recorder::finish(Timestamp start, Timestamp end) {
         isb.timestamp = end;
         isb.start_time = start;
         isb.end_time = end;
+        // Records the writer could not take were received and given a verdict, but they left
+        // a gap like the kernel's: the kernel's share is the rest.
+        const std::uint64_t kernel_lost = c.lost - std::min(c.lost, c.not_written);
         isb.received = c.received + c.lost;
-        isb.dropped = c.lost;
+        isb.dropped = kernel_lost + c.kernel_dropped;
         isb.filter_accepted = c.received - c.filtered - c.malformed;
         isb.delivered = c.written;
         append_interface_statistics(buffer_, isb);

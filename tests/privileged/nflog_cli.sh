@@ -88,7 +88,7 @@ rc=0
 in_b "$NFCAP" -g 8 -w "$WORK/second.pcapng" 2>"$WORK/second.err" || rc=$?
 check_eq "exit status when the group is taken" 1 "$rc"
 check_eq "lines of error" 1 "$(wc -l <"$WORK/second.err")"
-grep -q "cannot bind NFLOG group 8: the group is already bound by process $first (nfcap)" "$WORK/second.err" ||
+grep -q "cannot bind NFLOG group 8: it is already bound by process $first (nfcap)" "$WORK/second.err" ||
     fail "owner not named: $(cat "$WORK/second.err")"
 stop_pid "$first" || true
 

@@ -26,7 +26,7 @@ class FixedNames final : public nfcap::InterfaceNames {
 std::string comment_for(const NflogMessage& m, nfcap::InterfaceNames* names,
                         nfcap::TimestampSource source = nfcap::TimestampSource::kernel) {
     std::string out;
-    append_comment(out, nfcap::decode_nflog(m.record()), {"nflog:123", names, source});
+    append_comment(out, nfcap::decode_nflog(m.record()), {"nflog:123", names, source, {}});
     return out;
 }
 
@@ -163,7 +163,7 @@ TEST(Comment, AppendingReusesTheCallersBuffer) {
     const char* storage = out.data();
     for (int i = 0; i < 100; ++i) {
         out.clear();
-        append_comment(out, p, {"nflog:1", nullptr, nfcap::TimestampSource::kernel});
+        append_comment(out, p, {"nflog:1", nullptr, nfcap::TimestampSource::kernel, {}});
     }
     EXPECT_EQ(out.data(), storage) << "no reallocation once the buffer is large enough";
 }

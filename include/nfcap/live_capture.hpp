@@ -1,0 +1,65 @@
+#pragma once
+// Live capture: one receive thread per source, one writer. Receive threads only receive, give
+// NFQUEUE verdicts and copy datagrams into a bounded hand-off queue; the writer (the thread
+// that calls run()) decodes, filters, encodes and writes. A slow, full or stopped output can
+// therefore never hold NFQUEUE traffic: when the hand-off queue is full, a queue source counts
+// what it could not hand on and goes on giving verdicts. An NFLOG source waits instead (its
+// kernel socket buffer absorbs the delay, and any loss there shows as sequence gaps).
+
+#include <nfcap/interface_cache.hpp>
+#include <nfcap/nflog_source.hpp>
+#include <nfcap/queue_source.hpp>
+#include <nfcap/recorder.hpp>
+#include <nfcap/sink.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nfcap {
+
+// Writes the raw netlink messages of a session (received datagrams and the verdicts sent) as
+// pcapng with LINKTYPE_NETLINK, which Wireshark dissects and `nfcap -r` replays.
+class NetlinkRecorder {
+  public:
+    explicit NetlinkRecorder(Sink& sink);
+    void received(std::span<const std::byte> datagram, Timestamp time);
+    void sent(std::span<const std::byte> messages, Timestamp time);
+    void flush();
+
+  private:
+    void append(std::span<const std::byte> bytes, Timestamp time, bool outgoing);
+    Sink& sink_;
+    ByteBuffer buffer_;
+};
+
+struct LiveCaptureResult {
+    bool reader_gone = false;
+    std::uint64_t overruns = 0; // ENOBUFS seen by all sources
+};
+
+class LiveCapture {
+  public:
+    // `names` and `netlink` may be null. Nothing starts before run().
+    LiveCapture(Recorder& recorder, InterfaceCache* names, NetlinkRecorder* netlink);
+    ~LiveCapture();
+    LiveCapture(const LiveCapture&) = delete;
+    LiveCapture& operator=(const LiveCapture&) = delete;
+
+    void add(std::unique_ptr<NflogSource> source);
+    void add(std::unique_ptr<QueueSource> source);
+
+    // Runs until `stop()` returns true (asked about every 100 ms), the recorder's packet limit
+    // is reached, or the reader of the output goes away. Then every queue source drains (each
+    // packet already queued gets its verdict) and unbinds, and the writer writes what the
+    // sources handed on. Throws what a source or the writer threw.
+    LiveCaptureResult run(const std::function<bool()>& stop);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nfcap

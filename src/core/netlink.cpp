@@ -1,0 +1,47 @@
+// Netlink message framing and the netfilter subsystem numbers nfcap reads.
+#include <nfcap/netlink.hpp>
+
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
+#include <string>
+
+namespace nfcap {
+namespace {
+
+constexpr std::size_t header_size = 16; // struct nlmsghdr
+constexpr auto nflog_packet =
+    static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
+constexpr auto nfqueue_packet =
+    static_cast<std::uint16_t>((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET);
+
+} // namespace
+
+bool NetlinkWalker::next(RecordKind& kind, std::span<const std::byte>& record) {
+    while (offset_ < data_.size()) {
+        ByteReader r(data_.subspan(offset_));
+        if (r.remaining() < header_size) {
+            throw DecodeError(std::to_string(r.remaining()) +
+                              " stray bytes after the last netlink message");
+        }
+        const std::uint32_t length = r.host32();
+        const std::uint16_t type = r.host16();
+        if (length < header_size || length > r.remaining() + 6) {
+            throw DecodeError("netlink message of length " + std::to_string(length) +
+                              " at offset " + std::to_string(offset_) + " does not fit in the " +
+                              std::to_string(data_.size()) + "-byte datagram");
+        }
+        const std::size_t start = offset_;
+        // Messages are aligned to 4 bytes; the last one may end without padding.
+        offset_ = std::min(data_.size(), offset_ + ((length + 3U) & ~std::size_t{3}));
+        if (type == nflog_packet || type == nfqueue_packet) {
+            kind = type == nflog_packet ? RecordKind::nflog : RecordKind::nfqueue;
+            record = data_.subspan(start + header_size, length - header_size);
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace nfcap

@@ -1,0 +1,446 @@
+#include <nfcap/live_capture.hpp>
+#include <nfcap/netlink.hpp>
+#include <nfcap/version.hpp>
+
+#include "system_error.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace nfcap {
+namespace {
+
+// The hand-off queue between receive threads and the writer holds at most this much.
+constexpr std::size_t max_queued_bytes = 32U << 20U;
+constexpr std::size_t max_batches = 1024;
+constexpr auto writer_tick = std::chrono::milliseconds(100);
+
+// LINKTYPE_NETLINK's 16-byte cooked header (the LINKTYPE_LINUX_SLL layout): packet type,
+// ARPHRD_NETLINK, no address, and the netlink protocol, all big-endian.
+constexpr std::uint16_t arphrd_netlink = 824;
+constexpr std::uint16_t netlink_netfilter = 12;
+
+struct Entry {
+    std::size_t offset = 0;
+    std::size_t length = 0;
+    Timestamp time;
+    bool sent = false; // a message nfcap sent (verdicts), not one it received
+};
+
+// Datagrams one receive call brought in, copied: they outlive the receive buffer.
+struct Batch {
+    std::size_t source = 0;
+    std::vector<std::byte> bytes;
+    std::vector<Entry> entries;
+};
+
+class HandOff {
+  public:
+    // An empty batch to fill, or null when the queue is full and `wait` is false, or when the
+    // queue was closed while waiting.
+    Batch* acquire(bool wait) {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            if (queued_bytes_ < max_queued_bytes) {
+                if (!free_.empty()) {
+                    Batch* b = free_.back();
+                    free_.pop_back();
+                    return b;
+                }
+                if (all_.size() < max_batches) {
+                    all_.push_back(std::make_unique<Batch>());
+                    return all_.back().get();
+                }
+            }
+            if (!wait || closed_) {
+                return nullptr;
+            }
+            space_.wait(lock);
+        }
+    }
+    void submit(Batch* b) {
+        {
+            std::lock_guard lock(mutex_);
+            queued_bytes_ += b->bytes.size();
+            ready_.push_back(b);
+        }
+        ready_cv_.notify_one();
+    }
+    void give_back(Batch* b) { // unused or processed
+        {
+            std::lock_guard lock(mutex_);
+            b->bytes.clear();
+            b->entries.clear();
+            free_.push_back(b);
+        }
+        space_.notify_all();
+    }
+    Batch* take(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        if (!ready_cv_.wait_for(lock, timeout, [this] { return !ready_.empty(); })) {
+            return nullptr;
+        }
+        Batch* b = ready_.front();
+        ready_.pop_front();
+        queued_bytes_ -= b->bytes.size();
+        return b;
+    }
+    bool empty() {
+        std::lock_guard lock(mutex_);
+        return ready_.empty();
+    }
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        space_.notify_all();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_cv_;
+    std::condition_variable space_;
+    std::deque<Batch*> ready_;
+    std::vector<std::unique_ptr<Batch>> all_;
+    std::vector<Batch*> free_;
+    std::size_t queued_bytes_ = 0;
+    bool closed_ = false;
+};
+
+std::uint64_t count_queue_packets(std::span<const std::byte> datagram) {
+    std::uint64_t n = 0;
+    NetlinkWalker walker(datagram);
+    RecordKind kind{};
+    std::span<const std::byte> record;
+    try {
+        while (walker.next(kind, record)) {
+            n += kind == RecordKind::nfqueue ? 1 : 0;
+        }
+    } catch (const DecodeError&) {
+        n += 1;
+    }
+    return n;
+}
+
+// The receive thread's handler: copies whole datagrams into a batch for the writer.
+class Forwarder final : public RecordHandler {
+  public:
+    Forwarder(HandOff& handoff, std::size_t source, bool wait, bool keep_sent,
+              std::atomic<std::uint64_t>& not_handed)
+        : handoff_(handoff), source_(source), wait_(wait), keep_sent_(keep_sent),
+          not_handed_(not_handed) {}
+
+    bool wants_records() const override { return false; }
+    void on_record(std::span<const std::byte>, Timestamp) override {}
+
+    void on_datagram(std::span<const std::byte> datagram, Timestamp time) override {
+        if (!ensure_batch()) {
+            not_handed_ += count_queue_packets(datagram);
+            return;
+        }
+        append(datagram, time, false);
+    }
+    void on_sent(std::span<const std::byte> messages, Timestamp time) override {
+        if (keep_sent_ && ensure_batch()) {
+            append(messages, time, true);
+        }
+    }
+    // Hands the batch filled so far to the writer.
+    void submit() {
+        if (current_ == nullptr) {
+            return;
+        }
+        if (current_->entries.empty()) {
+            handoff_.give_back(current_);
+        } else {
+            handoff_.submit(current_);
+        }
+        current_ = nullptr;
+    }
+
+  private:
+    bool ensure_batch() {
+        if (current_ == nullptr) {
+            current_ = handoff_.acquire(wait_);
+            if (current_ != nullptr) {
+                current_->source = source_;
+            }
+        }
+        return current_ != nullptr;
+    }
+    void append(std::span<const std::byte> bytes, Timestamp time, bool sent) {
+        current_->entries.push_back(Entry{current_->bytes.size(), bytes.size(), time, sent});
+        current_->bytes.insert(current_->bytes.end(), bytes.begin(), bytes.end());
+    }
+
+    HandOff& handoff_;
+    std::size_t source_;
+    bool wait_;
+    bool keep_sent_;
+    std::atomic<std::uint64_t>& not_handed_;
+    Batch* current_ = nullptr;
+};
+
+} // namespace
+
+NetlinkRecorder::NetlinkRecorder(Sink& sink) : sink_(sink) {
+    const std::string application = std::string("nfcap ") + version;
+    append_section_header(buffer_, SectionHeader{application, {}, {}});
+    append_interface_description(
+        buffer_, InterfaceDescription{LinkType::netlink, 0, "nfnetlink",
+                                      "netfilter netlink messages (NFLOG, NFQUEUE)"});
+    flush();
+}
+
+void NetlinkRecorder::append(std::span<const std::byte> bytes, Timestamp time, bool outgoing) {
+    std::array<std::byte, 16> cooked{};
+    cooked[1] = std::byte{outgoing ? std::uint8_t{4} : std::uint8_t{0}}; // PACKET_OUTGOING / HOST
+    cooked[2] = std::byte{arphrd_netlink >> 8U};
+    cooked[3] = std::byte{arphrd_netlink & 0xffU};
+    cooked[15] = std::byte{netlink_netfilter};
+    EnhancedPacket epb;
+    epb.timestamp = time;
+    epb.link_header = cooked;
+    epb.payload = bytes;
+    epb.original_length = static_cast<std::uint32_t>(cooked.size() + bytes.size());
+    epb.direction = outgoing ? EpbDirection::outbound : EpbDirection::inbound;
+    append_enhanced_packet(buffer_, epb);
+}
+
+void NetlinkRecorder::received(std::span<const std::byte> datagram, Timestamp time) {
+    append(datagram, time, false);
+}
+
+void NetlinkRecorder::sent(std::span<const std::byte> messages, Timestamp time) {
+    append(messages, time, true);
+}
+
+void NetlinkRecorder::flush() {
+    if (!buffer_.empty()) {
+        sink_.write(buffer_);
+        buffer_.clear();
+    }
+}
+
+struct LiveCapture::Impl {
+    struct Source {
+        std::unique_ptr<NflogSource> nflog;
+        std::unique_ptr<QueueSource> queue;
+        std::thread thread;
+        std::exception_ptr error;
+        std::atomic<std::uint64_t> not_handed{0};
+        std::atomic<bool> finished{false};
+    };
+
+    Recorder& recorder;
+    InterfaceCache* names;
+    NetlinkRecorder* netlink;
+    std::vector<std::unique_ptr<Source>> sources;
+    HandOff handoff;
+    int stop_fd = -1;
+
+    Impl(Recorder& r, InterfaceCache* n, NetlinkRecorder* nl) : recorder(r), names(n), netlink(nl) {
+        stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (stop_fd < 0) {
+            detail::throw_errno("eventfd");
+        }
+    }
+    ~Impl() {
+        stop_threads();
+        ::close(stop_fd);
+    }
+
+    void stop_threads() {
+        const std::uint64_t one = 1;
+        (void)!::write(stop_fd, &one, sizeof one);
+    }
+
+    void receive_loop(Source& s, std::size_t index) {
+        Forwarder forwarder(handoff, index, s.nflog != nullptr, netlink != nullptr, s.not_handed);
+        try {
+            const int fd = s.nflog ? s.nflog->fd() : s.queue->fd();
+            std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
+            for (;;) {
+                if (::poll(fds.data(), fds.size(), -1) < 0) {
+                    if (errno == EINTR) {
+                        continue;
+                    }
+                    detail::throw_errno("poll");
+                }
+                if ((fds[1].revents & POLLIN) != 0) {
+                    break;
+                }
+                if (s.nflog) {
+                    s.nflog->receive(forwarder);
+                } else {
+                    s.queue->receive(forwarder);
+                }
+                forwarder.submit();
+            }
+            // Stopping: take what the kernel already delivered; a queue gives every packet it
+            // still holds its verdict before it is unbound.
+            if (s.nflog) {
+                s.nflog->receive(forwarder);
+            } else {
+                s.queue->drain(forwarder);
+            }
+            forwarder.submit();
+        } catch (...) {
+            forwarder.submit();
+            s.error = std::current_exception();
+        }
+        s.finished = true;
+    }
+
+    void process(const Batch& batch, bool& reader_gone) {
+        for (const Entry& e : batch.entries) {
+            const std::span<const std::byte> bytes(batch.bytes.data() + e.offset, e.length);
+            if (e.sent) {
+                continue;
+            }
+            if (netlink != nullptr) {
+                netlink->received(bytes, e.time);
+            }
+            if (reader_gone) {
+                continue;
+            }
+            NetlinkWalker walker(bytes);
+            RecordKind kind{};
+            std::span<const std::byte> record;
+            try {
+                while (walker.next(kind, record)) {
+                    recorder.record(kind, record, e.time);
+                }
+            } catch (const DecodeError& error) {
+                recorder.count_unreadable(std::string("a damaged netlink datagram was skipped: ") +
+                                          error.what());
+            }
+        }
+        if (netlink != nullptr) { // the verdicts went out after the packets came in
+            for (const Entry& e : batch.entries) {
+                if (e.sent) {
+                    netlink->sent({batch.bytes.data() + e.offset, e.length}, e.time);
+                }
+            }
+        }
+    }
+};
+
+LiveCapture::LiveCapture(Recorder& recorder, InterfaceCache* names, NetlinkRecorder* netlink)
+    : impl_(std::make_unique<Impl>(recorder, names, netlink)) {}
+
+LiveCapture::~LiveCapture() {
+    if (impl_) {
+        impl_->stop_threads();
+        impl_->handoff.close();
+        for (auto& s : impl_->sources) {
+            if (s->thread.joinable()) {
+                s->thread.join();
+            }
+        }
+    }
+}
+
+void LiveCapture::add(std::unique_ptr<NflogSource> source) {
+    auto s = std::make_unique<Impl::Source>();
+    s->nflog = std::move(source);
+    impl_->sources.push_back(std::move(s));
+}
+
+void LiveCapture::add(std::unique_ptr<QueueSource> source) {
+    auto s = std::make_unique<Impl::Source>();
+    s->queue = std::move(source);
+    impl_->sources.push_back(std::move(s));
+}
+
+LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop) {
+    Impl& m = *impl_;
+    for (std::size_t i = 0; i < m.sources.size(); ++i) {
+        Impl::Source& s = *m.sources[i];
+        s.thread = std::thread([&m, &s, i] { m.receive_loop(s, i); });
+    }
+    LiveCaptureResult result;
+    bool stopping = false;
+    const auto all_finished = [&m] {
+        for (const auto& s : m.sources) {
+            if (!s->finished) {
+                return false;
+            }
+        }
+        return true;
+    };
+    const auto any_failed = [&m] {
+        for (const auto& s : m.sources) {
+            if (s->finished && s->error) {
+                return true;
+            }
+        }
+        return false;
+    };
+    for (;;) {
+        if (!stopping && (stop() || m.recorder.done() || result.reader_gone || any_failed())) {
+            stopping = true;
+            m.stop_threads();
+        }
+        if (stopping && all_finished() && m.handoff.empty()) {
+            break;
+        }
+        Batch* batch = m.handoff.take(writer_tick);
+        if (batch != nullptr) {
+            m.process(*batch, result.reader_gone);
+            m.handoff.give_back(batch);
+        }
+        if (batch == nullptr || m.handoff.empty()) {
+            try {
+                if (!result.reader_gone) {
+                    m.recorder.flush();
+                }
+                if (m.netlink != nullptr) {
+                    m.netlink->flush();
+                }
+            } catch (const ReaderGone&) {
+                result.reader_gone = true;
+            }
+            if (m.names != nullptr) {
+                m.names->update();
+            }
+        }
+    }
+    m.handoff.close();
+    for (auto& s : m.sources) {
+        s->thread.join();
+    }
+    for (auto& s : m.sources) {
+        if (s->error) {
+            std::rethrow_exception(s->error);
+        }
+    }
+    for (auto& s : m.sources) {
+        if (s->nflog) {
+            result.overruns += s->nflog->counters().overruns;
+            continue;
+        }
+        result.overruns += s->queue->counters().overruns;
+        InterfaceCounters* c = m.recorder.find(RecordKind::nfqueue, s->queue->config().queue);
+        if (c == nullptr) {
+            continue;
+        }
+        c->not_written += s->not_handed;
+        if (const auto kernel = s->queue->kernel_counters()) {
+            c->kernel_dropped = kernel->dropped + kernel->user_dropped;
+        }
+    }
+    return result;
+}
+
+} // namespace nfcap

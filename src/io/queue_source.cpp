@@ -1,0 +1,366 @@
+// The NFQUEUE socket adapter: the only file of nfcap_io that knows NFQNL_* numbers.
+#include <nfcap/netlink.hpp>
+#include <nfcap/nfqueue_decode.hpp>
+#include <nfcap/queue_source.hpp>
+
+#include "owner.hpp"
+#include "system_error.hpp"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace nfcap {
+namespace {
+
+constexpr std::size_t datagrams_per_batch = 64;
+constexpr int ack_timeout_ms = 5000;
+
+Timestamp now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
+}
+
+std::uint32_t kernel_verdict(const Verdict& v) {
+    switch (v.kind) {
+    case VerdictKind::accept:
+        return NF_ACCEPT;
+    case VerdictKind::drop:
+        return NF_DROP;
+    case VerdictKind::queue:
+        return NF_QUEUE | (static_cast<std::uint32_t>(v.target_queue) << 16U);
+    case VerdictKind::repeat:
+        return NF_REPEAT;
+    }
+    return NF_ACCEPT;
+}
+
+// Sends one netlink request and waits for its acknowledgement; packets that arrive meanwhile
+// are not lost: the caller binds before any rule can queue to us, or drains afterwards.
+int request(int fd, nlmsghdr* nlh, std::vector<std::byte>& scratch) {
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
+        0) {
+        return errno;
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(ack_timeout_ms);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
+            return ETIMEDOUT;
+        }
+        const ssize_t n = ::recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) {
+                continue;
+            }
+            return errno;
+        }
+        const auto* reply = reinterpret_cast<const nlmsghdr*>(scratch.data()); // netlink ABI
+        int remaining = static_cast<int>(n);
+        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+            if (reply->nlmsg_type == NLMSG_ERROR && reply->nlmsg_seq == nlh->nlmsg_seq) {
+                const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(reply));
+                return -err->error;
+            }
+        }
+    }
+}
+
+} // namespace
+
+void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, std::uint32_t id,
+                            const Verdict& verdict, std::optional<std::uint32_t> mark, bool batch,
+                            std::uint32_t sequence) {
+    std::array<char, 128> message{};
+    nlmsghdr* nlh =
+        nfq_nlmsg_put(message.data(), batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
+    nlh->nlmsg_seq = sequence;
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(kernel_verdict(verdict)));
+    if (mark) {
+        nfq_nlmsg_verdict_put_mark(nlh, *mark);
+    }
+    const auto* bytes = reinterpret_cast<const std::byte*>(nlh);
+    out.insert(out.end(), bytes, bytes + nlh->nlmsg_len);
+}
+
+QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide)
+    : config_(config), policy_(policy), decide_(std::move(decide)),
+      verdict_text_(decide_ ? std::string() : describe(policy)) {
+    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd_ < 0) {
+        detail::throw_errno("cannot open a netfilter netlink socket");
+    }
+    try {
+        configure();
+    } catch (...) {
+        ::close(fd_);
+        throw;
+    }
+    datagram_size_ =
+        std::max<std::size_t>(std::min<std::uint32_t>(config_.copy_range, 0xffff), 256) + 4096;
+    datagram_size_ = (datagram_size_ + 4095U) & ~std::size_t{4095};
+    buffers_.resize(datagram_size_ * datagrams_per_batch);
+    verdict_buffer_.reserve(datagrams_per_batch * 64);
+}
+
+QueueSource::~QueueSource() {
+    if (fd_ >= 0) {
+        ::close(fd_); // the kernel unbinds the queue with the socket
+    }
+}
+
+void QueueSource::configure() {
+    const int size =
+        static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
+    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        warnings_.push_back("nfqueue:" + std::to_string(config_.queue) +
+                            ": receive buffer limited (SO_RCVBUFFORCE needs CAP_NET_ADMIN)");
+    }
+    // Losing a packet message to a full socket must show as ENOBUFS, not pass silently.
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        detail::throw_errno("cannot bind the netlink socket");
+    }
+    std::vector<std::byte> scratch(65536);
+    std::array<char, 512> message{};
+    const std::string what = "NFQUEUE queue " + std::to_string(config_.queue);
+
+    nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
+    nlh->nlmsg_seq = ++sequence_;
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+    if (const int error = request(fd_, nlh, scratch); error != 0) {
+        throw BindError(detail::bind_failure(what, "nfnetlink_queue", config_.queue, error));
+    }
+
+    nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
+    nlh->nlmsg_seq = ++sequence_;
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
+                             static_cast<int>(std::min<std::uint32_t>(config_.copy_range, 0xffff)));
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, config_.max_length);
+    std::uint32_t flags = 0;
+    flags |= config_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0U;
+    flags |= config_.gso ? NFQA_CFG_F_GSO : 0U;
+    flags |= config_.uid_gid ? NFQA_CFG_F_UID_GID : 0U;
+    flags |= config_.secctx ? NFQA_CFG_F_SECCTX : 0U;
+    flags |= config_.conntrack ? NFQA_CFG_F_CONNTRACK : 0U;
+    const std::uint32_t mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID |
+                               NFQA_CFG_F_SECCTX | NFQA_CFG_F_CONNTRACK;
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
+    if (const int error = request(fd_, nlh, scratch); error != 0) {
+        std::string message_text = "cannot configure " + what + ": " + std::strerror(error);
+        if (error == EOPNOTSUPP && config_.conntrack) {
+            message_text += " (--conntrack needs a kernel with CONFIG_NETFILTER_NETLINK_GLUE_CT)";
+        } else if (error == EOPNOTSUPP && config_.secctx) {
+            message_text += " (--secctx needs a kernel with CONFIG_NETWORK_SECMARK)";
+        }
+        throw BindError(message_text);
+    }
+
+    // Confirm what the kernel took: an older kernel may clamp the copy range.
+    if (const auto counters = kernel_counters()) {
+        const std::uint32_t asked = std::min<std::uint32_t>(config_.copy_range, 0xffff);
+        if (counters->copy_mode != NFQNL_COPY_PACKET || counters->copy_range != asked) {
+            warnings_.push_back(
+                what + ": the kernel set copy mode " + std::to_string(counters->copy_mode) +
+                " range " + std::to_string(counters->copy_range) + " (asked for mode " +
+                std::to_string(NFQNL_COPY_PACKET) + " range " + std::to_string(asked) + ")");
+        }
+    }
+}
+
+void QueueSource::set_max_length(std::uint32_t length) {
+    std::array<char, 256> message{};
+    nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
+    nlh->nlmsg_seq = ++sequence_;
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, length);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    ::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+}
+
+std::size_t QueueSource::receive(RecordHandler& handler) {
+    std::array<mmsghdr, datagrams_per_batch> messages{};
+    std::array<iovec, datagrams_per_batch> vectors{};
+    std::array<std::span<const std::byte>, datagrams_per_batch> received{};
+    std::size_t total = 0;
+    for (;;) {
+        for (std::size_t i = 0; i < datagrams_per_batch; ++i) {
+            vectors[i] = iovec{buffers_.data() + i * datagram_size_, datagram_size_};
+            messages[i] = mmsghdr{};
+            messages[i].msg_hdr.msg_iov = &vectors[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = ::recvmmsg(fd_, messages.data(), datagrams_per_batch, MSG_DONTWAIT, nullptr);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ENOBUFS) {
+                ++counters_.overruns; // packet-id gaps say exactly how many
+                continue;
+            }
+            if (errno == EAGAIN) {
+                return total;
+            }
+            detail::throw_errno("cannot receive from nfqueue:" + std::to_string(config_.queue));
+        }
+        const auto count = static_cast<std::size_t>(n);
+        for (std::size_t i = 0; i < count; ++i) {
+            std::size_t length = messages[i].msg_len;
+            if ((messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                ++counters_.damaged;
+                length = std::min(length, datagram_size_);
+            }
+            received[i] = {buffers_.data() + i * datagram_size_, length};
+        }
+        const Timestamp time = now();
+        send_verdicts({received.data(), count}, time, handler);
+        for (std::size_t i = 0; i < count; ++i) {
+            handler.on_datagram(received[i], time);
+            if (!handler.wants_records()) {
+                continue;
+            }
+            NetlinkWalker walker(received[i]);
+            RecordKind kind{};
+            std::span<const std::byte> record;
+            try {
+                while (walker.next(kind, record)) {
+                    if (kind == RecordKind::nfqueue) {
+                        handler.on_record(record, time);
+                    }
+                }
+            } catch (const DecodeError&) {
+                // counted once, in send_verdicts
+            }
+        }
+        counters_.datagrams += count;
+        total += count;
+        if (count < datagrams_per_batch) {
+            return total;
+        }
+    }
+}
+
+void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> datagrams,
+                                Timestamp time, RecordHandler& handler) {
+    verdict_buffer_.clear();
+    const bool batch = !decide_ && policy_.batchable();
+    std::optional<std::uint32_t> highest;
+    for (const auto datagram : datagrams) {
+        NetlinkWalker walker(datagram);
+        RecordKind kind{};
+        std::span<const std::byte> record;
+        for (;;) {
+            try {
+                if (!walker.next(kind, record)) {
+                    break;
+                }
+            } catch (const DecodeError&) {
+                ++counters_.damaged;
+                break;
+            }
+            if (kind != RecordKind::nfqueue) {
+                continue;
+            }
+            ++packets_;
+            try {
+                if (batch) {
+                    const std::uint32_t id = nfqueue_packet_id(record);
+                    highest = std::max(highest.value_or(0), id);
+                    continue;
+                }
+                const Packet packet = decode_nfqueue(record);
+                const Verdict verdict = decide_ ? decide_(packet) : policy_;
+                std::optional<std::uint32_t> mark;
+                if (verdict.mark) {
+                    mark = verdict.new_mark(packet.mark.value_or(0));
+                }
+                append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id, verdict,
+                                       mark, false, ++sequence_);
+            } catch (const DecodeError&) {
+                ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
+            }
+        }
+    }
+    if (batch && highest) {
+        append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_, policy_.mark,
+                               true, ++sequence_);
+    }
+    if (verdict_buffer_.empty()) {
+        return;
+    }
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    for (;;) {
+        if (::sendto(fd_, verdict_buffer_.data(), verdict_buffer_.size(), 0,
+                     reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) {
+            break;
+        }
+        if (errno != EINTR) {
+            detail::throw_errno("cannot send verdicts to nfqueue:" + std::to_string(config_.queue));
+        }
+    }
+    handler.on_sent(verdict_buffer_, time);
+}
+
+void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
+    if (config_.fail_open) {
+        set_max_length(0); // from now on a new packet finds the queue full and passes
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        receive(handler);
+        const auto waiting = kernel_counters();
+        if (!waiting || waiting->waiting == 0 || std::chrono::steady_clock::now() >= deadline) {
+            return;
+        }
+        pollfd p{fd_, POLLIN, 0};
+        ::poll(&p, 1, 20);
+    }
+}
+
+std::optional<QueueKernelCounters> QueueSource::kernel_counters() const {
+    // queue_number peer_portid queue_total copy_mode copy_range queue_dropped
+    // queue_user_dropped id_sequence 1
+    std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        unsigned queue = 0;
+        std::uint32_t portid = 0;
+        QueueKernelCounters c;
+        if (fields >> queue >> portid >> c.waiting >> c.copy_mode >> c.copy_range >> c.dropped >>
+                c.user_dropped >> c.id_sequence &&
+            queue == config_.queue) {
+            return c;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace nfcap
