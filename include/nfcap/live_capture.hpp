@@ -38,6 +38,7 @@ class NetlinkRecorder {
 struct LiveCaptureResult {
     bool reader_gone = false;
     std::uint64_t overruns = 0; // ENOBUFS seen by all sources
+    std::uint64_t verdicts = 0; // NFQUEUE packets given a verdict
 };
 
 class LiveCapture {

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -60,13 +61,19 @@ const char* link_type_label(LinkType type) {
 
 struct Totals {
     std::uint64_t lost = 0, filtered = 0, malformed = 0, unsupported = 0;
+    std::uint64_t not_written = 0, kernel_dropped = 0;
+    bool queues = false;
 };
 
 Totals totals_of(const Recorder& recorder) {
     Totals t;
     t.malformed = recorder.malformed_without_group();
     for (const auto& c : recorder.interfaces()) {
-        t.lost += c.lost;
+        // A record the writer could not take leaves a gap too; the kernel's share is the rest.
+        t.lost += c.lost - std::min(c.lost, c.not_written);
+        t.not_written += c.not_written;
+        t.kernel_dropped += c.kernel_dropped;
+        t.queues = t.queues || c.kind == RecordKind::nfqueue;
         t.filtered += c.filtered;
         t.malformed += c.malformed;
         t.unsupported += c.unsupported;
@@ -76,7 +83,7 @@ Totals totals_of(const Recorder& recorder) {
 
 // Ends the file (statistics blocks) unless the reader is gone, then prints the summary.
 int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
-           std::uint64_t overruns, bool live) {
+           const LiveCaptureResult& live_result, bool live) {
     if (!reader_gone) {
         try {
             recorder.finish(start, end);
@@ -87,8 +94,13 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     const Totals t = totals_of(recorder);
     std::string line = "nfcap: " + std::to_string(recorder.delivered()) + " packets written";
     if (live) {
-        line += ", " + std::to_string(overruns) + " kernel drops (ENOBUFS), " +
+        line += ", " + std::to_string(live_result.overruns) + " kernel drops (ENOBUFS), " +
                 std::to_string(t.lost) + " lost in sequence gaps";
+    }
+    if (t.queues && live) {
+        line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
+                std::to_string(t.not_written) + " not written (output behind), " +
+                std::to_string(t.kernel_dropped) + " dropped by the kernel queue";
     }
     line += ", " + std::to_string(t.filtered) + " filtered, " + std::to_string(t.malformed) +
             " malformed";
@@ -215,8 +227,7 @@ int capture(const Options& o) {
             warn("the reader of " + sink->name() + " went away; stopping");
         }
     }
-    return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result.overruns,
-                  true);
+    return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result, true);
 }
 
 int replay(const Options& o) {
@@ -226,10 +237,10 @@ int replay(const Options& o) {
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.
         const ReplaySpan span = replay_into(source, recorder, stop_requested);
-        return finish(recorder, span.first, span.last, false, 0, false);
+        return finish(recorder, span.first, span.last, false, {}, false);
     } catch (const ReaderGone& e) {
         warn(std::string(e.what()) + "; stopping");
-        return finish(recorder, {}, {}, true, 0, false);
+        return finish(recorder, {}, {}, true, {}, false);
     }
 }
 

@@ -431,6 +431,7 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop) {
             continue;
         }
         result.overruns += s->queue->counters().overruns;
+        result.verdicts += s->queue->packets();
         InterfaceCounters* c = m.recorder.find(RecordKind::nfqueue, s->queue->config().queue);
         if (c == nullptr) {
             continue;

@@ -29,6 +29,8 @@ namespace {
 
 constexpr std::size_t datagrams_per_batch = 64;
 constexpr int ack_timeout_ms = 5000;
+// The kernel keeps a packet copy within one netlink attribute: 0xffff minus its 4-byte header.
+constexpr std::uint32_t max_copy_range = 0xffff - 4;
 
 Timestamp now() {
     timespec ts{};
@@ -159,7 +161,7 @@ void QueueSource::configure() {
     nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
     nlh->nlmsg_seq = ++sequence_;
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
-                             static_cast<int>(std::min<std::uint32_t>(config_.copy_range, 0xffff)));
+                             static_cast<int>(std::min(config_.copy_range, max_copy_range)));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, config_.max_length);
     std::uint32_t flags = 0;
     flags |= config_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0U;
@@ -183,7 +185,7 @@ void QueueSource::configure() {
 
     // Confirm what the kernel took: an older kernel may clamp the copy range.
     if (const auto counters = kernel_counters()) {
-        const std::uint32_t asked = std::min<std::uint32_t>(config_.copy_range, 0xffff);
+        const std::uint32_t asked = std::min(config_.copy_range, max_copy_range);
         if (counters->copy_mode != NFQNL_COPY_PACKET || counters->copy_range != asked) {
             warnings_.push_back(
                 what + ": the kernel set copy mode " + std::to_string(counters->copy_mode) +

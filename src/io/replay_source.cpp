@@ -1,5 +1,6 @@
 #include <nfcap/replay_source.hpp>
 
+#include <nfcap/netlink.hpp>
 #include <nfcap/recorder.hpp>
 
 #include <pcap/pcap.h>
@@ -24,12 +25,17 @@ ReplaySource::ReplaySource(const std::string& path)
         throw std::runtime_error("cannot read " + path + ": " + error.data());
     }
     const int dlt = pcap_datalink(handle_->pcap);
+    if (dlt == DLT_NETLINK) {
+        link_type_ = LinkType::netlink;
+        return;
+    }
     if (dlt != DLT_NFLOG) {
         const char* name = pcap_datalink_val_to_name(dlt);
         throw std::runtime_error(path + ": link type " + (name != nullptr ? name : "?") + " (" +
                                  std::to_string(dlt) +
                                  ") cannot be replayed; nfcap replays NFLOG recordings "
-                                 "(LINKTYPE_NFLOG, as written by tcpdump -i nflog or dumpcap)");
+                                 "(LINKTYPE_NFLOG, as written by tcpdump -i nflog or dumpcap) and "
+                                 "netlink recordings (LINKTYPE_NETLINK, from --record-netlink)");
     }
     link_type_ = LinkType::nflog;
 }
@@ -68,7 +74,29 @@ ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)())
             span.first = record.time;
         }
         span.last = record.time;
-        recorder.record(record.data, record.time, record.number);
+        if (source.link_type() == LinkType::nflog) {
+            recorder.record(RecordKind::nflog, record.data, record.time, record.number);
+            continue;
+        }
+        // LINKTYPE_NETLINK: a 16-byte cooked header, then whole netlink messages. Only the
+        // NFLOG and NFQUEUE packet messages are records; verdicts and the rest are skipped.
+        constexpr std::size_t cooked_header = 16;
+        if (record.data.size() < cooked_header) {
+            recorder.count_unreadable("record " + std::to_string(record.number) +
+                                      " skipped: shorter than the netlink cooked header");
+            continue;
+        }
+        NetlinkWalker walker(record.data.subspan(cooked_header));
+        RecordKind kind{};
+        std::span<const std::byte> message;
+        try {
+            while (walker.next(kind, message)) {
+                recorder.record(kind, message, record.time, record.number);
+            }
+        } catch (const DecodeError& e) {
+            recorder.count_unreadable("record " + std::to_string(record.number) +
+                                      " skipped: " + e.what());
+        }
     }
     if (!source.error().empty()) {
         recorder.count_unreadable(source.path() + ": " + source.error() +
