@@ -97,15 +97,15 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
         line += ", " + std::to_string(live_result.overruns) + " kernel drops (ENOBUFS), " +
                 std::to_string(t.lost) + " lost in sequence gaps";
     }
-    if (t.queues && live) {
-        line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
-                std::to_string(t.not_written) + " not written (output behind), " +
-                std::to_string(t.kernel_dropped) + " dropped by the kernel queue";
-    }
     line += ", " + std::to_string(t.filtered) + " filtered, " + std::to_string(t.malformed) +
             " malformed";
     if (t.unsupported != 0) {
         line += ", " + std::to_string(t.unsupported) + " not representable in this link type";
+    }
+    if (t.queues && live) {
+        line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
+                std::to_string(t.not_written) + " not written (output behind), " +
+                std::to_string(t.kernel_dropped) + " dropped by the kernel queue";
     }
     std::cerr << line << '\n';
     return t.malformed != 0 ? exit_skipped : exit_ok;
