@@ -49,6 +49,13 @@ for spec in nflog-tcpdump.pcap:sll2 nflog-tcpdump.pcap:raw nflog-tcpdump.pcap:nf
     ok "$file --linktype $lt: byte-identical to the golden file, $got packets read by tshark and capinfos"
 done
 
+# A live NFQUEUE session saved with --record-netlink: only the queued packets become records.
+replay nfqueue-session.netlink.pcapng sll2 "$work/q.pcapng" || fail "netlink replay: $(cat "$work/q.pcapng.err")"
+cmp -s "$work/q.pcapng" "$gold/nfqueue-session.sll2.pcapng" || fail "netlink replay differs from golden"
+[ "$(tshark -r "$work/q.pcapng" -Y 'frame.comment matches "^nfqueue:5 hook=(input|output) family=ipv[46] .* id=[0-9]+ "' 2>/dev/null | wc -l)" -eq 12 ] ||
+    fail "the 12 queued packets are not all there with their ids"
+ok "NFQUEUE session recorded with --record-netlink: byte-identical replay, 12 packets"
+
 # The big-endian copy of a recording gives exactly the same output.
 replay nflog-tcpdump-be.pcap sll2 "$work/be.pcapng" || fail "big-endian replay: $(cat "$work/be.pcapng.err")"
 cmp -s "$work/be.pcapng" "$gold/nflog-tcpdump.sll2.pcapng" || fail "big-endian replay differs"

@@ -183,3 +183,16 @@ TEST(Golden, FilterRunsOnReplayToo) {
     EXPECT_GT(v4.written, 0U);
     EXPECT_EQ(v4.written + v6.written, all.written);
 }
+
+TEST(Golden, NfqueueSessionRecordedWithRecordNetlinkReplays) {
+    // 12 queued packets and the verdicts nfcap sent, as --record-netlink saved them.
+    const Replayed r = replay("nfqueue-session.netlink.pcapng", nfcap::LinkType::linux_sll2);
+    EXPECT_TRUE(r.warnings.empty());
+    EXPECT_EQ(r.written, 12U) << "verdict messages are not records";
+    expect_golden(r, "nfqueue-session.sll2.pcapng");
+    const Read back = read_with_libpcap(golden + "nfqueue-session.sll2.pcapng");
+    EXPECT_EQ(back.packets.size(), 12U);
+    for (std::size_t i = 0; i < back.packets.size(); ++i) {
+        EXPECT_LE(back.packets[i].size(), 20U + 128U) << "-s 128 was the copy range";
+    }
+}
