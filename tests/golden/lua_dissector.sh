@@ -95,10 +95,10 @@ expect_field() {
 }
 
 # --- Sanity of the fixture (no dissector involved) ---------------------------------------------
-expect_frames 'frame.comment' '1 2 3 4 5 6 7 8 9 10 11 13 14 15 16 17 18 19 20 21 22 23'
-expect_frames 'ip.checksum.status == 1' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23' \
+expect_frames 'frame.comment' '1 2 3 4 5 6 7 8 9 10 11 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32'
+expect_frames 'ip.checksum.status == 1' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32' \
     -o ip.check_checksum:TRUE
-expect_frames 'udp.length == 12' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23'
+expect_frames 'udp.length == 12' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32'
 
 # --- No Lua errors at all ----------------------------------------------------------------------
 # A runtime error in a Lua dissector does not reach stderr: it becomes a "_ws.lua.error" item.
@@ -106,10 +106,10 @@ expect_frames '_ws.lua.error' ''
 expect_frames 'nfcap.malformed contains "internal error"' ''
 
 # --- Which frames are nfcap's ------------------------------------------------------------------
-expect_frames 'nfcap' '1 2 3 4 5 6 7 8 9 10 13 14 15 16 17 18 19 20 21 23'
+expect_frames 'nfcap' '1 2 3 4 5 6 7 8 9 10 13 14 15 16 17 18 19 20 21 23 24 25 26 27 28 29 30 31 32'
 expect_frames '!nfcap' '11 12 22'
 expect_frames 'nfcap.source == "nflog:123"' '2 3 4'
-expect_frames 'nfcap.source.kind == "nfqueue"' '9 21'
+expect_frames 'nfcap.source.kind == "nfqueue"' '9 21 24 25 26 27 28 29 30 31 32'
 expect_frames 'nfcap.source.kind == "nflog" && nfcap.source.group == 65535' '8'
 expect_frames 'nfcap.source == "nflog:0" && !nfcap.hook && !nfcap.malformed' '23'
 
@@ -131,9 +131,9 @@ expect_frames 'nfcap.prefix.bytes' '4'
 expect_field 4 nfcap.prefix.bytes '610062ff630aab'
 
 # --- Hook, family, interfaces ------------------------------------------------------------------
-expect_frames 'nfcap.hook == "input"' '2 3 4 9 10 13 14 15 16 17 18'
-expect_frames 'nfcap.hook == "prerouting"' '8'
-expect_frames 'nfcap.family == "ipv6"' '5 6 21'
+expect_frames 'nfcap.hook == "input"' '2 3 4 9 10 13 14 15 16 17 18 24 28 29'
+expect_frames 'nfcap.hook == "prerouting"' '8 27'
+expect_frames 'nfcap.family == "ipv6"' '5 6 21 24'
 expect_frames 'nfcap.family == "bridge"' '7'
 expect_frames 'nfcap.in.name == "eth0" && nfcap.in.index == 2' '2 3 8'
 expect_frames 'nfcap.in == "eth0/2"' '2 3 8'
@@ -146,11 +146,11 @@ expect_frames 'nfcap.physout.index == 9 && !nfcap.physout.name' '7'
 expect_frames 'nfcap.physin.name == "swp1" && nfcap.physout.name == "swp2" && nfcap.physout.index == 11' '8'
 
 # --- Numbers and the remaining keys ------------------------------------------------------------
-expect_frames 'nfcap.uid == 1000' '2'
-expect_frames 'nfcap.gid == 1000' '2'
+expect_frames 'nfcap.uid == 1000' '2 24'
+expect_frames 'nfcap.gid == 1000' '2 24'
 expect_frames 'nfcap.uid == 0 && nfcap.gid == 0' '1'
 expect_frames 'nfcap.uid == 4294967295 && nfcap.gid == 65534' '8'
-expect_frames 'nfcap.mark == 0x10' '2'
+expect_frames 'nfcap.mark == 0x10' '2 24'
 expect_frames 'nfcap.mark == 0xdeadbeef' '8'
 expect_field 2 nfcap.mark '0x00000010'
 expect_frames 'nfcap.hwtype == 1 && nfcap.hwaddr == "52:54:00:12:34:56"' '2 8'
@@ -161,21 +161,67 @@ expect_frames 'nfcap.ct == "established-reply" && nfcap.ctstatus == 0x18a && nfc
 expect_frames 'nfcap.ctid == 3735928559 && nfcap.ctzone == 7' '8'
 expect_frames 'nfcap.seq == 41 && nfcap.seq_global == 1002' '2'
 expect_frames 'nfcap.seq == 100 && nfcap.seq_global == 200' '8'
-expect_frames 'nfcap.ts == "kernel"' '1 2'
-expect_frames 'nfcap.ts == "receive"' '8'
-expect_frames 'nfcap.trunc == 1500' '8'
+expect_frames 'nfcap.ts == "kernel"' '1 2 24 26 27 28 29 31'
+expect_frames 'nfcap.ts == "receive"' '8 25'
+expect_frames 'nfcap.trunc == 1500' '8 25'
+
+# --- NFQUEUE keys ------------------------------------------------------------------------------
+expect_frames 'nfcap.priority == 6' '24'
+expect_frames 'nfcap.priority == 0' '25'
+expect_frames 'nfcap.priority == 4294967295' '27'
+expect_frames 'nfcap.priority' '24 25 27'
+expect_field 24 nfcap.priority '6'
+expect_frames 'nfcap.id == 41' '24'
+expect_frames 'nfcap.id == 17' '9'
+expect_frames 'nfcap.id == 4294967295' '26'
+expect_frames 'nfcap.id' '9 24 25 26 27 30 32'
+expect_field 24 nfcap.id '41'
+expect_frames 'nfcap.verdict == "queue:6"' '24'
+expect_frames 'nfcap.verdict.queue == 6' '24'
+expect_frames 'nfcap.verdict.queue' '24'
+expect_frames 'nfcap.verdict == "accept"' '9 25'
+expect_frames 'nfcap.verdict == "drop"' '26'
+expect_frames 'nfcap.verdict == "repeat"' '27'
+expect_frames 'nfcap.verdict == "stolen" && !nfcap.verdict.queue' '31'
+expect_frames 'nfcap.verdict' '9 24 25 26 27 31'
+expect_field 24 nfcap.verdict 'queue:6'
+expect_frames 'nfcap.setmark == "0x10/0xffffffff"' '24'
+expect_frames 'nfcap.setmark.value == 0x10' '24'
+expect_frames 'nfcap.setmark.value == 0x10 && nfcap.setmark.mask == 0xffffffff' '24'
+expect_frames 'nfcap.setmark.value == 0xdeadbeef && nfcap.setmark.mask == 0xff' '27'
+expect_frames 'nfcap.setmark' '24 27'
+expect_field 24 nfcap.setmark.value '0x00000010'
+expect_field 27 nfcap.setmark.mask '0x000000ff'
+expect_frames 'nfcap.skbinfo == "csum-not-ready,gso"' '24'
+expect_frames 'nfcap.skbinfo.csum_not_ready' '24 31'
+expect_frames 'nfcap.skbinfo.gso' '24 27'
+expect_frames 'nfcap.skbinfo.csum_not_verified' '25'
+expect_frames 'nfcap.skbinfo.csum_not_ready && nfcap.skbinfo.gso && !nfcap.skbinfo.csum_not_verified' '24'
+expect_frames 'nfcap.skbinfo.unknown == 0x8' '25'
+expect_frames 'nfcap.skbinfo.unknown' '25 31'
+expect_frames 'nfcap.skbinfo' '24 25 27 31'
+expect_field 31 nfcap.skbinfo 'csum-not-ready,new-flag,0x10'
+expect_frames 'nfcap.secctx == "a b"' '24'
+expect_frames 'nfcap.secctx == "system_u:object_r:x_t:s0"' '25'
+expect_frames 'nfcap.secctx == "s\\t"' '27'
+expect_frames 'nfcap.secctx' '24 25 27 30'
+expect_field 24 nfcap.secctx 'a b'
+expect_field 27 nfcap.secctx 's\t'
+expect_frames 'nfcap.source.kind == "nfqueue" && nfcap.source.group == 65535' '27'
 
 # --- Unknown keys ------------------------------------------------------------------------------
 expect_frames 'nfcap.other' '9'
 expect_frames 'nfcap.other == "newkey=x y"' '9'
-expect_frames 'nfcap.other == "id=17"' '9'
-expect_frames 'nfcap.other.key == "verdict" && nfcap.other.value == "accept"' '9'
-expect_field 9 nfcap.other 'id=17,verdict=accept,newkey=x y'
+expect_frames 'nfcap.other == "later=2"' '9'
+expect_frames 'nfcap.other.key == "newkey" && nfcap.other.value == "x y"' '9'
+expect_field 9 nfcap.other 'newkey=x y,later=2'
 expect_frames 'nfcap.seq == 9 && nfcap.prefix == "q"' '9'
+# The NFQUEUE keys are typed fields now, never nfcap.other.
+expect_frames 'nfcap.other.key == "priority" || nfcap.other.key == "id" || nfcap.other.key == "verdict" || nfcap.other.key == "setmark" || nfcap.other.key == "skbinfo" || nfcap.other.key == "secctx"' ''
 
 # --- Malformed comments ------------------------------------------------------------------------
-expect_frames 'nfcap.malformed' '10 13 14 15 16 17 18 19 20'
-expect_frames 'nfcap.malformed.expert' '10 13 14 15 16 17 18 19 20'
+expect_frames 'nfcap.malformed' '10 13 14 15 16 17 18 19 20 28 29 30 31 32'
+expect_frames 'nfcap.malformed.expert' '10 13 14 15 16 17 18 19 20 28 29 30 31 32'
 expect_frames 'nfcap.malformed contains "unterminated quote"' '10'
 expect_frames 'nfcap.malformed contains "bad escape"' '13'
 expect_frames 'nfcap.malformed contains "\\x escape"' '14'
@@ -188,10 +234,26 @@ expect_frames 'nfcap.malformed contains "bad source token"' '19'
 expect_frames 'nfcap.malformed contains "unquoted value"' '20'
 # What was read before the error is still shown.
 expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10'
+# Malformed NFQUEUE values.
+expect_frames 'nfcap.malformed contains "bad number for priority"' '28'
+expect_frames 'nfcap.malformed contains "bad number for id"' '28 31'
+expect_frames 'nfcap.malformed contains "for verdict"' '28 29 30 32'
+expect_frames 'nfcap.malformed contains "for setmark"' '28 30'
+expect_frames 'nfcap.malformed contains "for skbinfo"' '29 30 32'
+expect_field 28 nfcap.malformed 'bad number for priority: priority=-1,bad number for id: id=0x10,expected queue:N with N up to 65535 for verdict: verdict=queue:70000,expected 0xVALUE/0xMASK for setmark: setmark=0x10'
+expect_field 29 nfcap.malformed 'expected accept, drop, repeat or queue:N for verdict: verdict=Accept!,flag gso listed twice for skbinfo: skbinfo=gso,gso'
+expect_field 30 nfcap.malformed 'expected queue:N with N up to 65535 for verdict: verdict=queue,expected 0xVALUE/0xMASK for setmark: setmark=0x10/0xzz,hex number not last in list for skbinfo: skbinfo=0x8,gso'
+expect_field 32 nfcap.malformed 'expected queue:N with N up to 65535 for verdict: verdict=queue:+6,empty flag in list for skbinfo: skbinfo=gso,,csum-not-ready'
+# A malformed value shows no typed field, the other pairs still do.
+expect_frames 'nfcap.malformed && (nfcap.priority || nfcap.verdict.queue || nfcap.setmark.value || nfcap.skbinfo.gso)' ''
+expect_frames 'nfcap.malformed && nfcap.secctx && nfcap.id == 3' '30'
 
-# --- A recording replayed by nfcap (optional: needs the nfcap binary and the recording) ----------
+# --- Recordings replayed by nfcap (optional: need the nfcap binary and the recordings) -----------
+have_nfcap=false
+[[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP ]] && have_nfcap=true
+
 recording="$src/samples/recordings/nflog-tcpdump.pcap"
-if [[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP && -f $recording ]]; then
+if $have_nfcap && [[ -f $recording ]]; then
     replayed="$tmp/replayed.pcapng"
     "$NFCAP" -r "$recording" -w "$replayed" >"$tmp/nfcap.out" 2>&1 \
         || fail "$NFCAP -r $recording -w $replayed failed: $(cat "$tmp/nfcap.out")"
@@ -206,9 +268,40 @@ if [[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP && -f $recording ]]; then
     pass
 else
     why=()
-    [[ -n ${NFCAP:-} && -f $NFCAP && -x $NFCAP ]] || why+=("NFCAP does not name an executable")
+    $have_nfcap || why+=("NFCAP does not name an executable")
     [[ -f $recording ]] || why+=("no $recording")
     echo "note: replay check skipped: $(printf '%s; ' "${why[@]}")"
+fi
+
+# The NFQUEUE session (netlink capture of a queue): 12 packets, each with its packet id.
+recording="$src/samples/recordings/nfqueue-session.netlink.pcapng"
+if $have_nfcap && [[ -f $recording ]]; then
+    replayed="$tmp/q.pcapng"
+    "$NFCAP" -r "$recording" -w "$replayed" >"$tmp/nfcap.out" 2>&1 \
+        || fail "$NFCAP -r $recording -w $replayed failed: $(cat "$tmp/nfcap.out")"
+    queued=$(frames_matching "$replayed" 'nfcap.source.kind == "nfqueue"' | wc -w) || exit 1
+    [[ $queued -eq 12 ]] || fail "replayed NFQUEUE session: $queued frames match nfcap.source.kind == \"nfqueue\", expected 12"
+    pass
+    with_id=$(frames_matching "$replayed" 'nfcap.source.kind == "nfqueue" && nfcap.id' | wc -w) || exit 1
+    [[ $with_id -eq 12 ]] || fail "replayed NFQUEUE session: $with_id of the 12 nfqueue frames have nfcap.id"
+    pass
+    all_frames=$(frames_matching "$replayed" 'frame' | wc -w) || exit 1
+    [[ $all_frames -eq 12 ]] || fail "replayed NFQUEUE session: $all_frames frames, expected 12"
+    pass
+    by_field=$(frames_matching "$replayed" 'nfcap.skbinfo.csum_not_verified') || exit 1
+    by_comment=$(frames_matching "$replayed" 'frame.comment matches "skbinfo=([a-z-]+,)*csum-not-verified[ ,]"') || exit 1
+    [[ -n $by_field ]] || fail "replayed NFQUEUE session: no frame has nfcap.skbinfo.csum_not_verified"
+    [[ $by_field == "$by_comment" ]] \
+        || fail "replayed NFQUEUE session: nfcap.skbinfo.csum_not_verified in frames [$by_field], comments say [$by_comment]"
+    pass
+    lua_errors=$(frames_matching "$replayed" '_ws.lua.error || nfcap.malformed || nfcap.other') || exit 1
+    [[ -z $lua_errors ]] || fail "replayed NFQUEUE session: Lua errors, malformed or unknown keys in frames $lua_errors"
+    pass
+else
+    why=()
+    $have_nfcap || why+=("NFCAP does not name an executable")
+    [[ -f $recording ]] || why+=("no $recording")
+    echo "note: NFQUEUE replay check skipped: $(printf '%s; ' "${why[@]}")"
 fi
 
 echo "$passed passed, 0 failed"

@@ -48,8 +48,8 @@ const std::vector<Frame> kFrames = {
       "hwaddr=52:54:00:12:34:56 hwheader=525400123456aabbccddeeff0800 vlan=0x8100/0x2005 "
       "ct=established-reply ctstatus=0x18a ctmark=0x2a ctid=3735928559 ctzone=7 seq=100 "
       "seq_global=200 ts=receive trunc=1500"sv}},
-    // 9: unknown keys (a future NFQUEUE one and a quoted one).
-    {{R"(nfqueue:5 hook=input family=ipv4 prefix=q id=17 verdict=accept newkey="x y" seq=9)"sv}},
+    // 9: unknown keys (a bare one and a quoted one) between known NFQUEUE keys.
+    {{R"(nfqueue:5 hook=input family=ipv4 prefix=q id=17 verdict=accept newkey="x y" later=2 seq=9)"sv}},
     // 10: malformed: unterminated quote.
     {{R"(nflog:1 hook=input family=ipv4 prefix="unterminated)"sv}},
     // 11: not an nfcap comment.
@@ -79,6 +79,29 @@ const std::vector<Frame> kFrames = {
     {{"nflogger:1 hook=input prefix=x"sv}},
     // 23: source token alone is a valid (if empty) record.
     {{"nflog:0"sv}},
+    // 24: NFQUEUE, every queue key: queue:N verdict, setmark, two skbinfo flags, quoted secctx.
+    {{"nfqueue:5 hook=input family=ipv6 in=vethb/2 hwaddr=52:54:00:aa:bb:cc uid=1000 gid=1000 "
+      "mark=0x10 priority=6 seq_global=7 id=41 verdict=queue:6 setmark=0x10/0xffffffff "
+      "skbinfo=csum-not-ready,gso secctx=\"a b\" ts=kernel"sv}},
+    // 25: NFQUEUE: priority 0, third skbinfo flag plus unknown bits, bare secctx, trunc.
+    {{"nfqueue:6 hook=output family=ipv4 out=eth0/2 priority=0 id=42 verdict=accept "
+      "skbinfo=csum-not-verified,0x8 secctx=system_u:object_r:x_t:s0 ts=receive trunc=1500"sv}},
+    // 26: NFQUEUE: largest id, drop, no skbinfo or secctx.
+    {{"nfqueue:0 hook=forward family=ipv4 id=4294967295 verdict=drop ts=kernel"sv}},
+    // 27: NFQUEUE: repeat with a partial-mask setmark, gso only, secctx with an escaped backslash.
+    {{R"(nfqueue:65535 hook=prerouting family=ipv4 mark=0x1 priority=4294967295 id=1 verdict=repeat setmark=0xdeadbeef/0xff skbinfo=gso secctx="s\\t" ts=kernel)"sv}},
+    // 28: NFQUEUE, malformed typed values: priority, id, verdict queue number, setmark.
+    {{"nfqueue:1 hook=input priority=-1 id=0x10 verdict=queue:70000 setmark=0x10 ts=kernel"sv}},
+    // 29: NFQUEUE, malformed: verdict not a word, skbinfo flag listed twice.
+    {{"nfqueue:1 hook=input verdict=Accept! skbinfo=gso,gso ts=kernel"sv}},
+    // 30: NFQUEUE, malformed: bare "queue" verdict, bad mask, hex not last in skbinfo; the
+    //     secctx with a NUL byte is fine.
+    {{R"(nfqueue:1 verdict=queue setmark=0x10/0xzz skbinfo=0x8,gso secctx="x\x00y" id=3)"sv}},
+    // 31: NFQUEUE: a verdict and an skbinfo flag this dissector does not know are kept;
+    //     malformed: only the id above 32 bits.
+    {{"nfqueue:2 verdict=stolen skbinfo=csum-not-ready,new-flag,0x10 id=4294967296 ts=kernel"sv}},
+    // 32: NFQUEUE, malformed: empty element in skbinfo, queue:N with a sign.
+    {{"nfqueue:2 verdict=queue:+6 skbinfo=gso,,csum-not-ready id=5"sv}},
 };
 
 void put16(std::string& out, std::uint16_t v) {
