@@ -34,6 +34,9 @@ enum class LinkType : std::uint16_t {
     linux_sll2 = 276, // LINKTYPE_LINUX_SLL2: 20-byte Linux cooked header v2
 };
 
+// "LINUX_SLL2", "RAW", "NFLOG", "NETLINK".
+std::string_view link_type_name(LinkType type);
+
 // Direction bits of epb_flags (pcapng spec, section 4.3.1).
 enum class EpbDirection : std::uint32_t { unknown = 0, inbound = 1, outbound = 2 };
 

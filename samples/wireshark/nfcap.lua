@@ -29,6 +29,16 @@
 --   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
 --   nfcap.hwtype, nfcap.ctzone (uint16)
 --   nfcap.mark, nfcap.ctmark, nfcap.ctstatus (uint32, hex)
+--   NFQUEUE: nfcap.priority, nfcap.id (uint32)
+--       nfcap.verdict (string "accept", "drop", "repeat", "queue:6") with nfcap.verdict.queue
+--           (uint16, only for queue:N); any other lowercase word is kept as it is (a verdict
+--           nfcap may name later), anything else is malformed
+--       nfcap.setmark (string "0x10/0xffffffff") with nfcap.setmark.value, .mask (uint32, hex)
+--       nfcap.skbinfo (string "csum-not-ready,gso") with nfcap.skbinfo.csum_not_ready,
+--           .gso, .csum_not_verified (booleans, present only when the flag is listed) and
+--           nfcap.skbinfo.unknown (uint32, hex: the trailing number for bits nfcap has no
+--           name for); a lowercase name this script does not know is kept in nfcap.skbinfo
+--       nfcap.secctx (string: the security context, unescaped like the prefix)
 --   nfcap.hwaddr (string "52:54:00:12:34:56"), nfcap.hwheader (string, hex digits)
 --   nfcap.vlan (string "0x8100/0x0005") with nfcap.vlan.tpid, .tci (hex), .id, .pcp, .dei
 --   nfcap.other (string "key=value") with nfcap.other.key / nfcap.other.value: any key this
@@ -40,8 +50,9 @@
 -- the item label (C-escaped) and nfcap.prefix.bytes keep the exact bytes. hook, family and ct
 -- are plain strings: nfcap writes a number when it has no name for the value. Filter examples:
 --   nfcap.prefix == "DROP ssh"          nfcap.in.name == "eth0" && nfcap.in.index == 2
---   nfcap.mark == 0x10                  nfcap.other.key == "verdict"
+--   nfcap.mark == 0x10                  nfcap.other.key == "newkey"
 --   nfcap.malformed                     nfcap.prefix.bytes == 61:00:62
+--   nfcap.verdict.queue == 6            nfcap.setmark.value == 0x10 && nfcap.skbinfo.gso
 --
 -- The comment grammar (see nfcap's README, "The metadata comment"): the source token, then
 -- " key=value" pairs separated by single spaces. A value is either bare (no space, '"', '\',
@@ -76,6 +87,7 @@ end
 field("uid", ProtoField.uint32, "nfcap.uid", "UID", base.DEC)
 field("gid", ProtoField.uint32, "nfcap.gid", "GID", base.DEC)
 field("mark", ProtoField.uint32, "nfcap.mark", "Mark", base.HEX)
+field("priority", ProtoField.uint32, "nfcap.priority", "Priority", base.DEC)
 field("hwtype", ProtoField.uint16, "nfcap.hwtype", "Hardware type (ARPHRD)", base.DEC)
 field("hwaddr", ProtoField.string, "nfcap.hwaddr", "Hardware address")
 field("hwheader", ProtoField.string, "nfcap.hwheader", "Hardware header")
@@ -92,6 +104,23 @@ field("ctid", ProtoField.uint32, "nfcap.ctid", "Conntrack id", base.DEC)
 field("ctzone", ProtoField.uint16, "nfcap.ctzone", "Conntrack zone", base.DEC)
 field("seq", ProtoField.uint32, "nfcap.seq", "Sequence (per group)", base.DEC)
 field("seq_global", ProtoField.uint32, "nfcap.seq_global", "Sequence (global)", base.DEC)
+field("id", ProtoField.uint32, "nfcap.id", "Packet id", base.DEC)
+field("verdict", ProtoField.string, "nfcap.verdict", "Verdict")
+field("verdict.queue", ProtoField.uint16, "nfcap.verdict.queue", "Target queue", base.DEC)
+field("setmark", ProtoField.string, "nfcap.setmark", "Set mark")
+field("setmark.value", ProtoField.uint32, "nfcap.setmark.value", "Value", base.HEX)
+field("setmark.mask", ProtoField.uint32, "nfcap.setmark.mask", "Mask", base.HEX)
+field("skbinfo", ProtoField.string, "nfcap.skbinfo", "skb info")
+local skbinfo_flags = {
+    { name = "csum-not-ready", key = "skbinfo.csum_not_ready", title = "Checksum not ready" },
+    { name = "gso", key = "skbinfo.gso", title = "GSO packet" },
+    { name = "csum-not-verified", key = "skbinfo.csum_not_verified", title = "Checksum not verified" },
+}
+for _, flag in ipairs(skbinfo_flags) do
+    field(flag.key, ProtoField.bool, "nfcap." .. flag.key, flag.title)
+end
+field("skbinfo.unknown", ProtoField.uint32, "nfcap.skbinfo.unknown", "Unknown bits", base.HEX)
+field("secctx", ProtoField.string, "nfcap.secctx", "Security context")
 field("ts", ProtoField.string, "nfcap.ts", "Timestamp source")
 field("trunc", ProtoField.uint32, "nfcap.trunc", "Original length (truncated)", base.DEC)
 field("other", ProtoField.string, "nfcap.other", "Other")
@@ -340,6 +369,7 @@ string_handler("hook", "Hook")
 string_handler("family", "Family")
 string_handler("ct", "Conntrack state")
 string_handler("ts", "Timestamp source")
+string_handler("secctx", "Security context")
 
 local function number_handler(key, parse, max)
     handlers[key] = function(tree, value)
@@ -348,7 +378,7 @@ local function number_handler(key, parse, max)
         tree:add(F[key], v)
     end
 end
-for _, k in ipairs({ "uid", "gid", "ctid", "seq", "seq_global", "trunc" }) do
+for _, k in ipairs({ "uid", "gid", "priority", "ctid", "seq", "seq_global", "id", "trunc" }) do
     number_handler(k, parse_dec, U32)
 end
 for _, k in ipairs({ "hwtype", "ctzone" }) do number_handler(k, parse_dec, U16) end
@@ -401,6 +431,55 @@ handlers.vlan = function(tree, value)
     item:add(F["vlan.pcp"], math.floor(tci / 8192))
     item:add(F["vlan.dei"], math.floor(tci / 4096) % 2)
     item:add(F["vlan.id"], tci % 4096)
+end
+
+-- "accept", "drop", "repeat", "queue:N"; another lowercase word is kept (nfcap may add one).
+handlers.verdict = function(tree, value)
+    local queue_s = value:match("^queue:(.*)$")
+    local queue = queue_s and parse_dec(queue_s, U16)
+    if (queue_s or value == "queue") and not queue then
+        return "expected queue:N with N up to 65535"
+    end
+    if not queue and not value:match("^[a-z][a-z_-]*$") then
+        return "expected accept, drop, repeat or queue:N"
+    end
+    local item = add_string(tree, F.verdict, "Verdict", value)
+    if queue then item:add(F["verdict.queue"], queue) end
+end
+
+handlers.setmark = function(tree, value)
+    local value_s, mask_s = value:match("^(0x%x+)/(0x%x+)$")
+    local mark = value_s and parse_hex(value_s, U32)
+    local mask = mask_s and parse_hex(mask_s, U32)
+    if not mark or not mask then return "expected 0xVALUE/0xMASK" end
+    local item = add_string(tree, F.setmark, "Set mark", value)
+    item:add(F["setmark.value"], mark)
+    item:add(F["setmark.mask"], mask)
+end
+
+-- Comma list of flag names, each at most once, then optionally a hex number for the bits that
+-- have no name. A lowercase name this script does not know is accepted (nfcap may add one).
+handlers.skbinfo = function(tree, value)
+    local seen, unknown_bits = {}, nil
+    for element in (value .. ","):gmatch("([^,]*),") do
+        if element == "" then return "empty flag in list" end
+        if unknown_bits then return "hex number not last in list" end
+        if element:match("^0x") then
+            unknown_bits = parse_hex(element, U32)
+            if not unknown_bits then return "bad hex number in list" end
+        elseif not element:match("^[a-z][a-z0-9-]*$") then
+            return "bad flag name in list"
+        elseif seen[element] then
+            return "flag " .. element .. " listed twice"
+        else
+            seen[element] = true
+        end
+    end
+    local item = add_string(tree, F.skbinfo, "skb info", value)
+    for _, flag in ipairs(skbinfo_flags) do
+        if seen[flag.name] then item:add(F[flag.key], true) end
+    end
+    if unknown_bits then item:add(F["skbinfo.unknown"], unknown_bits) end
 end
 
 local function add_malformed(tree, reason)

@@ -45,20 +45,6 @@ void warn(const std::string& message) {
     std::cerr << "nfcap: " << message << '\n';
 }
 
-const char* link_type_label(LinkType type) {
-    switch (type) {
-    case LinkType::linux_sll2:
-        return "LINUX_SLL2";
-    case LinkType::raw:
-        return "RAW";
-    case LinkType::nflog:
-        return "NFLOG";
-    case LinkType::netlink:
-        return "NETLINK";
-    }
-    return "?";
-}
-
 struct Totals {
     std::uint64_t lost = 0, filtered = 0, malformed = 0, unsupported = 0;
     std::uint64_t not_written = 0, kernel_dropped = 0;
@@ -185,7 +171,7 @@ int capture(const Options& o) {
         names_list += (names_list.empty() ? "" : ", ") + c.name;
     }
     std::cerr << "nfcap: recording " << names_list << " to " << sink->name() << " (link type "
-              << link_type_label(o.link_type) << ", snaplen " << o.snaplen << ")";
+              << link_type_name(o.link_type) << ", snaplen " << o.snaplen << ")";
     if (o.verdict) {
         std::cerr << ", " << describe(*o.verdict);
     }

@@ -2,8 +2,8 @@
 #include <nfcap/nflog_decode.hpp>
 
 #include "attributes.hpp"
+#include "common_attributes.hpp"
 
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
 #include <algorithm>
@@ -18,72 +18,6 @@ using detail::fixed;
 
 constexpr std::uint16_t ethertype_ipv4 = 0x0800;
 constexpr std::uint16_t ethertype_ipv6 = 0x86dd;
-
-Timestamp decode_timestamp(std::span<const std::byte> value) {
-    // struct nfulnl_msg_packet_timestamp { __be64 sec; __be64 usec; }
-    ByteReader r = fixed(value, 16, "NFULA_TIMESTAMP");
-    const std::uint64_t sec = r.be64();
-    const std::uint64_t usec = r.be64();
-    if (usec >= 1'000'000 || sec > static_cast<std::uint64_t>(INT64_MAX)) {
-        throw DecodeError("NFULA_TIMESTAMP out of range (usec " + std::to_string(usec) + ")");
-    }
-    return Timestamp{static_cast<std::int64_t>(sec), static_cast<std::uint32_t>(usec * 1000)};
-}
-
-HardwareAddress decode_hwaddr(std::span<const std::byte> value) {
-    // struct nfulnl_msg_packet_hw { __be16 hw_addrlen; __u16 _pad; __u8 hw_addr[8]; }
-    ByteReader r = fixed(value, 12, "NFULA_HWADDR");
-    const std::uint16_t length = r.be16();
-    r.skip(2);
-    if (length > 8) {
-        throw DecodeError("NFULA_HWADDR length " + std::to_string(length) + " exceeds 8");
-    }
-    HardwareAddress address;
-    address.length = static_cast<std::uint8_t>(length);
-    const auto bytes = r.bytes(8);
-    std::copy(bytes.begin(), bytes.end(), address.bytes.begin());
-    return address;
-}
-
-Vlan decode_vlan(std::span<const std::byte> value) {
-    Vlan vlan;
-    detail::for_each_attribute(value, [&](std::uint16_t type, std::span<const std::byte> v) {
-        if (type == NFULA_VLAN_PROTO) {
-            vlan.proto = be16_attr(v, "NFULA_VLAN_PROTO");
-        } else if (type == NFULA_VLAN_TCI) {
-            vlan.tci = be16_attr(v, "NFULA_VLAN_TCI");
-        }
-    });
-    return vlan;
-}
-
-void decode_conntrack(std::span<const std::byte> value, Conntrack& ct) {
-    detail::for_each_attribute(value, [&](std::uint16_t type, std::span<const std::byte> v) {
-        switch (type) {
-        case CTA_STATUS:
-            ct.status = be32_attr(v, "CTA_STATUS");
-            break;
-        case CTA_MARK:
-            ct.mark = be32_attr(v, "CTA_MARK");
-            break;
-        case CTA_ID:
-            ct.id = be32_attr(v, "CTA_ID");
-            break;
-        case CTA_ZONE:
-            ct.zone = be16_attr(v, "CTA_ZONE");
-            break;
-        default:
-            break; // tuples, timeouts, counters: not part of the record's metadata
-        }
-    });
-}
-
-std::string_view decode_prefix(std::span<const std::byte> value) {
-    // The kernel sends the prefix with its terminating NUL; keep the bytes before it.
-    const auto* chars = reinterpret_cast<const char*>(value.data()); // byte-to-char view
-    const std::size_t length = strnlen(chars, value.size());
-    return {chars, length};
-}
 
 // The arp family's output hook runs after the link-layer header was built, so the kernel logs
 // those ARP packets from the Ethernet header on (seen on Linux 6.18: "arp out" records carry
@@ -167,7 +101,7 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 p.mark = be32_attr(value, "NFULA_MARK");
                 break;
             case NFULA_TIMESTAMP:
-                p.timestamp = decode_timestamp(value);
+                p.timestamp = detail::decode_timestamp(value, "NFULA_TIMESTAMP");
                 break;
             case NFULA_IFINDEX_INDEV:
                 p.indev = be32_attr(value, "NFULA_IFINDEX_INDEV");
@@ -182,13 +116,13 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 p.physoutdev = be32_attr(value, "NFULA_IFINDEX_PHYSOUTDEV");
                 break;
             case NFULA_HWADDR:
-                p.hwaddr = decode_hwaddr(value);
+                p.hwaddr = detail::decode_hwaddr(value, "NFULA_HWADDR");
                 break;
             case NFULA_PAYLOAD:
                 p.payload = value;
                 break;
             case NFULA_PREFIX:
-                p.prefix = decode_prefix(value);
+                p.prefix = detail::nul_terminated(value); // the kernel adds a NUL
                 p.has_prefix = true;
                 break;
             case NFULA_UID:
@@ -213,10 +147,7 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 (void)be16_attr(value, "NFULA_HWLEN"); // implied by NFULA_HWHEADER's size
                 break;
             case NFULA_CT:
-                if (!p.conntrack) {
-                    p.conntrack.emplace();
-                }
-                decode_conntrack(value, *p.conntrack);
+                detail::decode_conntrack(value, p.conntrack ? *p.conntrack : p.conntrack.emplace());
                 break;
             case NFULA_CT_INFO:
                 if (!p.conntrack) {
@@ -225,7 +156,7 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 p.conntrack->info = be32_attr(value, "NFULA_CT_INFO");
                 break;
             case NFULA_VLAN:
-                p.vlan = decode_vlan(value);
+                p.vlan = detail::decode_vlan(value);
                 break;
             default:
                 break; // NFULA_L2HDR and attributes newer than this build: skipped

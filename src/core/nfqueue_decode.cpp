@@ -2,8 +2,8 @@
 #include <nfcap/nfqueue_decode.hpp>
 
 #include "attributes.hpp"
+#include "common_attributes.hpp"
 
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 
 #include <algorithm>
@@ -15,11 +15,6 @@ namespace {
 using detail::be16_attr;
 using detail::be32_attr;
 using detail::fixed;
-
-std::string_view nul_terminated(std::span<const std::byte> value) {
-    const auto* chars = reinterpret_cast<const char*>(value.data()); // byte-to-char view
-    return {chars, strnlen(chars, value.size())};
-}
 
 ByteReader packet_header(std::span<const std::byte> value) {
     // struct nfqnl_msg_packet_hdr { __be32 packet_id; __be16 hw_protocol; __u8 hook; }
@@ -64,120 +59,77 @@ std::uint32_t nfqueue_packet_id(std::span<const std::byte> record) {
 Packet decode_nfqueue(std::span<const std::byte> record) {
     Packet p;
     std::optional<std::uint32_t> cap_len;
-    detail::for_each_attribute(attributes(record, &p), [&](std::uint16_t type,
-                                                           std::span<const std::byte> value) {
-        switch (type) {
-        case NFQA_PACKET_HDR: {
-            ByteReader r = packet_header(value);
-            p.packet_id = r.be32();
-            p.hw_protocol = r.be16();
-            p.hook = r.u8();
-            p.has_packet_header = true;
-            break;
-        }
-        case NFQA_MARK:
-            p.mark = be32_attr(value, "NFQA_MARK");
-            break;
-        case NFQA_TIMESTAMP: {
-            ByteReader r = fixed(value, 16, "NFQA_TIMESTAMP");
-            const std::uint64_t sec = r.be64();
-            const std::uint64_t usec = r.be64();
-            if (usec >= 1'000'000 || sec > static_cast<std::uint64_t>(INT64_MAX)) {
-                throw DecodeError("NFQA_TIMESTAMP out of range (usec " + std::to_string(usec) +
-                                  ")");
+    detail::for_each_attribute(
+        attributes(record, &p), [&](std::uint16_t type, std::span<const std::byte> value) {
+            switch (type) {
+            case NFQA_PACKET_HDR: {
+                ByteReader r = packet_header(value);
+                p.packet_id = r.be32();
+                p.hw_protocol = r.be16();
+                p.hook = r.u8();
+                p.has_packet_header = true;
+                break;
             }
-            p.timestamp =
-                Timestamp{static_cast<std::int64_t>(sec), static_cast<std::uint32_t>(usec * 1000)};
-            break;
-        }
-        case NFQA_IFINDEX_INDEV:
-            p.indev = be32_attr(value, "NFQA_IFINDEX_INDEV");
-            break;
-        case NFQA_IFINDEX_OUTDEV:
-            p.outdev = be32_attr(value, "NFQA_IFINDEX_OUTDEV");
-            break;
-        case NFQA_IFINDEX_PHYSINDEV:
-            p.physindev = be32_attr(value, "NFQA_IFINDEX_PHYSINDEV");
-            break;
-        case NFQA_IFINDEX_PHYSOUTDEV:
-            p.physoutdev = be32_attr(value, "NFQA_IFINDEX_PHYSOUTDEV");
-            break;
-        case NFQA_HWADDR: {
-            // struct nfqnl_msg_packet_hw { __be16 hw_addrlen; __u16 _pad; __u8 hw_addr[8]; }
-            ByteReader r = fixed(value, 12, "NFQA_HWADDR");
-            const std::uint16_t length = r.be16();
-            r.skip(2);
-            if (length > 8) {
-                throw DecodeError("NFQA_HWADDR length " + std::to_string(length) + " exceeds 8");
+            case NFQA_MARK:
+                p.mark = be32_attr(value, "NFQA_MARK");
+                break;
+            case NFQA_TIMESTAMP:
+                p.timestamp = detail::decode_timestamp(value, "NFQA_TIMESTAMP");
+                break;
+            case NFQA_IFINDEX_INDEV:
+                p.indev = be32_attr(value, "NFQA_IFINDEX_INDEV");
+                break;
+            case NFQA_IFINDEX_OUTDEV:
+                p.outdev = be32_attr(value, "NFQA_IFINDEX_OUTDEV");
+                break;
+            case NFQA_IFINDEX_PHYSINDEV:
+                p.physindev = be32_attr(value, "NFQA_IFINDEX_PHYSINDEV");
+                break;
+            case NFQA_IFINDEX_PHYSOUTDEV:
+                p.physoutdev = be32_attr(value, "NFQA_IFINDEX_PHYSOUTDEV");
+                break;
+            case NFQA_HWADDR:
+                p.hwaddr = detail::decode_hwaddr(value, "NFQA_HWADDR");
+                break;
+            case NFQA_PAYLOAD:
+                p.payload = value;
+                break;
+            case NFQA_CT:
+                detail::decode_conntrack(value, p.conntrack ? *p.conntrack : p.conntrack.emplace());
+                break;
+            case NFQA_CT_INFO: {
+                Conntrack& ct = p.conntrack ? *p.conntrack : p.conntrack.emplace();
+                ct.info = be32_attr(value, "NFQA_CT_INFO");
+                break;
             }
-            HardwareAddress address;
-            address.length = static_cast<std::uint8_t>(length);
-            const auto bytes = r.bytes(8);
-            std::copy(bytes.begin(), bytes.end(), address.bytes.begin());
-            p.hwaddr = address;
-            break;
-        }
-        case NFQA_PAYLOAD:
-            p.payload = value;
-            break;
-        case NFQA_CT: {
-            Conntrack& ct = p.conntrack ? *p.conntrack : p.conntrack.emplace();
-            detail::for_each_attribute(value, [&ct](std::uint16_t t, std::span<const std::byte> v) {
-                if (t == CTA_STATUS) {
-                    ct.status = be32_attr(v, "CTA_STATUS");
-                } else if (t == CTA_MARK) {
-                    ct.mark = be32_attr(v, "CTA_MARK");
-                } else if (t == CTA_ID) {
-                    ct.id = be32_attr(v, "CTA_ID");
-                } else if (t == CTA_ZONE) {
-                    ct.zone = be16_attr(v, "CTA_ZONE");
-                }
-            });
-            break;
-        }
-        case NFQA_CT_INFO: {
-            Conntrack& ct = p.conntrack ? *p.conntrack : p.conntrack.emplace();
-            ct.info = be32_attr(value, "NFQA_CT_INFO");
-            break;
-        }
-        case NFQA_CAP_LEN:
-            cap_len = be32_attr(value, "NFQA_CAP_LEN");
-            break;
-        case NFQA_SKB_INFO:
-            p.skb_info = be32_attr(value, "NFQA_SKB_INFO");
-            break;
-        case NFQA_UID:
-            p.uid = be32_attr(value, "NFQA_UID");
-            break;
-        case NFQA_GID:
-            p.gid = be32_attr(value, "NFQA_GID");
-            break;
-        case NFQA_SECCTX:
-            p.secctx = nul_terminated(value);
-            break;
-        case NFQA_VLAN: {
-            Vlan vlan;
-            detail::for_each_attribute(value,
-                                       [&vlan](std::uint16_t t, std::span<const std::byte> v) {
-                                           if (t == NFQA_VLAN_PROTO) {
-                                               vlan.proto = be16_attr(v, "NFQA_VLAN_PROTO");
-                                           } else if (t == NFQA_VLAN_TCI) {
-                                               vlan.tci = be16_attr(v, "NFQA_VLAN_TCI");
-                                           }
-                                       });
-            p.vlan = vlan;
-            break;
-        }
-        case NFQA_L2HDR:
-            p.hwheader = value;
-            break;
-        case NFQA_PRIORITY:
-            p.priority = be32_attr(value, "NFQA_PRIORITY");
-            break;
-        default:
-            break; // NFQA_EXP, NFQA_VERDICT_HDR (never sent by the kernel), newer attributes
-        }
-    });
+            case NFQA_CAP_LEN:
+                cap_len = be32_attr(value, "NFQA_CAP_LEN");
+                break;
+            case NFQA_SKB_INFO:
+                p.skb_info = be32_attr(value, "NFQA_SKB_INFO");
+                break;
+            case NFQA_UID:
+                p.uid = be32_attr(value, "NFQA_UID");
+                break;
+            case NFQA_GID:
+                p.gid = be32_attr(value, "NFQA_GID");
+                break;
+            case NFQA_SECCTX:
+                p.secctx = detail::nul_terminated(value);
+                break;
+            case NFQA_VLAN:
+                p.vlan = detail::decode_vlan(value);
+                break;
+            case NFQA_L2HDR:
+                p.hwheader = value;
+                break;
+            case NFQA_PRIORITY:
+                p.priority = be32_attr(value, "NFQA_PRIORITY");
+                break;
+            default:
+                break; // NFQA_EXP, NFQA_VERDICT_HDR (never sent by the kernel), newer attributes
+            }
+        });
     if (!p.has_packet_header) {
         throw DecodeError("NFQUEUE packet without NFQA_PACKET_HDR");
     }

@@ -346,4 +346,18 @@ void append_interface_statistics(ByteBuffer& out, const InterfaceStatistics& isb
     finish_block(out, w, total);
 }
 
+std::string_view link_type_name(LinkType type) {
+    switch (type) {
+    case LinkType::linux_sll2:
+        return "LINUX_SLL2";
+    case LinkType::raw:
+        return "RAW";
+    case LinkType::nflog:
+        return "NFLOG";
+    case LinkType::netlink:
+        return "NETLINK";
+    }
+    return "?";
+}
+
 } // namespace nfcap

@@ -2,6 +2,7 @@
 #include <nfcap/netlink.hpp>
 #include <nfcap/nflog_source.hpp>
 
+#include "netfilter_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
 
@@ -28,22 +29,13 @@ constexpr std::size_t datagram_size = 256 * 1024;
 constexpr std::size_t datagrams_per_batch = 8;
 constexpr int ack_timeout_ms = 5000;
 
-Timestamp now() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
-}
-
 } // namespace
 
 NflogSource::NflogSource(NflogConfig config) : config_(std::move(config)) {
     if (config_.groups.empty()) {
         throw std::invalid_argument("no NFLOG group given");
     }
-    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd_ < 0) {
-        detail::throw_errno("cannot open a netfilter netlink socket");
-    }
+    fd_ = detail::open_netfilter_socket(config_.receive_buffer, warnings_);
     try {
         configure();
     } catch (...) {
@@ -60,24 +52,6 @@ NflogSource::~NflogSource() {
 }
 
 void NflogSource::configure() {
-    const int size =
-        static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
-    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-        // Without CAP_NET_ADMIN the forced size is refused; the capped one still helps.
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        int actual = 0;
-        socklen_t length = sizeof actual;
-        ::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &actual, &length);
-        warnings_.push_back("receive buffer limited to " + std::to_string(actual / 2) +
-                            " bytes (asked for " + std::to_string(size) +
-                            "; SO_RCVBUFFORCE needs CAP_NET_ADMIN)");
-    }
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-        detail::throw_errno("cannot bind the netlink socket");
-    }
-
     // One config message per group: bind, copy mode, batching, sequence numbers. All are sent
     // before any acknowledgement is read; records that arrive meanwhile are kept in pending_.
     std::array<char, 8192> message{}; // one config message is < 100 bytes
@@ -164,7 +138,7 @@ void NflogSource::configure() {
 std::size_t NflogSource::receive(RecordHandler& handler) {
     std::size_t datagrams = 0;
     if (!pending_.empty()) {
-        const Timestamp time = now();
+        const Timestamp time = detail::wall_clock();
         for (const auto& datagram : pending_) {
             dispatch(datagram, time, handler);
         }
@@ -193,7 +167,7 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
             }
             detail::throw_errno("cannot receive from the NFLOG socket");
         }
-        const Timestamp time = now();
+        const Timestamp time = detail::wall_clock();
         for (int i = 0; i < n; ++i) {
             const auto& m = messages[static_cast<std::size_t>(i)];
             std::size_t length = m.msg_len;
@@ -214,20 +188,7 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
 
 void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
                            RecordHandler& handler) {
-    handler.on_datagram(datagram, time);
-    if (!handler.wants_records()) {
-        return;
-    }
-    NetlinkWalker walker(datagram);
-    RecordKind kind{};
-    std::span<const std::byte> record;
-    try {
-        while (walker.next(kind, record)) {
-            if (kind == RecordKind::nflog) {
-                handler.on_record(record, time);
-            }
-        }
-    } catch (const DecodeError&) {
+    if (!detail::dispatch(datagram, RecordKind::nflog, time, handler)) {
         ++counters_.damaged; // a netlink header claimed more bytes than the datagram held
     }
 }

@@ -3,6 +3,7 @@
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/queue_source.hpp>
 
+#include "netfilter_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
 
@@ -31,12 +32,6 @@ constexpr std::size_t datagrams_per_batch = 64;
 constexpr int ack_timeout_ms = 5000;
 // The kernel keeps a packet copy within one netlink attribute: 0xffff minus its 4-byte header.
 constexpr std::uint32_t max_copy_range = 0xffff - 4;
-
-Timestamp now() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return Timestamp{ts.tv_sec, static_cast<std::uint32_t>(ts.tv_nsec)};
-}
 
 std::uint32_t kernel_verdict(const Verdict& v) {
     switch (v.kind) {
@@ -110,10 +105,7 @@ void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, st
 QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide)
     : config_(config), policy_(policy), decide_(std::move(decide)),
       verdict_text_(decide_ ? std::string() : describe(policy)) {
-    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd_ < 0) {
-        detail::throw_errno("cannot open a netfilter netlink socket");
-    }
+    fd_ = detail::open_netfilter_socket(config_.receive_buffer, warnings_);
     try {
         configure();
     } catch (...) {
@@ -134,19 +126,6 @@ QueueSource::~QueueSource() {
 }
 
 void QueueSource::configure() {
-    const int size =
-        static_cast<int>(std::min<std::uint32_t>(config_.receive_buffer, INT32_MAX / 2));
-    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        warnings_.push_back("nfqueue:" + std::to_string(config_.queue) +
-                            ": receive buffer limited (SO_RCVBUFFORCE needs CAP_NET_ADMIN)");
-    }
-    // Losing a packet message to a full socket must show as ENOBUFS, not pass silently.
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-        detail::throw_errno("cannot bind the netlink socket");
-    }
     std::vector<std::byte> scratch(65536);
     std::array<char, 512> message{};
     const std::string what = "NFQUEUE queue " + std::to_string(config_.queue);
@@ -240,26 +219,11 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
             }
             received[i] = {buffers_.data() + i * datagram_size_, length};
         }
-        const Timestamp time = now();
+        const Timestamp time = detail::wall_clock();
         send_verdicts({received.data(), count}, time, handler);
         for (std::size_t i = 0; i < count; ++i) {
-            handler.on_datagram(received[i], time);
-            if (!handler.wants_records()) {
-                continue;
-            }
-            NetlinkWalker walker(received[i]);
-            RecordKind kind{};
-            std::span<const std::byte> record;
-            try {
-                while (walker.next(kind, record)) {
-                    if (kind == RecordKind::nfqueue) {
-                        handler.on_record(record, time);
-                    }
-                }
-            } catch (const DecodeError&) {
-                // counted once, in send_verdicts
-            }
-        }
+            detail::dispatch(received[i], RecordKind::nfqueue, time, handler); // damage: counted
+        }                                                                      // in send_verdicts
         counters_.datagrams += count;
         total += count;
         if (count < datagrams_per_batch) {

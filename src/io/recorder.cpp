@@ -13,20 +13,6 @@ namespace {
 // Flush inside a batch once the buffer holds this much, so memory stays bounded.
 constexpr std::size_t flush_threshold = 4U << 20U;
 
-std::string_view link_type_name(LinkType type) {
-    switch (type) {
-    case LinkType::linux_sll2:
-        return "LINUX_SLL2";
-    case LinkType::raw:
-        return "RAW";
-    case LinkType::nflog:
-        return "NFLOG";
-    case LinkType::netlink:
-        return "NETLINK";
-    }
-    return "?";
-}
-
 } // namespace
 
 Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn)

@@ -67,10 +67,11 @@ in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 "$port" "$burst" 16 --timeout 40 >"$WOR
 end=$(date +%s.%N)
 check_eq "datagrams the sender sent" "sent=$burst" "$(cat "$WORK/sent.txt")"
 
-# Wait (bounded) until everything has passed the queue and nothing waits for a verdict.
+# Wait (bounded) until every packet has passed the queue or been dropped by it, and nothing
+# waits for a verdict.
 for ((i = 0; i < 100; i++)); do
-    read -r _ _ waiting _ <<<"$(queue_line)"
-    [ "$(passed_counter)" -ge "$burst" ] && [ "$waiting" = 0 ] && break
+    read -r _ _ waiting _ _ dropped user_dropped _ <<<"$(queue_line)"
+    [ "$waiting" = 0 ] && [ $(($(passed_counter) + dropped + user_dropped)) -ge "$burst" ] && break
     sleep 0.1
 done
 settled=$(date +%s.%N)

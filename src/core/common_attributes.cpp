@@ -1,0 +1,77 @@
+// The conntrack adapter: the only file of nfcap_core that knows CTA_* numbers.
+#include "common_attributes.hpp"
+
+#include "attributes.hpp"
+
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace nfcap::detail {
+
+Timestamp decode_timestamp(std::span<const std::byte> value, const char* name) {
+    ByteReader r = fixed(value, 16, name);
+    const std::uint64_t sec = r.be64();
+    const std::uint64_t usec = r.be64();
+    if (usec >= 1'000'000 || sec > static_cast<std::uint64_t>(INT64_MAX)) {
+        throw DecodeError(std::string(name) + " out of range (usec " + std::to_string(usec) + ")");
+    }
+    return Timestamp{static_cast<std::int64_t>(sec), static_cast<std::uint32_t>(usec * 1000)};
+}
+
+HardwareAddress decode_hwaddr(std::span<const std::byte> value, const char* name) {
+    ByteReader r = fixed(value, 12, name);
+    const std::uint16_t length = r.be16();
+    r.skip(2);
+    if (length > 8) {
+        throw DecodeError(std::string(name) + " length " + std::to_string(length) + " exceeds 8");
+    }
+    HardwareAddress address;
+    address.length = static_cast<std::uint8_t>(length);
+    const auto bytes = r.bytes(8);
+    std::copy(bytes.begin(), bytes.end(), address.bytes.begin());
+    return address;
+}
+
+void decode_conntrack(std::span<const std::byte> value, Conntrack& ct) {
+    for_each_attribute(value, [&ct](std::uint16_t type, std::span<const std::byte> v) {
+        switch (type) {
+        case CTA_STATUS:
+            ct.status = be32_attr(v, "CTA_STATUS");
+            break;
+        case CTA_MARK:
+            ct.mark = be32_attr(v, "CTA_MARK");
+            break;
+        case CTA_ID:
+            ct.id = be32_attr(v, "CTA_ID");
+            break;
+        case CTA_ZONE:
+            ct.zone = be16_attr(v, "CTA_ZONE");
+            break;
+        default:
+            break; // tuples, timeouts, counters: not part of the record's metadata
+        }
+    });
+}
+
+Vlan decode_vlan(std::span<const std::byte> value) {
+    constexpr std::uint16_t vlan_proto = 1; // NFULA_VLAN_PROTO, NFQA_VLAN_PROTO
+    constexpr std::uint16_t vlan_tci = 2;   // NFULA_VLAN_TCI, NFQA_VLAN_TCI
+    Vlan vlan;
+    for_each_attribute(value, [&vlan](std::uint16_t type, std::span<const std::byte> v) {
+        if (type == vlan_proto) {
+            vlan.proto = be16_attr(v, "VLAN protocol");
+        } else if (type == vlan_tci) {
+            vlan.tci = be16_attr(v, "VLAN TCI");
+        }
+    });
+    return vlan;
+}
+
+std::string_view nul_terminated(std::span<const std::byte> value) {
+    const auto* chars = reinterpret_cast<const char*>(value.data()); // byte-to-char view
+    return {chars, strnlen(chars, value.size())};
+}
+
+} // namespace nfcap::detail

@@ -1,0 +1,29 @@
+#pragma once
+// What NFLOG and NFQUEUE sockets share: opening and sizing the socket, the clock that stamps a
+// receive batch, and handing a datagram's records of one kind to a handler.
+
+#include <nfcap/netlink.hpp>
+#include <nfcap/nflog_source.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace nfcap::detail {
+
+// The wall clock, as record timestamps use it.
+Timestamp wall_clock();
+
+// A NETLINK_NETFILTER socket with a `receive_buffer`-byte buffer (SO_RCVBUFFORCE, or the
+// capped SO_RCVBUF with a warning when that is refused), bound to a kernel-chosen port.
+// Throws std::system_error.
+int open_netfilter_socket(std::uint32_t receive_buffer, std::vector<std::string>& warnings);
+
+// Hands `datagram` to handler.on_datagram, then (when the handler wants records) each record of
+// kind `wanted` to handler.on_record. Returns false when the datagram's netlink framing is
+// damaged (the records before the damage were handed on).
+bool dispatch(std::span<const std::byte> datagram, RecordKind wanted, Timestamp time,
+              RecordHandler& handler);
+
+} // namespace nfcap::detail
