@@ -60,10 +60,15 @@ class QueueSource {
     // number of datagrams read.
     std::size_t receive(RecordHandler& handler);
 
-    // Shutting down without holding traffic: with fail-open, the queue length is set to 0 so
-    // new packets pass straight through; then every packet still queued is received and given
-    // its verdict, and only then is the queue unbound. Bounded by `timeout_ms`.
+    // Shutting down without holding traffic: every packet still queued is received and given
+    // its verdict (bounded by `timeout_ms`). With fail-open and a plain accept policy, the
+    // queue length is set to 0 first, so new packets pass straight through instead of queueing
+    // behind; a drop, queue:N, repeat or marking policy keeps applying to new packets until the
+    // queue is unbound.
     void drain(RecordHandler& handler, int timeout_ms = 2000);
+
+    // Unbinds the queue now (closing the socket); the destructor does it otherwise.
+    void unbind();
 
     // Reads the kernel's counters for this queue; nullopt when the queue is not listed.
     std::optional<QueueKernelCounters> kernel_counters() const;

@@ -294,8 +294,17 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
     handler.on_sent(verdict_buffer_, time);
 }
 
+void QueueSource::unbind() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
 void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
-    if (config_.fail_open) {
+    const bool passing_is_accepting =
+        policy_.kind == VerdictKind::accept && !policy_.mark && !decide_;
+    if (config_.fail_open && passing_is_accepting) {
         set_max_length(0); // from now on a new packet finds the queue full and passes
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
