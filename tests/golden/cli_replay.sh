@@ -83,4 +83,11 @@ cmp -s "$work/bad.pcapng" "$gold/nflog-malformed.sll2.pcapng" || fail "malformed
 [ "$(tshark -r "$work/bad.pcapng" 2>/dev/null | wc -l)" -eq 29 ] || fail "tshark does not read 29 packets"
 ok "malformed recording: two named warnings, exit 3, the 29 good records converted"
 
+# The library sample prints one line per record of a recording.
+if [ -n "${NFCAP_PRINT_RECORDS:-}" ]; then
+    "$NFCAP_PRINT_RECORDS" "$rec/nflog-tcpdump.pcap" >"$work/printed.txt" || fail "nfcap_print_records failed"
+    [ "$(grep -c '^nflog:7 hook=' "$work/printed.txt")" -eq 31 ] || fail "nfcap_print_records: $(head -3 "$work/printed.txt")"
+    ok "the library sample prints the 31 records of a recording"
+fi
+
 echo "$passed passed, 0 failed"
