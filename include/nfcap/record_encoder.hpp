@@ -52,6 +52,13 @@ class RecordEncoder {
     EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
                         const RecordContext& context);
 
+    // The record's metadata comment, as append() writes it; valid until the next call.
+    const std::string& comment(const Packet& packet, const RecordContext& context);
+    // The record's time: the kernel's when it gave one, else the context's fallback.
+    static Timestamp time(const Packet& packet, const RecordContext& context) {
+        return packet.timestamp ? *packet.timestamp : context.fallback_time;
+    }
+
   private:
     LinkType link_type_;
     std::uint32_t snaplen_;

@@ -9,6 +9,7 @@
 #include <nfcap/pcapng.hpp>
 #include <nfcap/record_encoder.hpp>
 #include <nfcap/sink.hpp>
+#include <nfcap/text_format.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -19,7 +20,12 @@
 
 namespace nfcap {
 
+// pcapng, or text for people and scripts (one line or one JSON object per record).
+enum class OutputFormat { pcapng, text, json, json_payload };
+
 struct RecorderOptions {
+    OutputFormat format = OutputFormat::pcapng;
+    long utc_offset_seconds = 0; // text lines print local time of day
     LinkType link_type = LinkType::linux_sll2;
     std::uint32_t snaplen = 262144; // network-layer bytes kept per record
     std::string filter;             // BPF expression; empty: keep everything
@@ -94,6 +100,7 @@ class Recorder final : public RecordHandler {
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
+    void append_statistics(std::size_t interface, Timestamp start, Timestamp end);
 
     Sink& sink_;
     RecorderOptions options_;
@@ -107,6 +114,7 @@ class Recorder final : public RecordHandler {
     std::uint64_t delivered_ = 0;
     std::uint64_t buffered_ = 0; // records in buffer_ not yet handed to the sink
     std::uint64_t malformed_unknown_ = 0;
+    std::string text_; // one text record, reused
 };
 
 } // namespace nfcap

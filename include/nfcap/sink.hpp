@@ -65,9 +65,9 @@ class MemorySink final : public Sink {
 };
 
 // Opens the output named on the command line: "-" is standard output (refused when it is a
-// terminal), a FIFO is opened for writing (blocking until a reader opens it, as dumpcap does),
-// anything else is created or truncated as a regular file with `mode`.
-// Throws std::runtime_error with a one-line reason.
-std::unique_ptr<Sink> open_output(const std::string& path, unsigned mode = 0644);
+// terminal, unless `text` output is meant for one), a FIFO is opened for writing (blocking
+// until a reader opens it, as dumpcap does), anything else is created or truncated as a regular
+// file with `mode`. Throws std::runtime_error with a one-line reason.
+std::unique_ptr<Sink> open_output(const std::string& path, bool text = false, unsigned mode = 0644);
 
 } // namespace nfcap

@@ -92,7 +92,8 @@ po::options_description describe() {
     po::options_description output("Output");
     add = output.add_options();
     add("write,w", po::value<std::string>()->value_name("FILE"),
-        "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too");
+        "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too. "
+        "Without -w: one line per packet on standard output");
     add("linktype", po::value<std::string>()->value_name("TYPE"),
         "sll2 (default: every family, with interface and direction), raw (IP only), "
         "nflog (the kernel's TLVs verbatim)");
@@ -101,6 +102,9 @@ po::options_description describe() {
         "bytes of each packet to keep (kernel copy range), default 262144");
     add("filter,f", po::value<std::string>()->value_name("EXPR"),
         "BPF capture filter (pcap-filter syntax) run in user space; filtered packets are counted");
+    add("json", "without -w or with it: one JSON object per packet (every metadata key) instead of "
+                "pcapng");
+    add("json-payload", "like --json, with the payload as hex");
     add("record-netlink", po::value<std::string>()->value_name("FILE"),
         "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
 
@@ -162,9 +166,11 @@ std::vector<std::uint16_t> parse_number_list(const std::string& text, const char
 
 std::string usage_text() {
     std::ostringstream out;
-    out << "Usage: nfcap -g GROUPS -w FILE [options] [filter expression]\n"
-           "       nfcap -r RECORDING -w FILE [options] [filter expression]\n\n"
-           "Records Linux netfilter NFLOG traffic as pcapng, with the firewall's metadata (log\n"
+    out << "Usage: nfcap -g GROUPS [-w FILE] [options] [filter expression]\n"
+           "       nfcap -q QUEUES --auto-accept|--verdict V [-w FILE] [options] [filter]\n"
+           "       nfcap -r RECORDING [-w FILE] [options] [filter expression]\n\n"
+           "Records Linux netfilter NFLOG and NFQUEUE traffic as pcapng, with the firewall's "
+           "metadata (log\n"
            "prefix, interfaces, uid/gid, mark, hook, hardware address, sequence numbers) in each\n"
            "packet's comment. Examples:\n"
            "  nfcap -g 123 -w out.pcapng\n"
@@ -286,10 +292,25 @@ Options parse_options(const std::vector<std::string>& argv) {
         throw UsageError("-g/-q and -r exclude each other: record live or replay a file, not both");
     }
     parse_verdict_options(vm, o);
-    if (vm.count("write") == 0 || text("write").empty()) {
-        throw UsageError("no output: give -w FILE, or -w - for standard output");
+    if (vm.count("json-payload") != 0) {
+        o.format = OutputFormat::json_payload;
+    } else if (vm.count("json") != 0) {
+        o.format = OutputFormat::json;
+    } else if (vm.count("write") == 0) {
+        o.format = OutputFormat::text; // like tcpdump: no -w, one line per packet
     }
-    o.write_file = text("write");
+    if (vm.count("write") != 0) {
+        o.write_file = text("write");
+        if (o.write_file.empty()) {
+            throw UsageError("-w needs a file name, or - for standard output");
+        }
+    } else {
+        o.write_file = "-";
+    }
+    if (o.format != OutputFormat::pcapng && vm.count("linktype") != 0) {
+        throw UsageError(
+            "--linktype applies to pcapng output; text and JSON show the packet itself");
+    }
     if (vm.count("linktype") != 0) {
         o.link_type = parse_link_type(text("linktype"));
     }

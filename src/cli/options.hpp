@@ -2,6 +2,7 @@
 // Command-line parsing as a function of argv: no I/O, no exit, testable with argv vectors.
 
 #include <nfcap/pcapng.hpp>
+#include <nfcap/recorder.hpp>
 #include <nfcap/verdict.hpp>
 
 #include <cstdint>
@@ -32,7 +33,8 @@ struct Options {
     bool secctx = false;
     std::string record_netlink; // --record-netlink FILE
     std::string read_file;      // -r
-    std::string write_file;     // -w
+    std::string write_file;     // -w ("-" when absent: text on standard output)
+    OutputFormat format = OutputFormat::pcapng;
     LinkType link_type = LinkType::linux_sll2;
     std::uint64_t count = 0;        // -c, 0: unlimited
     std::uint32_t snaplen = 262144; // -s

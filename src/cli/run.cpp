@@ -104,6 +104,11 @@ RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     r.filter = o.filter;
     r.max_packets = o.count;
     r.fallback_source = fallback;
+    r.format = o.format;
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    ::localtime_r(&now, &local);
+    r.utc_offset_seconds = local.tm_gmtoff;
     return r;
 }
 
@@ -151,7 +156,7 @@ int capture(const Options& o) {
             warn(w);
         }
     }
-    auto sink = open_output(o.write_file);
+    auto sink = open_output(o.write_file, o.format != OutputFormat::pcapng);
     std::unique_ptr<Sink> netlink_sink;
     std::unique_ptr<NetlinkRecorder> netlink;
     if (!o.record_netlink.empty()) {
@@ -218,7 +223,7 @@ int capture(const Options& o) {
 
 int replay(const Options& o) {
     ReplaySource source(o.read_file);
-    auto sink = open_output(o.write_file);
+    auto sink = open_output(o.write_file, o.format != OutputFormat::pcapng);
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.

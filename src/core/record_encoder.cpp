@@ -114,6 +114,15 @@ std::uint32_t RecordEncoder::interface_snaplen() const {
     return 262144; // whole records: the TLV overhead varies, so use libpcap's maximum
 }
 
+const std::string& RecordEncoder::comment(const Packet& p, const RecordContext& context) {
+    comment_.clear();
+    append_comment(comment_, p,
+                   CommentContext{context.source, context.names,
+                                  p.timestamp ? TimestampSource::kernel : context.fallback_source,
+                                  context.verdict});
+    return comment_;
+}
+
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
                                    std::span<const std::byte> record,
                                    const RecordContext& context) {
@@ -129,16 +138,11 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
         cut.payload = packet.payload.first(snaplen_);
     }
     const Packet& p = cutting ? cut : packet;
-    const bool kernel_time = p.timestamp.has_value();
-    comment_.clear();
-    append_comment(comment_, p,
-                   CommentContext{context.source, context.names,
-                                  kernel_time ? TimestampSource::kernel : context.fallback_source,
-                                  context.verdict});
+    comment(p, context);
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
-    epb.timestamp = kernel_time ? *p.timestamp : context.fallback_time;
+    epb.timestamp = time(p, context);
     switch (hook_direction(p.family, p.hook)) {
     case Direction::inbound:
         epb.direction = EpbDirection::inbound;

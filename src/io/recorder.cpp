@@ -22,8 +22,10 @@ Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, W
         filter_ = std::make_unique<PacketFilter>(options_.filter);
     }
     buffer_.reserve(flush_threshold + 262144);
-    const std::string application = std::string("nfcap ") + version;
-    append_section_header(buffer_, SectionHeader{application, {}, {}});
+    if (options_.format == OutputFormat::pcapng) {
+        const std::string application = std::string("nfcap ") + version;
+        append_section_header(buffer_, SectionHeader{application, {}, {}});
+    }
 }
 
 InterfaceCounters& Recorder::add_source(RecordKind kind, std::uint16_t resource, bool fresh_binding,
@@ -63,9 +65,11 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     const std::string description = (nflog ? "NFLOG group " : "NFQUEUE queue ") +
                                     std::to_string(resource) + " (" +
                                     std::string(link_type_name(options_.link_type)) + ")";
-    append_interface_description(buffer_, InterfaceDescription{options_.link_type,
-                                                               encoder_.interface_snaplen(),
-                                                               counters.name, description});
+    if (options_.format == OutputFormat::pcapng) {
+        append_interface_description(buffer_, InterfaceDescription{options_.link_type,
+                                                                   encoder_.interface_snaplen(),
+                                                                   counters.name, description});
+    }
     id = static_cast<std::uint32_t>(interfaces_.size());
     interfaces_.push_back(std::move(counters));
     return interfaces_.back();
@@ -124,7 +128,16 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     if (counters.pending_drops != 0) {
         context.dropcount = counters.pending_drops;
     }
-    if (encoder_.append(buffer_, packet, raw, context) == EncodeResult::unsupported) {
+    if (options_.format != OutputFormat::pcapng) {
+        text_.clear();
+        const TextStyle style = options_.format == OutputFormat::text   ? TextStyle::line
+                                : options_.format == OutputFormat::json ? TextStyle::json
+                                                                        : TextStyle::json_payload;
+        append_text_record(text_, style, packet, encoder_.comment(packet, context),
+                           RecordEncoder::time(packet, context), options_.utc_offset_seconds);
+        const auto* bytes = reinterpret_cast<const std::byte*>(text_.data());
+        buffer_.insert(buffer_.end(), bytes, bytes + text_.size());
+    } else if (encoder_.append(buffer_, packet, raw, context) == EncodeResult::unsupported) {
         if (counters.unsupported++ == 0) {
             std::array<char, 8> ethertype{};
             std::snprintf(ethertype.data(), ethertype.size(), "%04x", packet.hw_protocol);
@@ -171,23 +184,28 @@ void Recorder::flush() {
 }
 
 void Recorder::finish(Timestamp start, Timestamp end) {
-    for (std::size_t i = 0; i < interfaces_.size(); ++i) {
-        const InterfaceCounters& c = interfaces_[i];
-        InterfaceStatistics isb;
-        isb.interface_id = static_cast<std::uint32_t>(i);
-        isb.timestamp = end;
-        isb.start_time = start;
-        isb.end_time = end;
-        // Records the writer could not take were received and given a verdict, but they left
-        // a gap like the kernel's: the kernel's share is the rest.
-        const std::uint64_t kernel_lost = c.lost - std::min(c.lost, c.not_written);
-        isb.received = c.received + c.lost;
-        isb.dropped = kernel_lost + c.kernel_dropped;
-        isb.filter_accepted = c.received - c.filtered - c.malformed;
-        isb.delivered = c.written;
-        append_interface_statistics(buffer_, isb);
+    for (std::size_t i = 0; options_.format == OutputFormat::pcapng && i < interfaces_.size();
+         ++i) {
+        append_statistics(i, start, end);
     }
     flush();
+}
+
+void Recorder::append_statistics(std::size_t i, Timestamp start, Timestamp end) {
+    const InterfaceCounters& c = interfaces_[i];
+    InterfaceStatistics isb;
+    isb.interface_id = static_cast<std::uint32_t>(i);
+    isb.timestamp = end;
+    isb.start_time = start;
+    isb.end_time = end;
+    // Records the writer could not take were received and given a verdict, but they left a
+    // gap like the kernel's: the kernel's share is the rest.
+    const std::uint64_t kernel_lost = c.lost - std::min(c.lost, c.not_written);
+    isb.received = c.received + c.lost;
+    isb.dropped = kernel_lost + c.kernel_dropped;
+    isb.filter_accepted = c.received - c.filtered - c.malformed;
+    isb.delivered = c.written;
+    append_interface_statistics(buffer_, isb);
 }
 
 } // namespace nfcap

@@ -34,9 +34,9 @@ void FdSink::write(std::span<const std::byte> bytes) {
     }
 }
 
-std::unique_ptr<Sink> open_output(const std::string& path, unsigned mode) {
+std::unique_ptr<Sink> open_output(const std::string& path, bool text, unsigned mode) {
     if (path == "-") {
-        if (::isatty(STDOUT_FILENO) == 1) {
+        if (!text && ::isatty(STDOUT_FILENO) == 1) {
             throw std::runtime_error(
                 "refusing to write binary pcapng to a terminal; redirect or pipe standard output");
         }

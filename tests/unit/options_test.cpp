@@ -67,6 +67,18 @@ TEST(Options, TrailingWordsAreTheFilterAsInTcpdump) {
     EXPECT_EQ(parse({"-r", "in.pcap", "-w", "x", "ip6"}).filter, "ip6");
 }
 
+TEST(Options, WithoutWriteTheOutputIsTextOnStandardOutput) {
+    const auto text = parse({"-g", "1"});
+    EXPECT_EQ(text.format, nfcap::OutputFormat::text);
+    EXPECT_EQ(text.write_file, "-");
+    EXPECT_EQ(parse({"-g", "1", "--json"}).format, nfcap::OutputFormat::json);
+    EXPECT_EQ(parse({"-g", "1", "--json-payload"}).format, nfcap::OutputFormat::json_payload);
+    const auto json_file = parse({"-r", "x.pcap", "--json", "-w", "out.json"});
+    EXPECT_EQ(json_file.format, nfcap::OutputFormat::json);
+    EXPECT_EQ(json_file.write_file, "out.json");
+    EXPECT_EQ(parse({"-g", "1", "-w", "x"}).format, nfcap::OutputFormat::pcapng);
+}
+
 TEST(Options, ReplayNeedsNoGroup) {
     const auto o = parse({"-r", "old.pcap", "-w", "new.pcapng"});
     EXPECT_EQ(o.read_file, "old.pcap");
@@ -88,7 +100,8 @@ struct BadLine {
 TEST(Options, BadCommandLinesGetOneClearLine) {
     const std::vector<BadLine> cases = {
         {{"-w", "x"}, "no source"},
-        {{"-g", "1"}, "no output"},
+        {{"-g", "1", "-w", ""}, "-w needs a file name"},
+        {{"-g", "1", "--linktype", "raw"}, "--linktype applies to pcapng output"},
         {{"-g", "1", "-r", "f", "-w", "x"}, "exclude each other"},
         {{"-g", "", "-w", "x"}, "invalid group"},
         {{"-g", "70000", "-w", "x"}, "between 0 and 65535"},

@@ -1,0 +1,35 @@
+#pragma once
+// Text output for people and scripts: one line per record in the manner of tcpdump, or one JSON
+// object per line (every metadata key of the comment grammar, plus addresses, protocol, lengths
+// and optionally the payload as hex). Pure: the caller gives the time zone offset.
+
+#include <nfcap/packet.hpp>
+#include <nfcap/record_encoder.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace nfcap {
+
+// What the network-layer header says, for a one-line summary.
+struct PacketSummary {
+    std::string network; // "IP", "IP6", "ARP", or the ethertype in hex
+    std::string source;  // address, empty when unknown
+    std::string destination;
+    std::string transport; // "TCP", "UDP", "ICMP", "ICMP6", "proto 47", ... ("" for ARP)
+    std::optional<std::uint16_t> source_port, destination_port;
+    std::string detail; // "echo request", "flags [S]", "request who-has 192.0.2.2", ...
+};
+
+PacketSummary summarize(const Packet& packet);
+
+enum class TextStyle { line, json, json_payload };
+
+// Appends one line (ending in '\n') for `packet`. `comment` is the record's metadata comment
+// (as the pcapng file would carry it); `time` the record's time; `utc_offset_seconds` shifts
+// the printed time of day (text lines only; JSON times are UTC).
+void append_text_record(std::string& out, TextStyle style, const Packet& packet,
+                        std::string_view comment, Timestamp time, long utc_offset_seconds);
+
+} // namespace nfcap
