@@ -56,7 +56,10 @@ class LiveCapture {
     // is reached, or the reader of the output goes away. Then every queue source drains (each
     // packet already queued gets its verdict) and unbinds, and the writer writes what the
     // sources handed on. Throws what a source or the writer threw.
-    LiveCaptureResult run(const std::function<bool()>& stop);
+    // `tick`, when set, runs on the writer thread between batches (at least every 100 ms), for
+    // work that must not race the writer (rotating a ring buffer by age).
+    LiveCaptureResult run(const std::function<bool()>& stop,
+                          const std::function<void()>& tick = {});
 
   private:
     struct Impl;

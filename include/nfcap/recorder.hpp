@@ -30,6 +30,8 @@ struct RecorderOptions {
     std::uint32_t snaplen = 262144; // network-layer bytes kept per record
     std::string filter;             // BPF expression; empty: keep everything
     std::uint64_t max_packets = 0;  // stop after this many written records; 0: no limit
+    std::uint64_t max_bytes = 0;    // stop once this many bytes were written; 0: no limit
+    std::uint64_t rotate_bytes = 0; // ring buffer: start the next file at this size; 0: never
     TimestampSource fallback_source = TimestampSource::receive;
 };
 
@@ -90,8 +92,21 @@ class Recorder final : public RecordHandler {
     void flush();
     // Appends an Interface Statistics Block per interface and flushes.
     void finish(Timestamp start, Timestamp end);
+    // The time the first file of a ring starts (its statistics' start time).
+    void set_start(Timestamp start) { file_start_ = start; }
 
-    bool done() const { return options_.max_packets != 0 && written_ >= options_.max_packets; }
+    bool done() const {
+        return (options_.max_packets != 0 && written_ >= options_.max_packets) ||
+               (options_.max_bytes != 0 && bytes_written_ + buffer_.size() >= options_.max_bytes);
+    }
+
+    // Ends the current file (statistics blocks, covering `file_start`..`now`) and starts the
+    // next file of the sink's ring with fresh section and interface blocks. Records are never
+    // split or repeated across files. No-op for a sink without a next file.
+    void rotate(Timestamp now);
+    Timestamp file_start() const { return file_start_; }
+    // Bytes handed to the sink so far (all files).
+    std::uint64_t bytes_written() const { return bytes_written_; }
     const std::vector<InterfaceCounters>& interfaces() const { return interfaces_; }
     std::uint64_t malformed_without_group() const { return malformed_unknown_; }
     std::uint64_t written() const { return written_; }
@@ -101,6 +116,8 @@ class Recorder final : public RecordHandler {
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
     void append_statistics(std::size_t interface, Timestamp start, Timestamp end);
+    InterfaceDescription interface_block(const InterfaceCounters& counters);
+    std::string description_; // the last interface_block()'s if_description
 
     Sink& sink_;
     RecorderOptions options_;
@@ -114,6 +131,9 @@ class Recorder final : public RecordHandler {
     std::uint64_t delivered_ = 0;
     std::uint64_t buffered_ = 0; // records in buffer_ not yet handed to the sink
     std::uint64_t malformed_unknown_ = 0;
+    std::uint64_t bytes_written_ = 0;
+    std::uint64_t file_bytes_ = 0; // in the current file of a ring
+    Timestamp file_start_;
     std::string text_; // one text record, reused
 };
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nfcap {
 
@@ -28,6 +29,9 @@ class Sink {
     virtual void write(std::span<const std::byte> bytes) = 0;
     virtual SinkKind kind() const = 0;
     virtual const std::string& name() const = 0;
+    // Closes the current file and opens the next one of a ring; false when this sink has no
+    // next file (everything but RotatingFileSink).
+    virtual bool rotate() { return false; }
 };
 
 // A sink over a file descriptor it owns (or borrows, for stdout).
@@ -62,6 +66,33 @@ class MemorySink final : public Sink {
 
   private:
     std::string name_ = "memory";
+};
+
+// A ring of files in dumpcap's manner: `out.pcapng` becomes out_00001_20261123120000.pcapng,
+// out_00002_..., each created when the previous one is done; with `max_files` > 0 the oldest
+// is removed once that many exist.
+class RotatingFileSink final : public Sink {
+  public:
+    RotatingFileSink(std::string base, unsigned max_files, unsigned mode = 0644);
+    ~RotatingFileSink() override;
+    RotatingFileSink(const RotatingFileSink&) = delete;
+    RotatingFileSink& operator=(const RotatingFileSink&) = delete;
+
+    void write(std::span<const std::byte> bytes) override;
+    SinkKind kind() const override { return SinkKind::file; }
+    const std::string& name() const override { return current_; }
+    bool rotate() override;
+    const std::vector<std::string>& files() const { return files_; } // those kept, oldest first
+
+  private:
+    void open_next();
+    std::string base_;
+    unsigned max_files_;
+    unsigned mode_;
+    unsigned number_ = 0;
+    int fd_ = -1;
+    std::string current_;
+    std::vector<std::string> files_;
 };
 
 // Opens the output named on the command line: "-" is standard output (refused when it is a

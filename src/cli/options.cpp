@@ -98,6 +98,11 @@ po::options_description describe() {
         "sll2 (default: every family, with interface and direction), raw (IP only), "
         "nflog (the kernel's TLVs verbatim)");
     add("count,c", po::value<std::string>()->value_name("N"), "stop after N packets written");
+    add("ring-buffer,b", po::value<std::vector<std::string>>()->value_name("KEY:VALUE"),
+        "ring buffer as dumpcap: filesize:kB (next file at this size), duration:S (next file "
+        "after S seconds), files:N (keep the newest N); needs -w FILE");
+    add("autostop,a", po::value<std::vector<std::string>>()->value_name("KEY:VALUE"),
+        "stop after duration:S seconds, filesize:kB written, or packets:N");
     add("snaplen,s", po::value<std::string>()->value_name("N"),
         "bytes of each packet to keep (kernel copy range), default 262144");
     add("filter,f", po::value<std::string>()->value_name("EXPR"),
@@ -180,6 +185,86 @@ std::string usage_text() {
         << "\nExit status: 0 success, 1 error, 2 bad command line, 3 finished but some records\n"
            "were malformed and skipped.\n";
     return out.str();
+}
+
+// "filesize:1000,files:5" or repeated -b flags -> key/value pairs, each key known and once.
+std::vector<std::pair<std::string, std::uint64_t>>
+key_values(const std::vector<std::string>& args, const char* flag,
+           std::initializer_list<const char*> keys) {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (const auto& arg : args) {
+        std::size_t start = 0;
+        while (start <= arg.size()) {
+            const std::size_t comma = std::min(arg.find(',', start), arg.size());
+            const std::string item = arg.substr(start, comma - start);
+            const std::size_t colon = item.find(':');
+            const std::string key = item.substr(0, colon);
+            bool known = false;
+            for (const char* k : keys) {
+                known = known || key == k;
+            }
+            if (colon == std::string::npos || !known) {
+                std::string choices;
+                for (const char* k : keys) {
+                    choices += (choices.empty() ? "" : ", ") + std::string(k) + ":N";
+                }
+                throw UsageError(std::string("invalid ") + flag + " '" + item + "': use " +
+                                 choices);
+            }
+            for (const auto& [seen, value] : out) {
+                if (seen == key) {
+                    throw UsageError(std::string(flag) + " " + key + " given twice");
+                }
+            }
+            out.emplace_back(key, parse_unsigned<std::uint64_t>(
+                                      item.substr(colon + 1),
+                                      (std::string(flag) + " " + key).c_str(), 1, 1ULL << 40U));
+            start = comma + 1;
+        }
+    }
+    return out;
+}
+
+void parse_ring_and_autostop(const po::variables_map& vm, Options& o, bool live) {
+    if (vm.count("ring-buffer") != 0) {
+        for (const auto& [key, value] : key_values(vm["ring-buffer"].as<std::vector<std::string>>(),
+                                                   "-b", {"filesize", "duration", "files"})) {
+            if (key == "filesize") {
+                o.ring_filesize_kb = value;
+            } else if (key == "duration") {
+                o.ring_duration_s = value;
+            } else {
+                o.ring_files = static_cast<unsigned>(std::min<std::uint64_t>(value, 100000));
+            }
+        }
+        if (o.ring_filesize_kb == 0 && o.ring_duration_s == 0) {
+            throw UsageError(
+                "-b needs filesize:kB or duration:S to know when to start the next file");
+        }
+        if (o.write_file == "-" || o.format != OutputFormat::pcapng) {
+            throw UsageError("-b writes a ring of pcapng files; give -w FILE");
+        }
+        if (!live && o.ring_duration_s != 0) {
+            throw UsageError(
+                "-b duration: rotates by the clock during live capture; with -r use filesize:");
+        }
+    }
+    if (vm.count("autostop") != 0) {
+        for (const auto& [key, value] : key_values(vm["autostop"].as<std::vector<std::string>>(),
+                                                   "-a", {"duration", "filesize", "packets"})) {
+            if (key == "duration") {
+                if (!live) {
+                    throw UsageError(
+                        "-a duration: stops live capture; with -r the file's end stops it");
+                }
+                o.stop_duration_s = value;
+            } else if (key == "filesize") {
+                o.stop_filesize_kb = value;
+            } else {
+                o.count = o.count == 0 ? value : std::min(o.count, value);
+            }
+        }
+    }
 }
 
 void parse_verdict_options(const po::variables_map& vm, Options& o) {
@@ -314,9 +399,11 @@ Options parse_options(const std::vector<std::string>& argv) {
     if (vm.count("linktype") != 0) {
         o.link_type = parse_link_type(text("linktype"));
     }
+    parse_ring_and_autostop(vm, o, live);
     if (vm.count("count") != 0) {
-        o.count = parse_unsigned<std::uint64_t>(text("count"), "count", 1,
-                                                std::numeric_limits<std::uint64_t>::max());
+        const auto count = parse_unsigned<std::uint64_t>(text("count"), "count", 1,
+                                                         std::numeric_limits<std::uint64_t>::max());
+        o.count = o.count == 0 ? count : std::min(o.count, count);
     }
     if (vm.count("snaplen") != 0) {
         o.snaplen = parse_unsigned<std::uint32_t>(text("snaplen"), "snaplen", 1, 262144);

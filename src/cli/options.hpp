@@ -32,8 +32,13 @@ struct Options {
     bool gso = false;
     bool secctx = false;
     std::string record_netlink; // --record-netlink FILE
-    std::string read_file;      // -r
-    std::string write_file;     // -w ("-" when absent: text on standard output)
+    // -b ring buffer (dumpcap's meaning): next file at a size (kB) or age (s), keep N files.
+    std::uint64_t ring_filesize_kb = 0, ring_duration_s = 0;
+    unsigned ring_files = 0;
+    // -a autostop: after a duration (s), a written size (kB) or a number of packets.
+    std::uint64_t stop_duration_s = 0, stop_filesize_kb = 0;
+    std::string read_file;  // -r
+    std::string write_file; // -w ("-" when absent: text on standard output)
     OutputFormat format = OutputFormat::pcapng;
     LinkType link_type = LinkType::linux_sll2;
     std::uint64_t count = 0;        // -c, 0: unlimited

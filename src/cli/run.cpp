@@ -97,6 +97,18 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     return t.malformed != 0 ? exit_skipped : exit_ok;
 }
 
+// The output: a ring of files with -b, else what -w names.
+std::unique_ptr<Sink> output_for(const Options& o) {
+    if (o.ring_filesize_kb != 0 || o.ring_duration_s != 0) {
+        return std::make_unique<RotatingFileSink>(o.write_file, o.ring_files);
+    }
+    return open_output(o.write_file, o.format != OutputFormat::pcapng);
+}
+
+double seconds_between(Timestamp a, Timestamp b) {
+    return static_cast<double>(b.sec - a.sec) + (static_cast<double>(b.nsec) - a.nsec) / 1e9;
+}
+
 RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     RecorderOptions r;
     r.link_type = o.link_type;
@@ -105,6 +117,8 @@ RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     r.max_packets = o.count;
     r.fallback_source = fallback;
     r.format = o.format;
+    r.max_bytes = o.stop_filesize_kb * 1000;
+    r.rotate_bytes = o.ring_filesize_kb * 1000;
     const std::time_t now = std::time(nullptr);
     std::tm local{};
     ::localtime_r(&now, &local);
@@ -156,7 +170,7 @@ int capture(const Options& o) {
             warn(w);
         }
     }
-    auto sink = open_output(o.write_file, o.format != OutputFormat::pcapng);
+    auto sink = output_for(o);
     std::unique_ptr<Sink> netlink_sink;
     std::unique_ptr<NetlinkRecorder> netlink;
     if (!o.record_netlink.empty()) {
@@ -188,13 +202,25 @@ int capture(const Options& o) {
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
-    const auto stop = [&blocked] {
+    recorder.set_start(start);
+    const auto stop = [&blocked, &o, start] {
         const timespec zero{0, 0};
         const int signal = sigtimedwait(&blocked, nullptr, &zero);
         if (signal > 0) {
             stop_signal = signal;
         }
-        return stop_signal != 0;
+        return stop_signal != 0 ||
+               (o.stop_duration_s != 0 &&
+                seconds_between(start, wall_clock()) >= static_cast<double>(o.stop_duration_s));
+    };
+    const auto tick = [&o, &recorder] {
+        if (o.ring_duration_s == 0) {
+            return;
+        }
+        const Timestamp now = wall_clock();
+        if (seconds_between(recorder.file_start(), now) >= static_cast<double>(o.ring_duration_s)) {
+            recorder.rotate(now);
+        }
     };
 
     bool reader_gone = false;
@@ -213,7 +239,7 @@ int capture(const Options& o) {
     }
     LiveCaptureResult result;
     if (!reader_gone) {
-        result = capture.run(stop);
+        result = capture.run(stop, tick);
         if (result.reader_gone) {
             warn("the reader of " + sink->name() + " went away; stopping");
         }
@@ -223,7 +249,7 @@ int capture(const Options& o) {
 
 int replay(const Options& o) {
     ReplaySource source(o.read_file);
-    auto sink = open_output(o.write_file, o.format != OutputFormat::pcapng);
+    auto sink = output_for(o);
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.

@@ -380,7 +380,8 @@ void LiveCapture::add(std::unique_ptr<QueueSource> source) {
     impl_->sources.push_back(std::move(s));
 }
 
-LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop) {
+LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
+                                   const std::function<void()>& tick) {
     Impl& m = *impl_;
     for (std::size_t i = 0; i < m.sources.size(); ++i) {
         Impl::Source& s = *m.sources[i];
@@ -431,6 +432,9 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop) {
             if (m.names != nullptr) {
                 m.names->update();
             }
+        }
+        if (tick && !result.reader_gone) {
+            tick();
         }
     }
     m.handoff.close();

@@ -62,13 +62,8 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     counters.kind = kind;
     counters.name = (nflog ? "nflog:" : "nfqueue:") + std::to_string(resource);
     counters.resource_id = resource;
-    const std::string description = (nflog ? "NFLOG group " : "NFQUEUE queue ") +
-                                    std::to_string(resource) + " (" +
-                                    std::string(link_type_name(options_.link_type)) + ")";
     if (options_.format == OutputFormat::pcapng) {
-        append_interface_description(buffer_, InterfaceDescription{options_.link_type,
-                                                                   encoder_.interface_snaplen(),
-                                                                   counters.name, description});
+        append_interface_description(buffer_, interface_block(counters));
     }
     id = static_cast<std::uint32_t>(interfaces_.size());
     interfaces_.push_back(std::move(counters));
@@ -152,7 +147,9 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     ++counters.written;
     ++written_;
     ++buffered_;
-    if (buffer_.size() >= flush_threshold) {
+    if (options_.rotate_bytes != 0 && file_bytes_ + buffer_.size() >= options_.rotate_bytes) {
+        rotate(RecordEncoder::time(packet, context)); // this record ends the file it is in
+    } else if (buffer_.size() >= flush_threshold) {
         flush();
     }
 }
@@ -177,13 +174,47 @@ void Recorder::flush() {
         buffered_ = 0; // lost with the reader
         throw;
     }
+    bytes_written_ += pending.size();
+    file_bytes_ += pending.size();
     pending.clear();
     buffer_.swap(pending); // keep the capacity: no allocation on the next batch
     delivered_ += buffered_;
     buffered_ = 0;
 }
 
+void Recorder::rotate(Timestamp now) {
+    if (options_.format != OutputFormat::pcapng) {
+        return;
+    }
+    for (std::size_t i = 0; i < interfaces_.size(); ++i) {
+        append_statistics(i, file_start_, now);
+    }
+    flush();
+    if (!sink_.rotate()) {
+        return;
+    }
+    file_bytes_ = 0;
+    file_start_ = now;
+    const std::string application = std::string("nfcap ") + version;
+    append_section_header(buffer_, SectionHeader{application, {}, {}});
+    for (const auto& c : interfaces_) {
+        append_interface_description(buffer_, interface_block(c));
+    }
+    flush();
+}
+
+InterfaceDescription Recorder::interface_block(const InterfaceCounters& c) {
+    description_ = (c.kind == RecordKind::nflog ? "NFLOG group " : "NFQUEUE queue ") +
+                   std::to_string(c.resource_id) + " (" +
+                   std::string(link_type_name(options_.link_type)) + ")";
+    return InterfaceDescription{options_.link_type, encoder_.interface_snaplen(), c.name,
+                                description_};
+}
+
 void Recorder::finish(Timestamp start, Timestamp end) {
+    if (options_.rotate_bytes != 0 || file_start_ != Timestamp{}) {
+        start = file_start_; // a ring's last file covers its own span
+    }
     for (std::size_t i = 0; options_.format == OutputFormat::pcapng && i < interfaces_.size();
          ++i) {
         append_statistics(i, start, end);

@@ -2,6 +2,9 @@
 
 #include "system_error.hpp"
 
+#include <array>
+#include <cstdio>
+#include <ctime>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +35,59 @@ void FdSink::write(std::span<const std::byte> bytes) {
         }
         done += static_cast<std::size_t>(n);
     }
+}
+
+RotatingFileSink::RotatingFileSink(std::string base, unsigned max_files, unsigned mode)
+    : base_(std::move(base)), max_files_(max_files), mode_(mode) {
+    open_next();
+}
+
+RotatingFileSink::~RotatingFileSink() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void RotatingFileSink::open_next() {
+    // base "dir/out.pcapng" -> "dir/out_00001_20261123120000.pcapng"
+    const std::size_t slash = base_.rfind('/');
+    const std::size_t dot = base_.rfind('.');
+    const bool has_extension =
+        dot != std::string::npos && (slash == std::string::npos || dot > slash);
+    const std::string stem = has_extension ? base_.substr(0, dot) : base_;
+    const std::string extension = has_extension ? base_.substr(dot) : std::string();
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    ::localtime_r(&now, &local);
+    std::array<char, 32> stamp{};
+    std::strftime(stamp.data(), stamp.size(), "%Y%m%d%H%M%S", &local);
+    std::array<char, 16> number{};
+    std::snprintf(number.data(), number.size(), "%05u", ++number_);
+    std::string path = stem + "_" + number.data() + "_" + stamp.data() + extension;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_);
+    if (fd < 0) {
+        detail::throw_errno("cannot create " + path);
+    }
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+    fd_ = fd;
+    current_ = std::move(path);
+    files_.push_back(current_);
+    while (max_files_ > 0 && files_.size() > max_files_) {
+        ::unlink(files_.front().c_str()); // the ring is full: the oldest file goes
+        files_.erase(files_.begin());
+    }
+}
+
+void RotatingFileSink::write(std::span<const std::byte> bytes) {
+    FdSink borrowed(fd_, current_, SinkKind::file, FdSink::Ownership::borrowed);
+    borrowed.write(bytes);
+}
+
+bool RotatingFileSink::rotate() {
+    open_next();
+    return true;
 }
 
 std::unique_ptr<Sink> open_output(const std::string& path, bool text, unsigned mode) {
