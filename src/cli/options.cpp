@@ -127,6 +127,7 @@ po::options_description describe() {
 
     po::options_description general("General");
     add = general.add_options();
+    add("quiet", "no live status line on a terminal (the final summary is always printed)");
     add("help,h", "print this help and exit");
     add("version", "print the version and exit");
 
@@ -451,6 +452,7 @@ Options parse_options(const std::vector<std::string>& argv) {
         (void)kernel_option("conntrack");
         o.conntrack = true;
     }
+    o.quiet = vm.count("quiet") != 0;
     if (vm.count("record-netlink") != 0) {
         if (!live) {
             throw UsageError("--record-netlink records a live session; it has no effect with -r");

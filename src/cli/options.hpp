@@ -49,6 +49,7 @@ struct Options {
     std::uint32_t qthresh = 100000;
     std::uint32_t flush_timeout = 1; // 1/100 s
     bool conntrack = false;
+    bool quiet = false; // no live status line on a terminal
 };
 
 // Parses argv (argv[0] is the program name). Throws UsageError.

@@ -10,6 +10,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -108,6 +109,36 @@ std::unique_ptr<Sink> output_for(const Options& o) {
 double seconds_between(Timestamp a, Timestamp b) {
     return static_cast<double>(b.sec - a.sec) + (static_cast<double>(b.nsec) - a.nsec) / 1e9;
 }
+
+// "nfcap: 12345 packets (1234/s), 0 lost, 0 filtered -> out.pcapng", redrawn in place.
+struct StatusLine {
+    Timestamp last;
+    std::uint64_t last_written;
+    bool shown = false;
+    void print(const Recorder& r, const std::string& file, Timestamp now) {
+        std::uint64_t lost = 0;
+        std::uint64_t filtered = 0;
+        for (const auto& c : r.interfaces()) {
+            lost += c.lost;
+            filtered += c.filtered;
+        }
+        const double rate = static_cast<double>(r.written() - last_written) /
+                            std::max(seconds_between(last, now), 1e-3);
+        std::fprintf(stderr, "\rnfcap: %llu packets (%.0f/s), %llu lost, %llu filtered -> %s\x1b[K",
+                     static_cast<unsigned long long>(r.written()), rate,
+                     static_cast<unsigned long long>(lost),
+                     static_cast<unsigned long long>(filtered), file.c_str());
+        std::fflush(stderr);
+        last = now;
+        last_written = r.written();
+        shown = true;
+    }
+    void end() {
+        if (shown) {
+            std::fputc('\n', stderr);
+        }
+    }
+};
 
 RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     RecorderOptions r;
@@ -213,13 +244,17 @@ int capture(const Options& o) {
                (o.stop_duration_s != 0 &&
                 seconds_between(start, wall_clock()) >= static_cast<double>(o.stop_duration_s));
     };
-    const auto tick = [&o, &recorder] {
-        if (o.ring_duration_s == 0) {
-            return;
-        }
+    // On a terminal, a status line like dumpcap's, redrawn every second (--quiet: none).
+    const bool status = !o.quiet && ::isatty(STDERR_FILENO) == 1;
+    StatusLine line{start, 0};
+    const auto tick = [&o, &recorder, &sink, status, &line] {
         const Timestamp now = wall_clock();
-        if (seconds_between(recorder.file_start(), now) >= static_cast<double>(o.ring_duration_s)) {
+        if (o.ring_duration_s != 0 &&
+            seconds_between(recorder.file_start(), now) >= static_cast<double>(o.ring_duration_s)) {
             recorder.rotate(now);
+        }
+        if (status && seconds_between(line.last, now) >= 1.0) {
+            line.print(recorder, sink->name(), now);
         }
     };
 
@@ -244,6 +279,7 @@ int capture(const Options& o) {
             warn("the reader of " + sink->name() + " went away; stopping");
         }
     }
+    line.end();
     return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result, true);
 }
 

@@ -54,4 +54,16 @@ rc=0
 wait_pid "$auto" 10 || rc=$?
 check_eq "exit status after -a duration:1" 0 "$rc"
 capinfos "$WORK/auto.pcapng" | grep -q "Number of stat entries = 1" || fail "-a duration file incomplete"
+# On a terminal: a live status line every second; --quiet leaves only the summary.
+require_cmd script
+(sleep 0.5; in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 7700 200 32 --rate 100 >/dev/null) &
+track_pid $!
+script -qec "ip netns exec $NS_B $NFCAP -g $group -w $WORK/tty.pcapng -a duration:3" /dev/null >"$WORK/tty.out" 2>&1
+grep -q "packets ([0-9]*/s), 0 lost, 0 filtered -> $WORK/tty.pcapng" "$WORK/tty.out" ||
+    fail "no status line on a terminal: $(cat -v "$WORK/tty.out")"
+grep -q "^nfcap: [0-9]* packets written" "$WORK/tty.out" || fail "no summary: $(cat -v "$WORK/tty.out")"
+script -qec "ip netns exec $NS_B $NFCAP -g $group -w $WORK/quiet.pcapng -a duration:2 --quiet" /dev/null >"$WORK/quiet.out" 2>&1
+! grep -q "/s), " "$WORK/quiet.out" || fail "--quiet still shows the status line"
+grep -q "packets written" "$WORK/quiet.out" || fail "--quiet lost the summary"
+echo "ok: status line on a terminal, none with --quiet, the summary always"
 echo "1 passed, 0 failed"
