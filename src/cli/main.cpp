@@ -1,5 +1,6 @@
 // nfcap: thin main. Parsing and running live in nfcap_cli; here only exceptions become one
 // line on stderr and an exit status.
+#include "extcap.hpp"
 #include "options.hpp"
 #include "run.hpp"
 
@@ -19,6 +20,9 @@ int main(int argc, char** argv) {
     if (options.action == Action::help) {
         std::cout << usage_text();
         return exit_ok;
+    }
+    if (options.action == Action::extcap) {
+        return answer_extcap(options, std::cout);
     }
     if (options.action == Action::version) {
         std::cout << "nfcap " << nfcap::version << '\n';

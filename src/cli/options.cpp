@@ -127,12 +127,27 @@ po::options_description describe() {
 
     po::options_description general("General");
     add = general.add_options();
+    po::options_description extcap("Wireshark extcap (Wireshark calls these; see README)");
+    add = extcap.add_options();
+    add("extcap-interfaces", "list the extcap interfaces");
+    add("extcap-interface", po::value<std::string>()->value_name("IF"),
+        "nfcap-nflog or nfcap-nfqueue");
+    add("extcap-dlts", "list the link types of --extcap-interface");
+    add("extcap-config", "list the configuration of --extcap-interface");
+    add("extcap-capture-filter", po::value<std::string>()->value_name("EXPR"),
+        "check a capture filter, or filter the capture");
+    add("extcap-version", po::value<std::string>()->implicit_value("")->value_name("V"),
+        "Wireshark's version");
+    add("capture", "capture for Wireshark, into --fifo");
+    add("fifo", po::value<std::string>()->value_name("PATH"), "the FIFO Wireshark reads");
+
+    add = general.add_options();
     add("quiet", "no live status line on a terminal (the final summary is always printed)");
     add("help,h", "print this help and exit");
     add("version", "print the version and exit");
 
     po::options_description all;
-    all.add(source).add(verdicts).add(output).add(kernel).add(general);
+    all.add(source).add(verdicts).add(output).add(kernel).add(general).add(extcap);
     return all;
 }
 
@@ -268,6 +283,55 @@ void parse_ring_and_autostop(const po::variables_map& vm, Options& o, bool live)
     }
 }
 
+// Wireshark's questions are answered without a capture; a capture it starts becomes an
+// ordinary one writing pcapng into its FIFO. Returns true when `o` is complete.
+bool parse_extcap(const po::variables_map& vm, Options& o) {
+    if (vm.count("extcap-interface") != 0) {
+        o.extcap_interface = vm["extcap-interface"].as<std::string>();
+        if (o.extcap_interface != "nfcap-nflog" && o.extcap_interface != "nfcap-nfqueue") {
+            throw UsageError("unknown extcap interface '" + o.extcap_interface +
+                             "': nfcap-nflog or nfcap-nfqueue");
+        }
+    }
+    if (vm.count("extcap-interfaces") != 0) {
+        o.action = Action::extcap;
+        o.extcap = ExtcapQuery::interfaces;
+        return true;
+    }
+    const bool has_interface = !o.extcap_interface.empty();
+    const auto need_interface = [&](const char* what) {
+        if (!has_interface) {
+            throw UsageError(std::string("--") + what +
+                             " needs --extcap-interface nfcap-nflog|nfcap-nfqueue");
+        }
+    };
+    if (vm.count("capture") == 0) {
+        ExtcapQuery query = ExtcapQuery::none;
+        if (vm.count("extcap-dlts") != 0) {
+            need_interface("extcap-dlts");
+            query = ExtcapQuery::dlts;
+        } else if (vm.count("extcap-config") != 0) {
+            need_interface("extcap-config");
+            query = ExtcapQuery::config;
+        } else if (vm.count("extcap-capture-filter") != 0) {
+            need_interface("extcap-capture-filter");
+            query = ExtcapQuery::filter_check;
+            o.filter = vm["extcap-capture-filter"].as<std::string>();
+        }
+        if (query != ExtcapQuery::none) {
+            o.action = Action::extcap;
+            o.extcap = query;
+            return true;
+        }
+        return false;
+    }
+    need_interface("capture");
+    if (vm.count("fifo") == 0) {
+        throw UsageError("--capture needs --fifo PATH");
+    }
+    return false; // the rest is an ordinary capture; see parse_options
+}
+
 void parse_verdict_options(const po::variables_map& vm, Options& o) {
     const auto text = [&](const char* name) { return vm[name].as<std::string>(); };
     const char* queue_only[] = {"auto-accept",  "verdict",    "set-mark", "no-fail-open",
@@ -356,6 +420,9 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.action = Action::version;
         return o;
     }
+    if (parse_extcap(vm, o)) {
+        return o;
+    }
     const auto text = [&](const char* name) { return vm[name].as<std::string>(); };
     if (vm.count("group") != 0) {
         o.groups = parse_number_list(text("group"), "group");
@@ -378,14 +445,31 @@ Options parse_options(const std::vector<std::string>& argv) {
         throw UsageError("-g/-q and -r exclude each other: record live or replay a file, not both");
     }
     parse_verdict_options(vm, o);
+    const bool extcap_capture = vm.count("capture") != 0;
+    if (extcap_capture) {
+        o.quiet = true;
+        if (vm.count("extcap-capture-filter") != 0) {
+            o.filter = vm["extcap-capture-filter"].as<std::string>();
+        }
+        const bool nflog = o.extcap_interface == "nfcap-nflog";
+        if (nflog == o.groups.empty() || nflog != o.queues.empty()) {
+            throw UsageError("extcap interface " + o.extcap_interface + " needs " +
+                             (nflog ? "--group" : "--queue") + " and no other source");
+        }
+        if (!nflog && !o.verdict) {
+            o.verdict = Verdict{}; // the dialog's default: accept
+        }
+    }
     if (vm.count("json-payload") != 0) {
         o.format = OutputFormat::json_payload;
     } else if (vm.count("json") != 0) {
         o.format = OutputFormat::json;
-    } else if (vm.count("write") == 0) {
+    } else if (vm.count("write") == 0 && !extcap_capture) {
         o.format = OutputFormat::text; // like tcpdump: no -w, one line per packet
     }
-    if (vm.count("write") != 0) {
+    if (extcap_capture) {
+        o.write_file = vm["fifo"].as<std::string>();
+    } else if (vm.count("write") != 0) {
         o.write_file = text("write");
         if (o.write_file.empty()) {
             throw UsageError("-w needs a file name, or - for standard output");
@@ -452,7 +536,7 @@ Options parse_options(const std::vector<std::string>& argv) {
         (void)kernel_option("conntrack");
         o.conntrack = true;
     }
-    o.quiet = vm.count("quiet") != 0;
+    o.quiet = o.quiet || vm.count("quiet") != 0;
     if (vm.count("record-netlink") != 0) {
         if (!live) {
             throw UsageError("--record-netlink records a live session; it has no effect with -r");

@@ -19,7 +19,11 @@ class UsageError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-enum class Action { capture, help, version };
+enum class Action { capture, help, version, extcap };
+
+// Wireshark's extcap protocol: which question Wireshark asks (Action::extcap), or a capture it
+// started (Action::capture with `fifo` set).
+enum class ExtcapQuery { none, interfaces, dlts, config, filter_check };
 
 struct Options {
     Action action = Action::capture;
@@ -50,6 +54,8 @@ struct Options {
     std::uint32_t flush_timeout = 1; // 1/100 s
     bool conntrack = false;
     bool quiet = false; // no live status line on a terminal
+    ExtcapQuery extcap = ExtcapQuery::none;
+    std::string extcap_interface; // "nflog" or "nfqueue"
 };
 
 // Parses argv (argv[0] is the program name). Throws UsageError.
