@@ -32,6 +32,7 @@ struct RecorderOptions {
     std::uint64_t max_packets = 0;  // stop after this many written records; 0: no limit
     std::uint64_t max_bytes = 0;    // stop once this many bytes were written; 0: no limit
     std::uint64_t rotate_bytes = 0; // ring buffer: start the next file at this size; 0: never
+    bool reconnect = false;         // a FIFO's reader went away: wait for the next one
     TimestampSource fallback_source = TimestampSource::receive;
 };
 
@@ -112,6 +113,8 @@ class Recorder final : public RecordHandler {
     std::uint64_t written() const { return written_; }
     // Records that reached the sink (written() minus any batch a vanished reader never got).
     std::uint64_t delivered() const { return delivered_; }
+    // With reconnect: records encoded while no reader was there (never read by anyone).
+    std::uint64_t unread() const { return unread_; }
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
@@ -132,7 +135,10 @@ class Recorder final : public RecordHandler {
     std::uint64_t buffered_ = 0; // records in buffer_ not yet handed to the sink
     std::uint64_t malformed_unknown_ = 0;
     std::uint64_t bytes_written_ = 0;
-    std::uint64_t file_bytes_ = 0; // in the current file of a ring
+    std::uint64_t unread_ = 0;
+    bool waiting_for_reader_ = false;
+    void start_section(ByteBuffer& out); // section header and every interface block
+    std::uint64_t file_bytes_ = 0;       // in the current file of a ring
     Timestamp file_start_;
     std::string text_; // one text record, reused
 };

@@ -32,6 +32,9 @@ class Sink {
     // Closes the current file and opens the next one of a ring; false when this sink has no
     // next file (everything but RotatingFileSink).
     virtual bool rotate() { return false; }
+    // After ReaderGone: opens the output again if a new reader is there (never blocks). False
+    // when nobody reads yet, or this sink cannot reconnect (only FIFOs can).
+    virtual bool reconnect() { return false; }
 };
 
 // A sink over a file descriptor it owns (or borrows, for stdout).
@@ -39,6 +42,8 @@ class FdSink final : public Sink {
   public:
     enum class Ownership { owned, borrowed };
     FdSink(int fd, std::string name, SinkKind kind, Ownership ownership);
+    // A sink on a FIFO that can be opened again for the next reader.
+    FdSink(int fd, std::string name, std::string fifo_path);
     ~FdSink() override;
     FdSink(const FdSink&) = delete;
     FdSink& operator=(const FdSink&) = delete;
@@ -46,12 +51,14 @@ class FdSink final : public Sink {
     void write(std::span<const std::byte> bytes) override;
     SinkKind kind() const override { return kind_; }
     const std::string& name() const override { return name_; }
+    bool reconnect() override;
 
   private:
     int fd_;
     std::string name_;
     SinkKind kind_;
     Ownership ownership_;
+    std::string fifo_path_; // empty: no reconnecting
 };
 
 // Collects everything in memory (tests, embedding).

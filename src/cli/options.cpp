@@ -107,6 +107,8 @@ po::options_description describe() {
         "bytes of each packet to keep (kernel copy range), default 262144");
     add("filter,f", po::value<std::string>()->value_name("EXPR"),
         "BPF capture filter (pcap-filter syntax) run in user space; filtered packets are counted");
+    add("fifo-reconnect", "when the reader of the -w FIFO goes away, wait for the next reader and "
+                          "give it a fresh stream (default: stop, as dumpcap does)");
     add("json", "without -w or with it: one JSON object per packet (every metadata key) instead of "
                 "pcapng");
     add("json-payload", "like --json, with the payload as hex");
@@ -537,6 +539,10 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.conntrack = true;
     }
     o.quiet = o.quiet || vm.count("quiet") != 0;
+    o.fifo_reconnect = vm.count("fifo-reconnect") != 0;
+    if (o.fifo_reconnect && (o.write_file == "-" || !live)) {
+        throw UsageError("--fifo-reconnect needs a live capture written to a FIFO (-w PATH)");
+    }
     if (vm.count("record-netlink") != 0) {
         if (!live) {
             throw UsageError("--record-netlink records a live session; it has no effect with -r");

@@ -53,7 +53,8 @@ struct Options {
     std::uint32_t qthresh = 100000;
     std::uint32_t flush_timeout = 1; // 1/100 s
     bool conntrack = false;
-    bool quiet = false; // no live status line on a terminal
+    bool quiet = false;          // no live status line on a terminal
+    bool fifo_reconnect = false; // a FIFO's reader went away: wait for the next one
     ExtcapQuery extcap = ExtcapQuery::none;
     std::string extcap_interface; // "nflog" or "nfqueue"
 };

@@ -89,6 +89,9 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     if (t.unsupported != 0) {
         line += ", " + std::to_string(t.unsupported) + " not representable in this link type";
     }
+    if (recorder.unread() != 0) {
+        line += ", " + std::to_string(recorder.unread()) + " unread (no reader on the FIFO)";
+    }
     if (t.queues && live) {
         line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
                 std::to_string(t.not_written) + " not written (output behind), " +
@@ -150,6 +153,7 @@ RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     r.format = o.format;
     r.max_bytes = o.stop_filesize_kb * 1000;
     r.rotate_bytes = o.ring_filesize_kb * 1000;
+    r.reconnect = o.fifo_reconnect;
     const std::time_t now = std::time(nullptr);
     std::tm local{};
     ::localtime_r(&now, &local);

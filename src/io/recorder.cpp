@@ -159,7 +159,31 @@ void Recorder::count_unreadable(const std::string& why) {
     warn_(why);
 }
 
+void Recorder::start_section(ByteBuffer& out) {
+    const std::string application = std::string("nfcap ") + version;
+    append_section_header(out, SectionHeader{application, {}, {}});
+    for (const auto& c : interfaces_) {
+        append_interface_description(out, interface_block(c));
+    }
+}
+
 void Recorder::flush() {
+    if (waiting_for_reader_) {
+        if (!sink_.reconnect()) {
+            unread_ += buffered_; // nobody reads: these records go nowhere, counted
+            buffered_ = 0;
+            buffer_.clear();
+            return;
+        }
+        // A new reader: it gets a stream of its own, with fresh section and interface blocks.
+        waiting_for_reader_ = false;
+        ByteBuffer fresh;
+        if (options_.format == OutputFormat::pcapng) {
+            start_section(fresh);
+        }
+        fresh.insert(fresh.end(), buffer_.begin(), buffer_.end());
+        buffer_.swap(fresh);
+    }
     if (buffer_.empty()) {
         return;
     }
@@ -168,10 +192,21 @@ void Recorder::flush() {
     pending.swap(buffer_);
     try {
         sink_.write(pending);
+    } catch (const ReaderGone&) {
+        pending.clear();
+        buffer_.swap(pending);
+        if (!options_.reconnect) {
+            buffered_ = 0; // lost with the reader
+            throw;
+        }
+        unread_ += buffered_;
+        buffered_ = 0;
+        waiting_for_reader_ = true;
+        return;
     } catch (...) {
         pending.clear();
         buffer_.swap(pending);
-        buffered_ = 0; // lost with the reader
+        buffered_ = 0;
         throw;
     }
     bytes_written_ += pending.size();
@@ -195,11 +230,7 @@ void Recorder::rotate(Timestamp now) {
     }
     file_bytes_ = 0;
     file_start_ = now;
-    const std::string application = std::string("nfcap ") + version;
-    append_section_header(buffer_, SectionHeader{application, {}, {}});
-    for (const auto& c : interfaces_) {
-        append_interface_description(buffer_, interface_block(c));
-    }
+    start_section(buffer_);
     flush();
 }
 

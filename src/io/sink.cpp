@@ -14,6 +14,28 @@ namespace nfcap {
 FdSink::FdSink(int fd, std::string name, SinkKind kind, Ownership ownership)
     : fd_(fd), name_(std::move(name)), kind_(kind), ownership_(ownership) {}
 
+FdSink::FdSink(int fd, std::string name, std::string fifo_path)
+    : fd_(fd), name_(std::move(name)), kind_(SinkKind::stream), ownership_(Ownership::owned),
+      fifo_path_(std::move(fifo_path)) {}
+
+bool FdSink::reconnect() {
+    if (fifo_path_.empty()) {
+        return false;
+    }
+    // Without a reader, a non-blocking open of a FIFO for writing fails with ENXIO.
+    const int fd = ::open(fifo_path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+    fd_ = fd;
+    return true;
+}
+
 FdSink::~FdSink() {
     if (ownership_ == Ownership::owned && fd_ >= 0) {
         ::close(fd_);
@@ -111,7 +133,7 @@ std::unique_ptr<Sink> open_output(const std::string& path, bool text, unsigned m
         if (fd < 0) {
             detail::throw_errno("cannot open FIFO " + path);
         }
-        return std::make_unique<FdSink>(fd, path, SinkKind::stream, FdSink::Ownership::owned);
+        return std::make_unique<FdSink>(fd, path, path);
     }
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
