@@ -14,7 +14,7 @@
 
 namespace nfcap {
 
-enum class EncodeResult { written, unsupported };
+enum class EncodeResult { written, unsupported, skipped };
 
 // Everything about one record that does not come from the record itself.
 struct RecordContext {

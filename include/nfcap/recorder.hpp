@@ -118,7 +118,13 @@ class Recorder final : public RecordHandler {
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
-    void append_statistics(std::size_t interface, Timestamp start, Timestamp end);
+    void append_statistics(const InterfaceCounters& counters, std::uint32_t id, Timestamp start,
+                           Timestamp end);
+    void append_all_statistics(Timestamp start, Timestamp end);
+    EncodeResult encode(const Packet& packet, std::span<const std::byte> raw,
+                        const RecordContext& context, InterfaceCounters& counters,
+                        std::uint64_t number);
+    bool shared_interface() const { return options_.link_type == LinkType::raw; }
     InterfaceDescription interface_block(const InterfaceCounters& counters);
     std::string description_; // the last interface_block()'s if_description
 

@@ -1,6 +1,7 @@
 #include <nfcap/record_encoder.hpp>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace nfcap {
 namespace {
@@ -171,7 +172,9 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
         if (link_type_ == LinkType::linux_sll2) {
             cooked = sll2_header(p);
             epb.link_header = cooked;
-            epb.original_length += static_cast<std::uint32_t>(sll2_header_size);
+            // Saturating: a kernel-claimed length near 2^32 must not wrap below the capture.
+            epb.original_length = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                std::uint64_t{epb.original_length} + sll2_header_size, UINT32_MAX));
         }
     }
     append_enhanced_packet(out, epb);

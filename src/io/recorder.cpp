@@ -53,7 +53,7 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
                                            std::uint32_t& id) {
     for (std::size_t i = 0; i < interfaces_.size(); ++i) {
         if (interfaces_[i].resource_id == resource && interfaces_[i].kind == kind) {
-            id = static_cast<std::uint32_t>(i);
+            id = shared_interface() ? 0U : static_cast<std::uint32_t>(i);
             return interfaces_[i];
         }
     }
@@ -62,10 +62,10 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     counters.kind = kind;
     counters.name = (nflog ? "nflog:" : "nfqueue:") + std::to_string(resource);
     counters.resource_id = resource;
-    if (options_.format == OutputFormat::pcapng) {
+    if (options_.format == OutputFormat::pcapng && (!shared_interface() || interfaces_.empty())) {
         append_interface_description(buffer_, interface_block(counters));
     }
-    id = static_cast<std::uint32_t>(interfaces_.size());
+    id = shared_interface() ? 0U : static_cast<std::uint32_t>(interfaces_.size());
     interfaces_.push_back(std::move(counters));
     return interfaces_.back();
 }
@@ -132,7 +132,10 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
                            RecordEncoder::time(packet, context), options_.utc_offset_seconds);
         const auto* bytes = reinterpret_cast<const std::byte*>(text_.data());
         buffer_.insert(buffer_.end(), bytes, bytes + text_.size());
-    } else if (encoder_.append(buffer_, packet, raw, context) == EncodeResult::unsupported) {
+    } else if (const EncodeResult result = encode(packet, raw, context, counters, number);
+               result == EncodeResult::skipped) {
+        return;
+    } else if (result == EncodeResult::unsupported) {
         if (counters.unsupported++ == 0) {
             std::array<char, 8> ethertype{};
             std::snprintf(ethertype.data(), ethertype.size(), "%04x", packet.hw_protocol);
@@ -154,6 +157,21 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     }
 }
 
+EncodeResult Recorder::encode(const Packet& packet, std::span<const std::byte> raw,
+                              const RecordContext& context, InterfaceCounters& counters,
+                              std::uint64_t number) {
+    try {
+        return encoder_.append(buffer_, packet, raw, context);
+    } catch (const EncodeError& e) {
+        // A record the file format cannot hold (a time before 1970, lengths past 2^32): it is
+        // skipped like a malformed one, and the file stays valid.
+        ++counters.malformed;
+        const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
+        warn_(where + " (" + counters.name + ") skipped: " + e.what());
+        return EncodeResult::skipped;
+    }
+}
+
 void Recorder::count_unreadable(const std::string& why) {
     ++malformed_unknown_;
     warn_(why);
@@ -164,6 +182,9 @@ void Recorder::start_section(ByteBuffer& out) {
     append_section_header(out, SectionHeader{application, {}, {}});
     for (const auto& c : interfaces_) {
         append_interface_description(out, interface_block(c));
+        if (shared_interface()) {
+            break;
+        }
     }
 }
 
@@ -221,9 +242,7 @@ void Recorder::rotate(Timestamp now) {
     if (options_.format != OutputFormat::pcapng) {
         return;
     }
-    for (std::size_t i = 0; i < interfaces_.size(); ++i) {
-        append_statistics(i, file_start_, now);
-    }
+    append_all_statistics(file_start_, now);
     flush();
     if (!sink_.rotate()) {
         return;
@@ -235,6 +254,17 @@ void Recorder::rotate(Timestamp now) {
 }
 
 InterfaceDescription Recorder::interface_block(const InterfaceCounters& c) {
+    if (shared_interface()) {
+        // libpcap (1.10) refuses a second LINKTYPE_RAW interface block, so every source shares
+        // one; each record's comment names its source.
+        return InterfaceDescription{
+            options_.link_type, encoder_.interface_snaplen(), "nfcap",
+            "every source (LINKTYPE_RAW); each record's comment names its source"};
+    }
+    if (c.name == "nfcap") {
+        return InterfaceDescription{options_.link_type, encoder_.interface_snaplen(), c.name,
+                                    "no records"};
+    }
     description_ = (c.kind == RecordKind::nflog ? "NFLOG group " : "NFQUEUE queue ") +
                    std::to_string(c.resource_id) + " (" +
                    std::string(link_type_name(options_.link_type)) + ")";
@@ -246,20 +276,55 @@ void Recorder::finish(Timestamp start, Timestamp end) {
     if (options_.rotate_bytes != 0 || file_start_ != Timestamp{}) {
         start = file_start_; // a ring's last file covers its own span
     }
-    for (std::size_t i = 0; options_.format == OutputFormat::pcapng && i < interfaces_.size();
-         ++i) {
-        append_statistics(i, start, end);
+    if (options_.format == OutputFormat::pcapng) {
+        if (interfaces_.empty()) {
+            // Nothing arrived (an empty recording): readers need at least one interface block.
+            InterfaceCounters none;
+            none.name = "nfcap";
+            append_interface_description(buffer_, interface_block(none));
+        }
+        append_all_statistics(start, end);
     }
     flush();
 }
 
-void Recorder::append_statistics(std::size_t i, Timestamp start, Timestamp end) {
-    const InterfaceCounters& c = interfaces_[i];
+void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
+    if (!shared_interface()) {
+        for (std::size_t i = 0; i < interfaces_.size(); ++i) {
+            append_statistics(interfaces_[i], static_cast<std::uint32_t>(i), start, end);
+        }
+        return;
+    }
+    if (interfaces_.empty()) {
+        return;
+    }
+    InterfaceCounters all; // the one shared interface counts for every source
+    for (const auto& c : interfaces_) {
+        all.received += c.received;
+        all.written += c.written;
+        all.filtered += c.filtered;
+        all.malformed += c.malformed;
+        all.lost += c.lost;
+        all.not_written += c.not_written;
+        all.kernel_dropped += c.kernel_dropped;
+    }
+    append_statistics(all, 0, start, end);
+}
+
+void Recorder::append_statistics(const InterfaceCounters& c, std::uint32_t id, Timestamp start,
+                                 Timestamp end) {
+    // Times come from the records of a replayed file, which may hold anything: only times pcapng
+    // can carry are written.
+    const auto representable = [](Timestamp t) { return t.sec >= 0 && t.nsec < 1'000'000'000U; };
     InterfaceStatistics isb;
-    isb.interface_id = static_cast<std::uint32_t>(i);
-    isb.timestamp = end;
-    isb.start_time = start;
-    isb.end_time = end;
+    isb.interface_id = id;
+    isb.timestamp = representable(end) ? end : Timestamp{};
+    if (representable(start)) {
+        isb.start_time = start;
+    }
+    if (representable(end)) {
+        isb.end_time = end;
+    }
     // Records the writer could not take were received and given a verdict, but they left a
     // gap like the kernel's: the kernel's share is the rest.
     const std::uint64_t kernel_lost = c.lost - std::min(c.lost, c.not_written);
