@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format
   libmnl-dev libnetfilter-log-dev libnetfilter-queue-dev libpcap-dev
   libboost-program-options-dev libgtest-dev libgmock-dev
+  # fuzzing: libFuzzer and the sanitizer runtimes for clang (only recommended by clang-14)
+  libclang-rt-14-dev
   # test and demo: real consumers and real firewalls
   tshark tcpdump nftables iptables iproute2 iputils-ping procps util-linux
   # benchmark (bench/run.sh): the peers it measures and its tools
