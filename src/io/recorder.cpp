@@ -315,7 +315,10 @@ void Recorder::append_statistics(const InterfaceCounters& c, std::uint32_t id, T
                                  Timestamp end) {
     // Times come from the records of a replayed file, which may hold anything: only times pcapng
     // can carry are written.
-    const auto representable = [](Timestamp t) { return t.sec >= 0 && t.nsec < 1'000'000'000U; };
+    const auto representable = [](Timestamp t) {
+        constexpr std::int64_t max_seconds = 18'446'744'072; // 64 bits of nanoseconds
+        return t.sec >= 0 && t.sec <= max_seconds && t.nsec < 1'000'000'000U;
+    };
     InterfaceStatistics isb;
     isb.interface_id = id;
     isb.timestamp = representable(end) ? end : Timestamp{};
