@@ -1,0 +1,356 @@
+#!/usr/bin/python3
+"""Turns bench/run.sh's raw rows (results.csv) into markdown tables and checks the targets.
+
+    analyze.py results.csv [--system system.txt] [--elapsed SECONDS] > summary.md
+
+Definitions (live suites):
+  expected    = rule counter x records per packet (the nft rule that logs, or the iptables
+                NFQUEUE rule): what the kernel handed to the reader's group or queue
+  captured    = records the reader recorded (counted in its file by libpcap, or the null
+                reader's own count); for NFQUEUE also at most what passed the queue (the
+                prerouting counter after the verdict), so dropped packets count as lost too
+  loss %      = (expected - captured) / expected
+  records/s   = captured / the sender's wall time (the rate the reader kept up with)
+  CPU s per M = reader user+sys CPU seconds (wait4 rusage) per million records captured
+  x null      = the tool's figure divided by the null reader's in the same repetition and
+                rate (the tools of one (repetition, rate) slot ran one after another), then the
+                median over the repetitions
+Cells show the median over the repetitions, with [min-max] when they differ.
+"""
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+RSS_LIMIT_MIB = 64
+CPU_RATIO_LIMIT = 3.0
+NFQ_RATE_RATIO = 0.95
+
+
+def num(x):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
+
+
+def median(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def cell(vals, fmt):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "n/a"
+    m = fmt(statistics.median(vals))
+    lo, hi = fmt(min(vals)), fmt(max(vals))
+    return m if lo == hi else f"{m} [{lo}–{hi}]"
+
+
+def f_loss(v):
+    return "0" if v == 0 else f"{v:.3f}"
+
+
+def f_rate(v):
+    return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k"
+
+
+def f_cpu(v):
+    return f"{v:.3f}"
+
+
+def f_ratio(v):
+    return f"{v:.2f}"
+
+
+def f_mib(v):
+    return f"{v:.1f}"
+
+
+def rate_label(r, per_packet=1):
+    r = int(r)
+    if r == 0:
+        return "flat out"
+    text = f"{r // 1000}k pps"
+    if per_packet > 1:
+        text += f" ({r * per_packet // 1000}k rec/s)"
+    return text
+
+
+class Run:
+    """One live measurement with its derived figures."""
+
+    def __init__(self, r):
+        self.r = r
+        self.suite, self.tool, self.rep = r["suite"], r["tool"], r["rep"]
+        self.rate = int(r["rate"])
+        k = int(r["records_per_packet"] or 1)
+        matched = num(r["matched"]) or 0
+        self.expected = matched * k
+        rec = num(r["records"])
+        self.records = rec
+        captured = rec
+        passed = num(r["passed"])
+        if self.suite == "nfqueue" and captured is not None and passed is not None:
+            captured = min(captured, passed)
+        self.loss = (100.0 * (self.expected - captured) / self.expected
+                     if self.expected and captured is not None else None)
+        wall = num(r["send_wall_s"])
+        self.rec_per_s = rec / wall if rec is not None and wall else None
+        self.offered = self.expected / wall if wall else None
+        cpu = (num(r["utime_s"]) or 0) + (num(r["stime_s"]) or 0)
+        self.cpu_per_m = cpu / rec * 1e6 if rec else None
+        rss = num(r["maxrss_kb"])
+        self.rss_mib = rss / 1024 if rss is not None else None
+        self.note = r["note"]
+
+
+def sustained(by, tool, rates, per_packet):
+    best = None
+    for rate in rates:
+        xs = by[(tool, rate)]
+        if not xs or any(x.loss is None or x.loss > 0 for x in xs):
+            break
+        if rate == 0:
+            offered = median([x.offered for x in xs])
+            best = f"≥ {f_rate(offered)} rec/s" if offered else best
+        else:
+            best = f"{f_rate(rate * per_packet)} rec/s"
+    return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "none"
+
+
+def live_table(runs, suite, out):
+    rs = [x for x in runs if x.suite == suite]
+    if not rs:
+        return
+    per_packet = int(rs[0].r["records_per_packet"] or 1)
+    nfq = suite == "nfqueue"
+    tools, rates = [], []
+    for x in rs:
+        if x.tool not in tools:
+            tools.append(x.tool)
+        if x.rate not in rates:
+            rates.append(x.rate)
+    rates.sort(key=lambda v: (v == 0, v))
+    slot = {(x.tool, x.rate, x.rep): x for x in rs}
+    by = defaultdict(list)
+    for x in rs:
+        by[(x.tool, x.rate)].append(x)
+    reps = sorted({x.rep for x in rs})
+
+    def ratios(tool, rate, attr):
+        vals = []
+        for rep in reps:
+            a, b = slot.get((tool, rate, rep)), slot.get(("null", rate, rep))
+            if a and b and getattr(a, attr) and getattr(b, attr):
+                vals.append(getattr(a, attr) / getattr(b, attr))
+        return vals
+
+    unit = "packets" if nfq else "records"
+    head = f"| offered | tool | loss % | {unit}/s | CPU s per M {unit} | CPU × null |"
+    sep = "|---|---|---|---|---|---|"
+    if nfq:
+        head += " rate × null |"
+        sep += "---|"
+    head += " peak RSS MiB |"
+    sep += "---|"
+    out += [head, sep]
+    for rate in rates:
+        for t in tools:
+            xs = by[(t, rate)]
+            if not xs:
+                continue
+            line = (f"| {rate_label(rate, per_packet)} | {t} | {cell([x.loss for x in xs], f_loss)} | "
+                    f"{cell([x.rec_per_s for x in xs], f_rate)} | "
+                    f"{cell([x.cpu_per_m for x in xs], f_cpu)} | "
+                    f"{cell(ratios(t, rate, 'cpu_per_m'), f_ratio)} |")
+            if nfq:
+                line += f" {cell(ratios(t, rate, 'rec_per_s'), f_ratio)} |"
+            rss = [x.rss_mib for x in xs if x.rss_mib is not None]
+            line += f" {f_mib(max(rss)) if rss else 'n/a'} |"
+            out.append(line)
+    # Sustained: the highest offered rate at which every repetition lost nothing, and so did
+    # every lower rate; "≥" when that held flat out (the sender, not the reader, was the limit).
+    out.append("")
+    out.append(f"Sustained (highest offered rate with no loss in any repetition, nor at any lower rate; "
+               f"≥: held flat out, where the sender was the limit): " + "; ".join(
+                   f"{t} {sustained(by, t, rates, per_packet)}" for t in tools) + ".")
+    notes = sorted({f"{x.tool} {rate_label(x.rate)} rep {x.rep}: {x.note}" for x in rs if x.note})
+    if notes:
+        out.append("")
+        out.append("Notes: " + "; ".join(notes) + ".")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("csv")
+    ap.add_argument("--system")
+    ap.add_argument("--elapsed")
+    a = ap.parse_args()
+    rows = list(csv.DictReader(open(a.csv, newline="")))
+    live_suites = ("nflog", "nflog-x8", "nfqueue", "rss-live")
+    runs = [Run(r) for r in rows if r["suite"] in live_suites]
+    out = ["# nfcap performance", ""]
+    if a.system:
+        sysinfo = dict(line.rstrip("\n").split(": ", 1) for line in open(a.system) if ": " in line)
+        out.append(f"`{sysinfo.get('command', 'bench/run.sh')}` on {sysinfo.get('date', '?')}: "
+                   f"{sysinfo.get('cpu', '?')}, kernel {sysinfo.get('kernel', '?')}, "
+                   f"{sysinfo.get('nfcap', 'nfcap')}"
+                   + (f", {a.elapsed} s in all" if a.elapsed else "") + ".")
+        out.append(f"Peers: tcpdump {sysinfo.get('tcpdump', '?')}; dumpcap {sysinfo.get('dumpcap', '?')}; "
+                   f"ulogd2 {sysinfo.get('ulogd2', '?')}; {sysinfo.get('editcap', 'editcap')}. "
+                   f"Load average before the run: {sysinfo.get('load average before the run', '?')}, "
+                   f"after: {sysinfo.get('load average after the run', '?')}.")
+        out.append("")
+
+    # ---- targets
+    targets = []
+
+    def target(name, ok, figure):
+        targets.append(f"| {name} | {figure} | {'met' if ok else '**missed**' if ok is not None else 'not measured'} |")
+
+    def slot_ratio(suite, rate, attr):
+        vals = []
+        rs = [x for x in runs if x.suite == suite]
+        for rep in sorted({x.rep for x in rs}):
+            a_ = [x for x in rs if x.tool == "nfcap" and x.rate == rate and x.rep == rep]
+            b_ = [x for x in rs if x.tool == "null" and x.rate == rate and x.rep == rep]
+            if a_ and b_ and getattr(a_[0], attr) and getattr(b_[0], attr):
+                vals.append(getattr(a_[0], attr) / getattr(b_[0], attr))
+        return vals
+
+    for suite, what in (("nflog", "1 record per packet"), ("nflog-x8", "8 records per packet")):
+        top = [x for x in runs if x.suite == suite and x.tool == "nfcap" and x.rate == 0]
+        if not top:
+            continue
+        lost = [x.loss for x in top]
+        gaps = [num(x.r["reader_lost"]) or 0 for x in top]
+        rate = median([x.rec_per_s for x in top])
+        ok = all(v is not None and v <= 0 for v in lost) and all(g == 0 for g in gaps)
+        target(f"NFLOG ({what}), default settings: no loss flat out",
+               ok, f"loss {cell(lost, f_loss)} % at {f_rate(rate) if rate else '?'} records/s "
+                   f"(the sender's limit); sequence gaps {int(sum(gaps))}")
+        per_rate = []
+        worst = None
+        for r in sorted({x.rate for x in runs if x.suite == suite}, key=lambda v: (v == 0, v)):
+            m = median(slot_ratio(suite, r, "cpu_per_m"))
+            if m is not None:
+                per_rate.append(f"{rate_label(r)} {m:.2f}")
+                worst = m if worst is None else max(worst, m)
+        target(f"NFLOG ({what}): CPU per record ≤ {CPU_RATIO_LIMIT:g}× the null reader's",
+               None if worst is None else worst <= CPU_RATIO_LIMIT,
+               "× null (median per rate): " + ", ".join(per_rate))
+
+    nfq_top = slot_ratio("nfqueue", 0, "rec_per_s")
+    nfq_runs = [x for x in runs if x.suite == "nfqueue" and x.tool == "nfcap"]
+    if nfq_runs:
+        zero = all(x.loss is not None and x.loss <= 0 for x in nfq_runs)
+        m = median(nfq_top)
+        worst_loss = max((x.loss for x in nfq_runs if x.loss is not None), default=None)
+        target(f"NFQUEUE --auto-accept: flat-out rate ≥ {NFQ_RATE_RATIO}× the batch null reader's, zero loss",
+               m is not None and m >= NFQ_RATE_RATIO and zero,
+               f"rate × null {cell(nfq_top, f_ratio)}; worst loss over all rates "
+               f"{f_loss(worst_loss) if worst_loss is not None else '?'} %")
+
+    rp = [r for r in rows if r["suite"] == "replay"]
+    replay = defaultdict(dict)
+    for r in rp:
+        wall = num(r["wall_s"])
+        n = num(r["records"])
+        cpu = (num(r["utime_s"]) or 0) + (num(r["stime_s"]) or 0)
+        replay[r["rep"]][r["tool"]] = {
+            "rps": n / wall if n and wall else None,
+            "cpu": cpu / n * 1e6 if n else None,
+            "rss": (num(r["maxrss_kb"]) or 0) / 1024,
+            "n": n,
+            "in": num(r["matched"]),
+        }
+    speed = [d["nfcap"]["rps"] / d["editcap"]["rps"] for d in replay.values()
+             if "nfcap" in d and "editcap" in d and d["nfcap"]["rps"] and d["editcap"]["rps"]]
+    if speed:
+        target("Replay: nfcap -r faster than editcap -F pcapng", median(speed) > 1,
+               f"nfcap's records/s ÷ editcap's: {cell(speed, f_ratio)}")
+
+    rss_all = [(num(r["maxrss_kb"]) / 1024, r["suite"]) for r in rows
+               if r["tool"] == "nfcap" and num(r["maxrss_kb"]) is not None]
+    if rss_all:
+        peak, where = max(rss_all)
+        target(f"Peak RSS < {RSS_LIMIT_MIB} MiB everywhere", peak < RSS_LIMIT_MIB,
+               f"highest: {peak:.1f} MiB ({where}), over {len(rss_all)} nfcap runs")
+
+    out += ["## Targets", "", "| target | this run | |", "|---|---|---|"] + targets + [""]
+
+    # ---- live tables
+    titles = {
+        "nflog": "NFLOG, group 7, 1 record per packet",
+        "nflog-x8": "NFLOG, group 7, 8 log rules: 8 records per packet",
+        "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null = batch verdicts)",
+    }
+    for suite in ("nflog", "nflog-x8", "nfqueue"):
+        if any(x.suite == suite for x in runs):
+            out += [f"## {titles[suite]}", ""]
+            live_table(runs, suite, out)
+            out.append("")
+
+    # ---- replay
+    if replay:
+        out += ["## Replay of a tcpdump NFLOG recording", ""]
+        n_in = next(iter(replay.values()))
+        n_in = next(iter(n_in.values()))["in"]
+        out.append(f"{int(n_in):,} records in, pinned to one CPU, output to a file on disk "
+                   "(pcap_count: libpcap reading the file and nothing else, the floor).")
+        out.append("")
+        out += ["| tool | records/s | CPU s per M records | × editcap speed | peak RSS MiB |",
+                "|---|---|---|---|---|"]
+        for tool in ("nfcap", "editcap", "pcap_count"):
+            ds = [d[tool] for d in replay.values() if tool in d]
+            if not ds:
+                continue
+            ratio = [d[tool]["rps"] / d["editcap"]["rps"] for d in replay.values()
+                     if tool in d and "editcap" in d and d[tool]["rps"] and d["editcap"]["rps"]]
+            out.append(f"| {tool} | {cell([d['rps'] for d in ds], f_rate)} | "
+                       f"{cell([d['cpu'] for d in ds], f_cpu)} | {cell(ratio, f_ratio)} | "
+                       f"{f_mib(max(d['rss'] for d in ds))} |")
+        out.append("")
+
+    # ---- callgrind
+    cg = {r["tool"]: r for r in rows if r["suite"] == "callgrind"}
+    if cg:
+        out += ["## Instructions per record (callgrind, replay)", "",
+                "| command | instructions / record (100,000 records, whole run) | marginal (100k run − 1k run) / 99,000 |",
+                "|---|---|---|"]
+        for tool, label in (("nfcap", "nfcap -r"), ("editcap", "editcap -F pcapng")):
+            if tool not in cg:
+                continue
+            ir, n = num(cg[tool]["instructions"]), num(cg[tool]["records"])
+            small = cg.get(f"{tool}-1k")
+            marg = "n/a"
+            if small and num(small["instructions"]) and ir:
+                marg = f"{(ir - num(small['instructions'])) / (n - num(small['records'])):,.0f}"
+            out.append(f"| {label} | {ir / n:,.0f} | {marg} |" if ir and n else f"| {label} | n/a | n/a |")
+        out.append("")
+
+    # ---- RSS
+    out += ["## nfcap peak RSS", "", "| run | records | peak RSS MiB |", "|---|---|---|"]
+    groups = [("live NFLOG runs (all rates)", lambda r: r["suite"] in ("nflog", "nflog-x8")),
+              ("live NFQUEUE runs (all rates)", lambda r: r["suite"] == "nfqueue"),
+              ("long live NFLOG capture, flat out, to a file", lambda r: r["suite"] == "rss-live"),
+              ("replay, to a file", lambda r: r["suite"] == "replay"),
+              ("replay from a pipe, to /dev/null", lambda r: r["suite"] == "rss-replay")]
+    for label, pred in groups:
+        rs = [r for r in rows if r["tool"] == "nfcap" and pred(r) and num(r["maxrss_kb"]) is not None]
+        if not rs:
+            continue
+        top = max(rs, key=lambda r: num(r["maxrss_kb"]))
+        n = num(top["records"])
+        out.append(f"| {label} | {int(n):,} | {num(top['maxrss_kb']) / 1024:.1f} |"
+                   if n is not None else f"| {label} | ? | {num(top['maxrss_kb']) / 1024:.1f} |")
+    out.append("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,542 @@
+#!/usr/bin/env bash
+# nfcap's performance benchmark: one command, run as root from anywhere.
+#
+#   sudo bench/run.sh [--quick|--full] [OUT]
+#
+# Builds nfcap in Release, creates two private network namespaces joined by a veth pair, and
+# measures nfcap against the null readers written for the benchmark (bench/src) and the peers
+# installed from Debian packages, on identical traffic, interleaved, three repetitions:
+#   nflog    NFLOG group 7: nfcap, null_nflog, tcpdump -i nflog:7, dumpcap -i nflog:7, ulogd2
+#            (NFLOG -> BASE -> PCAP), at several offered rates and flat out;
+#   nflog-x8 (full mode) the same with 8 log rules per packet: 8 records per packet, to push the
+#            record rate past what one sending core can do in packets;
+#   nfqueue  NFQUEUE queue 5: nfcap --auto-accept, null_nfqueue (batch verdicts),
+#            tcpdump -Z root -i nfqueue:5;
+#   replay   nfcap -r and editcap -F pcapng on a 2,000,000-record NFLOG recording made with
+#            tcpdump (and pcap_count, libpcap reading alone, as the floor);
+#   callgrind instructions per record of nfcap -r (valgrind --tool=callgrind);
+#   rss      nfcap's peak RSS over a 10,000,000-record replay and a long live capture.
+# --quick (the default) takes under 3 minutes, --full under 30. Results go to OUT (default
+# bench/out/MODE): results.csv (one raw row per run), summary.md (the tables and the targets,
+# also printed), callgrind-*.txt, system.txt, run.log. See bench/README.md for the method.
+#
+# Safety: all traffic is UDP over a veth pair between two namespaces created here; every
+# process runs under a time limit; the namespace, the processes started in it and the large
+# files are removed on exit by a trap, also when a step fails.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+MODE=quick
+OUT=""
+for arg in "$@"; do
+  case $arg in
+  --quick) MODE=quick ;;
+  --full) MODE=full ;;
+  -h | --help)
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  -*)
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full] [OUT])" >&2
+    exit 2
+    ;;
+  *) OUT=$arg ;;
+  esac
+done
+OUT=${OUT:-$HERE/out/$MODE}
+[ "$(id -u)" -eq 0 ] || {
+  echo "run.sh: needs root (network namespace, nft and iptables rules): sudo $0 $*" >&2
+  exit 1
+}
+
+# --- settings ---------------------------------------------------------------------------------
+REPS=3
+SIZE=64             # UDP payload bytes
+GROUP=7             # NFLOG group
+QUEUE=5             # NFQUEUE queue
+PORT_LOG=9001       # nft: counter + log group 7, then dropped in prerouting
+PORT_LOG8=9003      # nft: 8 log rules to group 7 (8 records per packet), then dropped
+PORT_QUEUE=9002     # iptables -j NFQUEUE, then dropped in prerouting after the verdict
+SENDER_CPU=0
+READER_CPU=1
+REPLAY_RECORDS=2000000
+if [ "$MODE" = quick ]; then
+  NFLOG_RATES="200000 0"
+  NFQ_RATES="100000 0"
+  X8_RATES=""
+  PACED_S=0.3        # seconds of traffic per paced run
+  MAX_N=150000       # packets per flat-out run
+  LONG_N=1000000     # packets of the long live capture (RSS)
+  CALLGRIND_EDITCAP=0
+else
+  NFLOG_RATES="50000 100000 200000 300000 0"
+  NFQ_RATES="50000 100000 200000 300000 0"
+  X8_RATES="50000 100000 0"
+  PACED_S=2
+  MAX_N=1000000
+  LONG_N=10000000
+  CALLGRIND_EDITCAP=1
+fi
+
+# --- output, log, cleanup ---------------------------------------------------------------------
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+BIN=$OUT/bin
+CSV=$OUT/results.csv
+LOG=$OUT/run.log
+NS_A=nfcap-bench-a-$$ # the sender
+NS_B=nfcap-bench-b-$$ # the firewall rules and the readers
+NAMESPACES=()         # created by this run, deleted at exit
+BG_PIDS=()            # runstat processes started in the background (they forward SIGTERM)
+W=""                  # scratch directory (captures, recordings), made below, removed at exit
+
+cleanup() {
+  local rc=$? pid i pids ns
+  trap - EXIT INT TERM
+  set +e
+  for pid in "${BG_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for ((i = 0; i < 30; i++)); do
+    pids=""
+    for pid in "${BG_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && pids+=" $pid"; done
+    [ -z "$pids" ] && break
+    sleep 0.1
+  done
+  for ns in "${NAMESPACES[@]}"; do
+    # Whatever still runs in our namespaces was started by this script.
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null || echo "cleanup: could not delete namespace $ns" >&2
+  done
+  [ -n "$W" ] && [ "${KEEP_WORK:-0}" != 1 ] && rm -rf -- "$W"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$BIN"
+W=$(mktemp -d "$OUT/work.XXXXXX")
+: >"$LOG"
+exec > >(tee -a "$LOG") 2>&1
+
+say() { echo "[$(date +%T)] $*"; }
+t_begin=$(date +%s.%N)
+
+# --- build ------------------------------------------------------------------------------------
+say "setup and build (mode $MODE, output $OUT)"
+"$ROOT/scripts/setup.sh"
+(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release >/dev/null)
+NFCAP=$ROOT/build/release/nfcap
+TRAFFIC=$ROOT/build/release/tests/nfcap_traffic
+if [ ! -x "$NFCAP" ] || [ ! -x "$TRAFFIC" ]; then
+  echo "run.sh: the release build has no nfcap or nfcap_traffic" >&2
+  exit 1
+fi
+cflags=(-O2 -Wall -Wextra -Wconversion -Werror)
+cc "${cflags[@]}" -o "$BIN/runstat" "$HERE/src/runstat.c"
+cc "${cflags[@]}" -o "$BIN/null_nflog" "$HERE/src/null_nflog.c" -lmnl -lnetfilter_log
+cc "${cflags[@]}" -o "$BIN/null_nfqueue" "$HERE/src/null_nfqueue.c" -lmnl -lnetfilter_queue
+cc "${cflags[@]}" -o "$BIN/pcap_count" "$HERE/src/pcap_count.c" -lpcap
+ULOGD_PLUGINS=$(dirname "$(dpkg -L ulogd2 | grep '/ulogd_inppkt_NFLOG.so$' | head -1)")
+[ -f "$ULOGD_PLUGINS/ulogd_output_PCAP.so" ] || {
+  echo "run.sh: ulogd2's PCAP output plugin is missing (package ulogd2-pcap)" >&2
+  exit 1
+}
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "command: sudo bench/run.sh --$MODE"
+  echo "nfcap: $("$NFCAP" --version 2>&1 | head -1) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "kernel: $(uname -r)"
+  echo "cpu: $(nproc) x $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+  echo "memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "tcpdump: $(tcpdump --version 2>&1 | head -1 | sed 's/tcpdump version //'), $(tcpdump --version 2>&1 | sed -n 2p)"
+  echo "dumpcap: $(dumpcap -v 2>&1 | head -1 | sed 's/ (Git.*//')"
+  echo "ulogd2: $(dpkg-query -W -f='${Version}' ulogd2)"
+  echo "editcap: $(editcap -v 2>&1 | head -1 | sed 's/ (Git.*//')"
+  echo "valgrind: $(valgrind --version)"
+  echo "libraries: $(dpkg-query -W -f='${Package} ${Version}, ' libmnl0 libnetfilter-log1 libnetfilter-queue1 libpcap0.8 | sed 's/, $//')"
+} >"$OUT/system.txt"
+cat "$OUT/system.txt"
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+  say "warning: load average $load: other work on this machine will disturb the figures"
+fi
+
+# --- the namespaces ---------------------------------------------------------------------------
+# A sends to B over a veth pair (documentation addresses, nothing else attached). In B, nft logs
+# the NFLOG ports to group 7 in prerouting and drops them in the same rule; iptables queues the
+# NFQUEUE port (raw PREROUTING) and a later nft chain counts what passed the queue and drops it.
+# Crossing the veth pair frees the sender's socket buffer, so a slow reader cannot slow the
+# sender down: the queue fills and loss shows, as it would with traffic from the network.
+for ns in "$NS_A" "$NS_B"; do
+  ip netns add "$ns"
+  NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+done
+nsa() { ip netns exec "$NS_A" "$@"; }
+nsb() { ip netns exec "$NS_B" "$@"; }
+ip link add veth-a netns "$NS_A" type veth peer name veth-b netns "$NS_B"
+ip -n "$NS_A" addr add 192.0.2.1/24 dev veth-a
+ip -n "$NS_B" addr add 192.0.2.2/24 dev veth-b
+ip -n "$NS_A" link set veth-a up
+ip -n "$NS_B" link set veth-b up
+# Permanent neighbour entries: no ARP traffic, and no resolution delay in any run.
+ip -n "$NS_A" neigh replace 192.0.2.2 lladdr "$(nsb cat /sys/class/net/veth-b/address)" dev veth-a nud permanent
+ip -n "$NS_B" neigh replace 192.0.2.1 lladdr "$(nsa cat /sys/class/net/veth-a/address)" dev veth-b nud permanent
+{
+  echo "table inet nfcapbench {"
+  echo "  chain prerouting {"
+  echo "    type filter hook prerouting priority -300; policy accept;"
+  echo "    udp dport $PORT_LOG counter log group $GROUP drop"
+  echo "    udp dport $PORT_LOG8 counter log group $GROUP"
+  for ((i = 1; i < 7; i++)); do echo "    udp dport $PORT_LOG8 log group $GROUP"; done
+  echo "    udp dport $PORT_LOG8 log group $GROUP drop"
+  echo "  }"
+  echo "  chain after_queue {"
+  echo "    type filter hook prerouting priority -250; policy accept;"
+  echo "    udp dport $PORT_QUEUE counter drop"
+  echo "  }"
+  echo "}"
+} >"$W/rules.nft"
+nsb nft -f "$W/rules.nft"
+nsb iptables -t raw -A PREROUTING -p udp --dport "$PORT_QUEUE" -j NFQUEUE --queue-num "$QUEUE"
+nsa ping -c 1 -W 2 -q 192.0.2.2 >/dev/null || {
+  echo "run.sh: the veth pair between $NS_A and $NS_B does not work" >&2
+  exit 1
+}
+
+# counter CHAIN PORT: packets counted by the first nft rule of CHAIN that matches PORT.
+counter() {
+  nsb nft list chain inet nfcapbench "$1" |
+    awk -v p="dport $2 counter" 'index($0, p) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+queue_rule_counter() { nsb iptables -t raw -L PREROUTING -v -x -n | awk '$3 == "NFQUEUE" { print $1; exit }'; }
+# shellcheck disable=SC2016 # awk's own fields
+# queue_line: queue portid waiting copy_mode copy_range dropped user_dropped id_seq 1
+queue_line() { nsb awk -v q="$QUEUE" '$1 == q' /proc/net/netfilter/nfnetlink_queue 2>/dev/null; }
+# shellcheck disable=SC2016 # awk's own fields
+# log_line: group portid qlen copy_mode copy_range flush_timeout use
+log_line() { nsb awk -v g="$GROUP" '$1 == g' /proc/net/netfilter/nfnetlink_log 2>/dev/null; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo gone; }
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null | head -1 || true; } # kv KEY FILE
+summary_field() {                                                      # nfcap's summary line
+  sed -n "s/.*[:,] \([0-9]*\) $1.*/\1/p" "$2" 2>/dev/null | head -1 || true
+}
+# count_file FILE: records in a pcap or pcapng file (empty when it cannot be read).
+count_file() { "$BIN/pcap_count" "$1" 2>/dev/null | sed -n 's/^records=\([0-9]*\).*/\1/p' || true; }
+
+echo "suite,rep,tool,rate,records_per_packet,sent,send_wall_s,send_cpu_s,matched,passed,records,reader_lost,enobufs,q_dropped,q_user_dropped,utime_s,stime_s,maxrss_kb,wall_s,status,instructions,note" >"$CSV"
+row() { # row FIELD... (22 fields)
+  local IFS=,
+  echo "$*" >>"$CSV"
+}
+
+# --- readers ----------------------------------------------------------------------------------
+# reader_def TOOL KIND: sets CMD (array), FILE (capture file or ""), FLUSH (seconds to wait after
+# the last packet: the reader's kernel flush timer plus a margin).
+reader_def() {
+  local tool=$1 kind=$2
+  FILE=""
+  FLUSH=0.15
+  case $kind/$tool in
+  nflog/null) CMD=("$BIN/null_nflog" -g "$GROUP" -d 300) ;;
+  nflog/nfcap)
+    FILE=$W/cap.pcapng
+    CMD=("$NFCAP" -g "$GROUP" -w "$FILE")
+    ;;
+  nflog/tcpdump)
+    # -Z root: stay root so that it may write into $W (it drops to user tcpdump otherwise);
+    # it changes nothing else. libpcap leaves the kernel's 1 s flush timer in place.
+    FILE=$W/cap.pcap FLUSH=1.15
+    CMD=(tcpdump -Z root -n -i "nflog:$GROUP" -w "$FILE")
+    ;;
+  nflog/dumpcap)
+    FILE=$W/cap.pcapng FLUSH=1.15
+    CMD=(dumpcap -q -i "nflog:$GROUP" -w "$FILE")
+    ;;
+  nflog/ulogd)
+    FILE=$W/cap.pcap FLUSH=1.15
+    sed -e "s|@PLUGINS@|$ULOGD_PLUGINS|g" -e "s|@GROUP@|$GROUP|g" -e "s|@FILE@|$FILE|g" \
+      -e "s|@LOG@|$W/ulogd.log|g" "$HERE/ulogd.conf.in" >"$W/ulogd.conf"
+    CMD=(ulogd -c "$W/ulogd.conf")
+    ;;
+  nfqueue/null) CMD=("$BIN/null_nfqueue" -n "$QUEUE" -d 300) ;;
+  nfqueue/nfcap)
+    FILE=$W/cap.pcapng
+    CMD=("$NFCAP" -q "$QUEUE" --auto-accept -w "$FILE")
+    ;;
+  nfqueue/tcpdump)
+    # -Z root is required: without it tcpdump loses CAP_NET_ADMIN and its verdicts fail.
+    FILE=$W/cap.pcap
+    CMD=(tcpdump -Z root -n -i "nfqueue:$QUEUE" -w "$FILE")
+    ;;
+  *)
+    echo "run.sh: unknown reader $kind/$tool" >&2
+    return 1
+    ;;
+  esac
+}
+
+# wait_bound KIND: until the group or queue has a listener in copy-packet mode (at most 10 s).
+wait_bound() {
+  local i line
+  for ((i = 0; i < 200; i++)); do
+    if [ "$1" = nflog ]; then line=$(log_line); else line=$(queue_line); fi
+    [ -n "$line" ] && [ "$(awk '{ print $4 }' <<<"$line")" = 2 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_bg PID: SIGTERM to a runstat (it forwards it), wait at most 20 s, then SIGKILL.
+stop_bg() {
+  local pid=$1 i kept=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 400; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    [ -s "$W/reader.pid" ] && kill -KILL "$(cat "$W/reader.pid")" 2>/dev/null
+    sleep 0.2
+  fi
+  wait "$pid" 2>/dev/null || true
+  for p in "${BG_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  BG_PIDS=("${kept[@]}")
+}
+
+# live SUITE KIND TOOL RATE COUNT REP: one measurement, one CSV row.
+live() {
+  local suite=$1 kind=$2 tool=$3 rate=$4 count=$5 rep=$6
+  local port=$PORT_LOG per_packet=1 note="" m0 m1 p0 p1 bg rpid i prev cur same
+  [ "$suite" = nflog-x8 ] && port=$PORT_LOG8 per_packet=8
+  [ "$kind" = nfqueue ] && port=$PORT_QUEUE
+  reader_def "$tool" "$kind"
+  rm -f "$W"/cap.* "$W"/reader.* "$W"/send.*
+  if [ "$kind" = nflog ]; then
+    m0=$(counter prerouting "$port") p0=$m0
+  else
+    m0=$(queue_rule_counter) p0=$(counter after_queue "$port")
+  fi
+
+  # Not through nsb: `ip netns exec` execs taskset, which execs runstat, so $! is runstat.
+  ip netns exec "$NS_B" taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/reader.rs" -p "$W/reader.pid" \
+    -t 300 -- "${CMD[@]}" >"$W/reader.out" 2>"$W/reader.err" &
+  bg=$!
+  BG_PIDS+=("$bg")
+  for ((i = 0; i < 100; i++)); do
+    [ -s "$W/reader.pid" ] && break
+    sleep 0.02
+  done
+  rpid=$(cat "$W/reader.pid" 2>/dev/null || echo 0)
+  wait_bound "$kind" || note+=" not-bound"
+  sleep 0.1 # the rest of the reader's configuration (batch sizes, timers) follows the bind
+
+  local rate_opt=() limit
+  limit=$(awk -v n="$count" -v r="$rate" 'BEGIN { t = (r > 0 ? 3 * n / r : n / 20000); printf "%d", (t < 20 ? 20 : t) }')
+  [ "$rate" -gt 0 ] && rate_opt=(--rate "$rate")
+  nsa taskset -c "$SENDER_CPU" "$BIN/runstat" -o "$W/send.rs" -t $((limit + 10)) -- \
+    "$TRAFFIC" udp-send 192.0.2.2 "$port" "$count" "$SIZE" "${rate_opt[@]}" --batch 64 \
+    --timeout "$limit" >"$W/send.out" 2>"$W/send.err" || note+=" sender-failed"
+
+  # Drain: the reader's flush timer, then until its CPU time stops moving (and, for NFQUEUE,
+  # nothing waits in the queue); at most 10 s.
+  sleep "$FLUSH"
+  prev=-1 same=0
+  for ((i = 0; i < 200; i++)); do
+    cur=$(cpu_ticks "$rpid")
+    if [ "$kind" = nfqueue ] && [ "$(queue_line | awk '{ print $3 }')" != 0 ]; then
+      same=0
+    elif [ "$cur" = "$prev" ]; then
+      same=$((same + 1))
+      [ "$same" -ge 3 ] && break # 0.15 s without a single 10 ms CPU tick
+    else
+      same=0
+    fi
+    prev=$cur
+    sleep 0.05
+  done
+  local qd=NA qu=NA ql
+  if [ "$kind" = nflog ]; then
+    m1=$(counter prerouting "$port") p1=$m1
+  else
+    m1=$(queue_rule_counter) p1=$(counter after_queue "$port")
+    ql=$(queue_line)
+    qd=$(awk '{ print $6 }' <<<"$ql")
+    qu=$(awk '{ print $7 }' <<<"$ql")
+  fi
+  stop_bg "$bg"
+
+  local records lost=NA enobufs=NA
+  case $tool in
+  null)
+    records=$(kv records "$W/reader.out")
+    lost=$(kv lost "$W/reader.out")
+    enobufs=$(kv enobufs "$W/reader.out")
+    ;;
+  *)
+    records=$(count_file "$FILE")
+    if [ "$tool" = nfcap ]; then
+      lost=$(summary_field "lost in sequence gaps" "$W/reader.err")
+      enobufs=$(summary_field "kernel drops (ENOBUFS)" "$W/reader.err")
+      grep -q '^nfcap: [0-9]* packets written' "$W/reader.err" || note+=" no-summary"
+    fi
+    ;;
+  esac
+  local sent send_wall send_cpu matched passed
+  sent=$(kv sent "$W/send.out")
+  send_wall=$(kv wall "$W/send.rs")
+  send_cpu=$(awk -v u="$(kv utime "$W/send.rs")" -v s="$(kv stime "$W/send.rs")" 'BEGIN { printf "%.3f", u + s }')
+  matched=$((m1 - m0))
+  passed=$((p1 - p0))
+  [ "$(kv timed_out "$W/reader.rs")" = 1 ] && note+=" reader-timed-out"
+  row "$suite" "$rep" "$tool" "$rate" "$per_packet" "${sent:-NA}" "${send_wall:-NA}" "${send_cpu:-NA}" \
+    "$matched" "$passed" "${records:-NA}" "${lost:-NA}" "${enobufs:-NA}" "$qd" "$qu" \
+    "$(kv utime "$W/reader.rs")" "$(kv stime "$W/reader.rs")" "$(kv maxrss_kb "$W/reader.rs")" \
+    "$(kv wall "$W/reader.rs")" "$(kv status "$W/reader.rs")" "" "${note# }"
+  awk -v s="$suite" -v r="$rep" -v t="$tool" -v rate="$rate" -v m="$matched" -v k="$per_packet" \
+    -v rec="${records:-0}" -v p="$passed" -v w="${send_wall:-1}" -v q="$kind" -v note="$note" '
+    BEGIN {
+      want = m * k; got = rec; if (q == "nfqueue" && p < got) got = p
+      printf "  %-8s rep %d %-8s %7s: %9d expected %9d recorded  loss %.3f%%  %8.0f rec/s%s\n",
+        s, r, t, (rate == 0 ? "max" : rate / 1000 "k"), want, rec,
+        (want ? 100 * (want - got) / want : 0), (w > 0 ? rec / w : 0), note }'
+  rm -f "$W"/cap.*
+}
+
+# suite NAME KIND "RATES" "TOOLS": every (rep, rate) slot runs every tool, in an order rotated
+# by one per repetition so that no tool always runs first or last.
+suite() {
+  local name=$1 kind=$2 rates=$3 tools
+  read -ra tools <<<"$4"
+  local n=${#tools[@]} rep rate j count
+  say "suite $name: rates ${rates// /, } (0 = flat out), tools ${tools[*]}, $REPS repetitions"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for rate in $rates; do
+      if [ "$rate" = 0 ]; then
+        count=$MAX_N
+        [ "$name" = nflog-x8 ] && count=$((MAX_N / 4))
+      else
+        count=$(awk -v r="$rate" -v s="$PACED_S" 'BEGIN { printf "%d", r * s }')
+      fi
+      for ((j = 0; j < n; j++)); do
+        live "$name" "$kind" "${tools[(j + rep - 1) % n]}" "$rate" "$count" "$rep"
+      done
+    done
+  done
+}
+
+NFLOG_TOOLS="null nfcap tcpdump dumpcap ulogd"
+NFQ_TOOLS="null nfcap tcpdump"
+suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
+[ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"
+suite nfqueue nfqueue "$NFQ_RATES" "$NFQ_TOOLS"
+
+# --- long live capture: nfcap's peak RSS ------------------------------------------------------
+say "long live capture: $LONG_N records flat out into nfcap (peak RSS)"
+live rss-live nflog nfcap 0 "$LONG_N" 1
+
+# --- replay -----------------------------------------------------------------------------------
+say "recording $REPLAY_RECORDS records with tcpdump for the replay suite"
+REC=$W/rec.pcap
+ip netns exec "$NS_B" taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/rec.rs" -p "$W/reader.pid" -t 120 -- \
+  tcpdump -Z root -n -B 4096 -c "$REPLAY_RECORDS" -i "nflog:$GROUP" -w "$REC" \
+  >"$W/rec.out" 2>"$W/rec.err" &
+recbg=$!
+BG_PIDS+=("$recbg")
+wait_bound nflog || say "warning: tcpdump did not bind NFLOG group $GROUP"
+sleep 0.2
+nsa taskset -c "$SENDER_CPU" "$TRAFFIC" udp-send 192.0.2.2 "$PORT_LOG" $((REPLAY_RECORDS * 11 / 10)) \
+  "$SIZE" --batch 64 --timeout 60 >/dev/null || true
+for ((i = 0; i < 100; i++)); do
+  kill -0 "$recbg" 2>/dev/null || break
+  sleep 0.1
+done
+stop_bg "$recbg"
+rec_n=$(count_file "$REC")
+say "recording: ${rec_n:-0} records, $(du -m "$REC" | cut -f1) MB"
+[ "${rec_n:-0}" -gt 0 ] || {
+  echo "run.sh: the replay recording is empty" >&2
+  exit 1
+}
+editcap -r "$REC" "$W/rec100k.pcap" 1-100000 >/dev/null
+editcap -r "$REC" "$W/rec1k.pcap" 1-1000 >/dev/null
+
+# timed TOOL REP CMD...: runs CMD pinned to the reader CPU, one CSV row (suite replay).
+timed() {
+  local tool=$1 rep=$2 out_records
+  shift 2
+  taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- "$@" >"$W/replay.out" 2>"$W/replay.err" || true
+  case $tool in
+  nfcap) out_records=$(summary_field "packets written" "$W/replay.err") ;;
+  editcap) out_records=$(count_file "$W/replay.pcapng") ;;
+  pcap_count) out_records=$(kv records "$W/replay.out") ;;
+  esac
+  row replay "$rep" "$tool" 0 1 NA NA NA "$rec_n" NA "${out_records:-NA}" NA NA NA NA \
+    "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" "$(kv maxrss_kb "$W/replay.rs")" \
+    "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" ""
+  awk -v t="$tool" -v r="$rep" -v n="${out_records:-0}" -v w="$(kv wall "$W/replay.rs")" \
+    'BEGIN { printf "  replay   rep %d %-10s %9d records in %.2f s: %8.0f rec/s\n", r, t, n, w, n / w }'
+  rm -f "$W/replay.pcapng"
+}
+say "suite replay: nfcap -r, editcap -F pcapng, pcap_count (floor), $REPS repetitions"
+replay_tools=(nfcap editcap pcap_count)
+for ((rep = 1; rep <= REPS; rep++)); do
+  for ((j = 0; j < 3; j++)); do
+    case ${replay_tools[(j + rep - 1) % 3]} in
+    nfcap) timed nfcap "$rep" "$NFCAP" -r "$REC" -w "$W/replay.pcapng" ;;
+    editcap) timed editcap "$rep" editcap -F pcapng "$REC" "$W/replay.pcapng" ;;
+    pcap_count) timed pcap_count "$rep" "$BIN/pcap_count" "$REC" ;;
+    esac
+  done
+done
+
+# 10 M records: the recording five times over, as one pcap stream (its header once), piped in.
+say "replay of $((5 * rec_n)) records (peak RSS)"
+stream5() {
+  cat "$REC"
+  for ((i = 1; i < 5; i++)); do tail -c +25 "$REC"; done
+}
+stream5 | taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- \
+  "$NFCAP" -r - -w /dev/null >/dev/null 2>"$W/replay.err" || true
+row rss-replay 1 nfcap 0 1 NA NA NA $((5 * rec_n)) NA "$(summary_field "packets written" "$W/replay.err")" \
+  NA NA NA NA "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" \
+  "$(kv maxrss_kb "$W/replay.rs")" "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "from a pipe to /dev/null"
+
+# --- callgrind --------------------------------------------------------------------------------
+# Instructions per record: the whole run on 100,000 records divided by 100,000, and the marginal
+# cost (100,000-record run minus 1,000-record run, over 99,000) which leaves out start-up.
+callgrind() { # callgrind TOOL FILE RECORDS CMD...
+  local tool=$1 file=$2 n=$3 ir
+  shift 3
+  valgrind --tool=callgrind --callgrind-out-file="$file" "$@" >/dev/null 2>"$file.log" || true
+  ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$file")
+  row callgrind 1 "$tool" 0 1 NA NA NA "$n" NA "$n" NA NA NA NA NA NA NA NA NA "${ir:-NA}" ""
+  echo "  callgrind $tool on $n records: ${ir:-?} instructions"
+}
+say "callgrind: nfcap -r on 1,000 and 100,000 records"
+callgrind nfcap-1k "$W/cg.nfcap1k" 1000 "$NFCAP" -r "$W/rec1k.pcap" -w "$W/cg.pcapng"
+callgrind nfcap "$OUT/callgrind.nfcap.out" 100000 "$NFCAP" -r "$W/rec100k.pcap" -w "$W/cg.pcapng"
+callgrind_annotate "$OUT/callgrind.nfcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-nfcap.txt" || true
+if [ "$CALLGRIND_EDITCAP" = 1 ]; then
+  say "callgrind: editcap -F pcapng on 1,000 and 100,000 records"
+  callgrind editcap-1k "$W/cg.editcap1k" 1000 editcap -F pcapng "$W/rec1k.pcap" "$W/cg.pcapng"
+  callgrind editcap "$OUT/callgrind.editcap.out" 100000 editcap -F pcapng "$W/rec100k.pcap" "$W/cg.pcapng"
+  callgrind_annotate "$OUT/callgrind.editcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-editcap.txt" || true
+fi
+
+# --- tables -----------------------------------------------------------------------------------
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/system.txt"
+elapsed=$(awk -v s="$t_begin" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')
+say "done in ${elapsed}s; tables:"
+/usr/bin/python3 "$HERE/analyze.py" "$CSV" --system "$OUT/system.txt" --elapsed "$elapsed" \
+  >"$OUT/summary.md"
+cat "$OUT/summary.md"
+echo
+echo "raw rows: $CSV; tables: $OUT/summary.md; callgrind: $OUT/callgrind-nfcap.txt"

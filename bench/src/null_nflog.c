@@ -1,0 +1,229 @@
+// null_nflog: the NFLOG "null reader", the floor every NFLOG reader is compared with.
+//
+//   null_nflog -g GROUP [-m walk|parse] [-R RCVBUF] [-N NLBUFSIZ] [-q QTHRESH] [-T TIMEOUT_CS]
+//              [-d SECONDS]
+//
+// Binds one NFLOG group with the same kernel settings nfcap uses by default (copy the whole
+// packet, 64 MiB receive buffer forced with SO_RCVBUFFORCE, 128 KiB kernel batches, a
+// 100,000-record threshold, a 10 ms flush timer, per-group sequence numbers), receives the
+// kernel's batches into one large buffer and counts records, payload bytes and sequence-number
+// gaps. It writes nothing: what it costs is the price of getting the records out of the kernel,
+// which no recorder can avoid.
+//   -m walk   (default) walks each record's attributes with libmnl's bounds-checked iterator and
+//             reads the two it needs: the least a safe reader must do
+//   -m parse  indexes every attribute with libnetfilter_log's nflog_nlmsg_parse (which validates
+//             each one through a callback); measured here at about 0.1 us more per record
+//
+// Stops on SIGTERM or SIGINT, or after SECONDS (default 600), and prints one line on stdout:
+//   records=N bytes=B lost=L enobufs=E recvs=R truncated=T
+// lost counts records missing from the sequence numbers; enobufs counts receive-buffer overruns.
+// Exit status: 0 after a clean stop, 1 on a setup error (message on stderr), 2 bad usage.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_log/libnetfilter_log.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stopping = 1;
+}
+
+static void die(const char* what) {
+    fprintf(stderr, "null_nflog: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+struct counters {
+    unsigned long long records, bytes, lost, enobufs, recvs, truncated;
+    int have_seq;
+    uint32_t next_seq;
+};
+
+// Sends one configuration message and waits for the kernel's acknowledgement.
+static void configure(struct mnl_socket* nl, struct nlmsghdr* nlh, uint32_t seq) {
+    char ack[MNL_SOCKET_BUFFER_SIZE];
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    nlh->nlmsg_seq = seq;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+        die("cannot send the NFLOG configuration");
+    }
+    const ssize_t n = mnl_socket_recvfrom(nl, ack, sizeof ack);
+    if (n < 0) {
+        die("no answer to the NFLOG configuration");
+    }
+    if (mnl_cb_run(ack, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0) {
+        die("the kernel refused the NFLOG configuration");
+    }
+}
+
+static void note_seq(uint32_t seq, struct counters* c) {
+    if (c->have_seq && seq != c->next_seq) {
+        c->lost += (uint32_t)(seq - c->next_seq);
+    }
+    c->have_seq = 1;
+    c->next_seq = seq + 1;
+}
+
+// Counts the records of one received batch. Messages and attributes are bounds-checked by
+// libmnl; anything that is not an NFLOG packet record is skipped.
+static void count_batch(const char* buf, size_t len, int parse, struct counters* c) {
+    const struct nlmsghdr* nlh = (const struct nlmsghdr*)buf;
+    int left = (int)len;
+    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
+            NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET) {
+            continue;
+        }
+        if (!parse) {
+            // libmnl's mnl_attr_for_each, spelled out with explicit int lengths.
+            const char* end = (const char*)mnl_nlmsg_get_payload_tail(nlh);
+            const struct nlattr* attr = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+            c->records++;
+            while (mnl_attr_ok(attr, (int)(end - (const char*)attr))) {
+                const uint16_t type = mnl_attr_get_type(attr);
+                if (type == NFULA_PAYLOAD) {
+                    c->bytes += mnl_attr_get_payload_len(attr);
+                } else if (type == NFULA_SEQ && mnl_attr_get_payload_len(attr) >= 4) {
+                    note_seq(ntohl(mnl_attr_get_u32(attr)), c);
+                }
+                attr = mnl_attr_next(attr);
+            }
+            continue;
+        }
+        struct nlattr* attr[NFULA_MAX + 1];
+        memset(attr, 0, sizeof attr);
+        if (nflog_nlmsg_parse(nlh, attr) < 0) {
+            continue;
+        }
+        c->records++;
+        if (attr[NFULA_PAYLOAD]) {
+            c->bytes += mnl_attr_get_payload_len(attr[NFULA_PAYLOAD]);
+        }
+        if (attr[NFULA_SEQ]) {
+            note_seq(ntohl(mnl_attr_get_u32(attr[NFULA_SEQ])), c);
+        }
+    }
+}
+
+int main(int argc, char** argv) {
+    long group = -1, rcvbuf = 64L << 20, nlbufsiz = 131072, qthresh = 100000, timeout_cs = 1;
+    long max_seconds = 600;
+    int parse = 0;
+    int opt;
+    while ((opt = getopt(argc, argv, "g:m:R:N:q:T:d:")) != -1) {
+        switch (opt) {
+        case 'm':
+            parse = strcmp(optarg, "parse") == 0;
+            break;
+        case 'g':
+            group = strtol(optarg, NULL, 10);
+            break;
+        case 'R':
+            rcvbuf = strtol(optarg, NULL, 10);
+            break;
+        case 'N':
+            nlbufsiz = strtol(optarg, NULL, 10);
+            break;
+        case 'q':
+            qthresh = strtol(optarg, NULL, 10);
+            break;
+        case 'T':
+            timeout_cs = strtol(optarg, NULL, 10);
+            break;
+        case 'd':
+            max_seconds = strtol(optarg, NULL, 10);
+            break;
+        default:
+            fprintf(stderr, "usage: null_nflog -g GROUP [-m walk|parse] [-R RCVBUF] [-N NLBUFSIZ] "
+                            "[-q QTHRESH] [-T TIMEOUT_CS] [-d SECONDS]\n");
+            return 2;
+        }
+    }
+    if (group < 0 || group > 65535 || max_seconds <= 0) {
+        fprintf(stderr, "null_nflog: -g GROUP (0..65535) is required\n");
+        return 2;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; // no SA_RESTART: a blocked recv returns EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)max_seconds);
+
+    struct mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+    if (!nl) {
+        die("cannot open a netfilter netlink socket");
+    }
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        die("cannot bind the netlink socket");
+    }
+    const int fd = mnl_socket_get_fd(nl);
+    const int want = (int)rcvbuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
+        die("SO_RCVBUFFORCE");
+    }
+
+    char cfg[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr* nlh = nflog_nlmsg_put_header(cfg, NFULNL_MSG_CONFIG, AF_UNSPEC, (uint16_t)group);
+    nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
+    configure(nl, nlh, 1);
+
+    nlh = nflog_nlmsg_put_header(cfg, NFULNL_MSG_CONFIG, AF_UNSPEC, (uint16_t)group);
+    nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET, 0xffff);
+    mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl((uint32_t)nlbufsiz));
+    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl((uint32_t)qthresh));
+    mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl((uint32_t)timeout_cs));
+    mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
+    configure(nl, nlh, 2);
+
+    // One kernel batch is at most nlbufsiz rounded up by the allocator; 1 MiB always holds it
+    // (MSG_TRUNC reports the true size if not, and the batch is counted as truncated).
+    const size_t bufsize = 1 << 20;
+    char* buf = malloc(bufsize);
+    if (!buf) {
+        die("malloc");
+    }
+    struct counters c;
+    memset(&c, 0, sizeof c);
+    while (!stopping) {
+        const ssize_t n = recv(fd, buf, bufsize, MSG_TRUNC);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ENOBUFS) {
+                c.enobufs++;
+                continue;
+            }
+            die("recv");
+        }
+        c.recvs++;
+        size_t len = (size_t)n;
+        if (len > bufsize) {
+            c.truncated++;
+            len = bufsize;
+        }
+        count_batch(buf, len, parse, &c);
+    }
+    printf("records=%llu bytes=%llu lost=%llu enobufs=%llu recvs=%llu truncated=%llu\n", c.records,
+           c.bytes, c.lost, c.enobufs, c.recvs, c.truncated);
+    fflush(stdout);
+    free(buf);
+    mnl_socket_close(nl);
+    return 0;
+}

@@ -1,0 +1,231 @@
+// null_nfqueue: the NFQUEUE "null reader", the floor every NFQUEUE tap is compared with.
+//
+//   null_nfqueue -n QUEUE [-R RCVBUF] [-Q MAXLEN] [-V VLEN] [-o] [-d SECONDS]
+//
+// Binds one queue with nfcap's default queue settings (copy the whole packet, a 65,536-packet
+// queue, a 64 MiB receive buffer forced with SO_RCVBUFFORCE, fail-open; -o turns fail-open off),
+// then loops: recvmmsg() takes up to VLEN queued packets (default 64) in one call, each is
+// parsed with libnetfilter_queue's nfq_nlmsg_parse, and ONE NFQNL_MSG_VERDICT_BATCH accepts
+// every packet up to the highest id received. It records nothing: its cost is the price of
+// receiving and accepting the packets, reinjection included, which no tap can avoid.
+//
+// Stops on SIGTERM or SIGINT, or after SECONDS (default 600), and prints one line on stdout:
+//   records=N bytes=B lost=L enobufs=E recvs=R verdicts=V
+// lost counts packet ids skipped (packets the kernel could not deliver). Packets the kernel let
+// through because the queue was full (fail-open) take no id and show in no counter of this
+// program: the benchmark compares records with the rule's own counter.
+// Exit status: 0 after a clean stop, 1 on a setup error (message on stderr), 2 bad usage.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stopping = 1;
+}
+
+static void die(const char* what) {
+    fprintf(stderr, "null_nfqueue: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+struct counters {
+    unsigned long long records, bytes, lost, enobufs, recvs, verdicts;
+    uint32_t last_id; // 0: none yet (the kernel's ids start at 1)
+};
+
+static void configure(struct mnl_socket* nl, struct nlmsghdr* nlh, uint32_t seq) {
+    char ack[MNL_SOCKET_BUFFER_SIZE];
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    nlh->nlmsg_seq = seq;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+        die("cannot send the NFQUEUE configuration");
+    }
+    const ssize_t n = mnl_socket_recvfrom(nl, ack, sizeof ack);
+    if (n < 0) {
+        die("no answer to the NFQUEUE configuration");
+    }
+    if (mnl_cb_run(ack, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0) {
+        die("the kernel refused the NFQUEUE configuration");
+    }
+}
+
+// Counts the packets of one datagram; returns the highest packet id seen in it (0 if none).
+static uint32_t count_datagram(const char* buf, size_t len, struct counters* c) {
+    const struct nlmsghdr* nlh = (const struct nlmsghdr*)buf;
+    int left = (int)len;
+    uint32_t max_id = 0;
+    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_QUEUE ||
+            NFNL_MSG_TYPE(nlh->nlmsg_type) != NFQNL_MSG_PACKET) {
+            continue;
+        }
+        struct nlattr* attr[NFQA_MAX + 1];
+        memset(attr, 0, sizeof attr);
+        if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+            mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(struct nfqnl_msg_packet_hdr)) {
+            continue;
+        }
+        struct nfqnl_msg_packet_hdr hdr;
+        memcpy(&hdr, mnl_attr_get_payload(attr[NFQA_PACKET_HDR]), sizeof hdr);
+        const uint32_t id = ntohl(hdr.packet_id);
+        c->records++;
+        if (attr[NFQA_PAYLOAD]) {
+            c->bytes += mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+        }
+        if (c->last_id != 0 && id > c->last_id + 1) {
+            c->lost += id - c->last_id - 1;
+        }
+        if (id > c->last_id) {
+            c->last_id = id;
+        }
+        if (id > max_id) {
+            max_id = id;
+        }
+    }
+    return max_id;
+}
+
+int main(int argc, char** argv) {
+    long queue = -1, rcvbuf = 64L << 20, maxlen = 65536, vlen = 64, max_seconds = 600;
+    int fail_open = 1;
+    int opt;
+    while ((opt = getopt(argc, argv, "n:R:Q:V:od:")) != -1) {
+        switch (opt) {
+        case 'n':
+            queue = strtol(optarg, NULL, 10);
+            break;
+        case 'R':
+            rcvbuf = strtol(optarg, NULL, 10);
+            break;
+        case 'Q':
+            maxlen = strtol(optarg, NULL, 10);
+            break;
+        case 'V':
+            vlen = strtol(optarg, NULL, 10);
+            break;
+        case 'o':
+            fail_open = 0;
+            break;
+        case 'd':
+            max_seconds = strtol(optarg, NULL, 10);
+            break;
+        default:
+            fprintf(stderr, "usage: null_nfqueue -n QUEUE [-R RCVBUF] [-Q MAXLEN] [-V VLEN] [-o] "
+                            "[-d SECONDS]\n");
+            return 2;
+        }
+    }
+    if (queue < 0 || queue > 65535 || vlen < 1 || vlen > 1024 || max_seconds <= 0) {
+        fprintf(stderr, "null_nfqueue: -n QUEUE (0..65535) is required; VLEN is 1..1024\n");
+        return 2;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; // no SA_RESTART: a blocked recvmmsg returns EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)max_seconds);
+
+    struct mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+    if (!nl) {
+        die("cannot open a netfilter netlink socket");
+    }
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        die("cannot bind the netlink socket");
+    }
+    const int fd = mnl_socket_get_fd(nl);
+    const int want = (int)rcvbuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
+        die("SO_RCVBUFFORCE");
+    }
+
+    char cfg[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr* nlh = nfq_nlmsg_put(cfg, NFQNL_MSG_CONFIG, (uint32_t)queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+    configure(nl, nlh, 1);
+
+    nlh = nfq_nlmsg_put(cfg, NFQNL_MSG_CONFIG, (uint32_t)queue);
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, (uint32_t)maxlen);
+    const uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+    configure(nl, nlh, 2);
+
+    // One slot per datagram, each large enough for a whole 64 KiB packet plus its attributes.
+    const size_t slot = 65536 + 4096;
+    char* bufs = malloc(slot * (size_t)vlen);
+    struct iovec* iov = calloc((size_t)vlen, sizeof *iov);
+    struct mmsghdr* msgs = calloc((size_t)vlen, sizeof *msgs);
+    if (!bufs || !iov || !msgs) {
+        die("malloc");
+    }
+    char verdict[MNL_SOCKET_BUFFER_SIZE];
+    struct counters c;
+    memset(&c, 0, sizeof c);
+
+    while (!stopping) {
+        for (long i = 0; i < vlen; i++) {
+            iov[i].iov_base = bufs + slot * (size_t)i;
+            iov[i].iov_len = slot;
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // MSG_WAITFORONE: block for the first datagram, then take what is already there.
+        const int n = recvmmsg(fd, msgs, (unsigned)vlen, MSG_WAITFORONE, NULL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ENOBUFS) {
+                c.enobufs++;
+                continue;
+            }
+            die("recvmmsg");
+        }
+        c.recvs++;
+        uint32_t max_id = 0;
+        for (int i = 0; i < n; i++) {
+            const uint32_t id = count_datagram(bufs + slot * (size_t)i, msgs[i].msg_len, &c);
+            if (id > max_id) {
+                max_id = id;
+            }
+        }
+        if (max_id == 0) {
+            continue;
+        }
+        nlh = nfq_nlmsg_put(verdict, NFQNL_MSG_VERDICT_BATCH, (uint32_t)queue);
+        nfq_nlmsg_verdict_put(nlh, (int)max_id, NF_ACCEPT);
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+            die("cannot send the batch verdict");
+        }
+        c.verdicts++;
+    }
+    printf("records=%llu bytes=%llu lost=%llu enobufs=%llu recvs=%llu verdicts=%llu\n", c.records,
+           c.bytes, c.lost, c.enobufs, c.recvs, c.verdicts);
+    fflush(stdout);
+    free(msgs);
+    free(iov);
+    free(bufs);
+    mnl_socket_close(nl);
+    return 0;
+}
