@@ -27,9 +27,10 @@ inline void require(bool condition, const char* what) {
     }
 }
 
-// True when the environment variable NFCAP_FUZZ_KNOWN (a comma-separated list) names `finding`:
-// a reported finding the checks then let pass, so that a campaign can look past it for new ones
-// until it is fixed. run.sh and CI never set it. The names are listed in README ("Fuzzing").
+// True when the environment variable NFCAP_FUZZ_KNOWN (a comma-separated list) names `finding`.
+// While a reported finding is not fixed yet, the check it trips can be made to let it pass when
+// known("<name of its regression input>"), so that a campaign can look past it for new ones;
+// the bypass goes when the fix lands. run.sh and CI never set the variable.
 bool known(std::string_view finding);
 
 // True when `text` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
