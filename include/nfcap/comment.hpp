@@ -38,6 +38,12 @@ struct CommentContext {
 // path allocates nothing once `out` has grown).
 void append_comment(std::string& out, const Packet& packet, const CommentContext& context);
 
+// Writes the comment for `packet` from the start of `scratch` and returns a view of it, valid
+// until `scratch` changes. `scratch` keeps its (grown) size between calls: a buffer reused for
+// every record is neither cleared nor zero-filled again (the recorder's hot path).
+std::string_view write_comment(std::string& scratch, const Packet& packet,
+                               const CommentContext& context);
+
 // Appends `value`, quoted and escaped when the grammar requires it.
 void append_value(std::string& out, std::string_view value);
 

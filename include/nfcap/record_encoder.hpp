@@ -53,7 +53,7 @@ class RecordEncoder {
                         const RecordContext& context);
 
     // The record's metadata comment, as append() writes it; valid until the next call.
-    const std::string& comment(const Packet& packet, const RecordContext& context);
+    std::string_view comment(const Packet& packet, const RecordContext& context);
     // The record's time: the kernel's when it gave one, else the context's fallback.
     static Timestamp time(const Packet& packet, const RecordContext& context) {
         return packet.timestamp ? *packet.timestamp : context.fallback_time;
@@ -62,7 +62,7 @@ class RecordEncoder {
   private:
     LinkType link_type_;
     std::uint32_t snaplen_;
-    std::string comment_; // reused for every record: no allocation once it has grown
+    std::string comment_; // scratch for every record: no allocation once it has grown
 };
 
 } // namespace nfcap

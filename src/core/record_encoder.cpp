@@ -99,7 +99,7 @@ std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
 
 RecordEncoder::RecordEncoder(LinkType link_type, std::uint32_t snaplen)
     : link_type_(link_type), snaplen_(snaplen) {
-    comment_.reserve(512);
+    comment_.resize(512);
 }
 
 std::uint32_t RecordEncoder::interface_snaplen() const {
@@ -115,13 +115,12 @@ std::uint32_t RecordEncoder::interface_snaplen() const {
     return 262144; // whole records: the TLV overhead varies, so use libpcap's maximum
 }
 
-const std::string& RecordEncoder::comment(const Packet& p, const RecordContext& context) {
-    comment_.clear();
-    append_comment(comment_, p,
-                   CommentContext{context.source, context.names,
-                                  p.timestamp ? TimestampSource::kernel : context.fallback_source,
-                                  context.verdict});
-    return comment_;
+std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context) {
+    return write_comment(
+        comment_, p,
+        CommentContext{context.source, context.names,
+                       p.timestamp ? TimestampSource::kernel : context.fallback_source,
+                       context.verdict});
 }
 
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
@@ -139,7 +138,6 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
         cut.payload = packet.payload.first(snaplen_);
     }
     const Packet& p = cutting ? cut : packet;
-    comment(p, context);
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
@@ -160,7 +158,7 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
     } else if (p.packet_id) {
         epb.packet_id = *p.packet_id;
     }
-    epb.comment = comment_;
+    epb.comment = comment(p, context);
 
     std::array<std::byte, sll2_header_size> cooked{};
     if (link_type_ == LinkType::nflog) {
