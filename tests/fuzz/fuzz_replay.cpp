@@ -3,8 +3,8 @@
 // way `nfcap -r` opens one) and goes through ReplaySource, Recorder and replay_into into a
 // MemorySink, then finish(), in one of three settings picked by the input's size modulo 3:
 // LINUX_SLL2; RAW with a 64-byte snaplen and a capture filter; NFLOG with a packet limit. (One
-// setting per input, not all three: each Recorder reserves a 4 MiB buffer, which costs far more
-// under ASan than the replay itself.) Opening may fail with std::runtime_error (not a
+// setting per input, not all three: every Recorder and check costs time under ASan, and the
+// settings cover each other's code.) Opening may fail with std::runtime_error (not a
 // recording nfcap replays); after that nothing may throw. nfcap's output must then pass
 // check_pcapng (output_checks), its comments must parse, and libpcap must read back exactly
 // the packets written, byte for byte.
@@ -190,9 +190,9 @@ void replay(const std::string& path, const Run& run) {
 
 } // namespace
 
-// ASan defaults for this target (ASAN_OPTIONS still overrides them): clear the shadow of the
-// Recorder's 4 MiB buffer with memset rather than fresh pages, which doubles the executions per
-// second and changes nothing ASan detects.
+// ASan defaults for this target (ASAN_OPTIONS still overrides them): clear the shadow of large
+// buffers (the Recorder's and the sink's, as they grow) with memset rather than fresh pages,
+// which saves an mmap and munmap per execution and changes nothing ASan detects.
 extern "C" const char* __asan_default_options() {
     return "clear_shadow_mmap_threshold=1073741824";
 }
