@@ -96,13 +96,13 @@ void key(std::string& out, std::string_view name) {
 }
 
 void append_interface(std::string& out, std::string_view name, std::optional<std::uint32_t> index,
-                      InterfaceNames* names) {
+                      InterfaceNames* names, Timestamp when) {
     if (!index) {
         return;
     }
     key(out, name);
     if (names != nullptr) {
-        const std::string_view resolved = names->name(*index);
+        const std::string_view resolved = names->name(*index, when);
         if (!resolved.empty()) {
             // A name that needs quoting gets the whole value quoted: "name/index".
             if (needs_quotes(resolved)) {
@@ -229,10 +229,10 @@ void append_comment(std::string& out, const Packet& p, const CommentContext& con
         key(out, "prefix");
         append_value(out, p.prefix);
     }
-    append_interface(out, "in", p.indev, context.names);
-    append_interface(out, "out", p.outdev, context.names);
-    append_interface(out, "physin", p.physindev, context.names);
-    append_interface(out, "physout", p.physoutdev, context.names);
+    append_interface(out, "in", p.indev, context.names, context.time);
+    append_interface(out, "out", p.outdev, context.names, context.time);
+    append_interface(out, "physin", p.physindev, context.names, context.time);
+    append_interface(out, "physout", p.physoutdev, context.names, context.time);
     if (p.uid) {
         key(out, "uid");
         append_decimal(out, *p.uid);

@@ -120,7 +120,7 @@ const std::string& RecordEncoder::comment(const Packet& p, const RecordContext& 
     append_comment(comment_, p,
                    CommentContext{context.source, context.names,
                                   p.timestamp ? TimestampSource::kernel : context.fallback_source,
-                                  context.verdict});
+                                  context.verdict, time(p, context)});
     return comment_;
 }
 

@@ -1,3 +1,4 @@
+#include <nfcap/interface_cache.hpp>
 #include <nfcap/interface_history.hpp>
 
 #include <gtest/gtest.h>
@@ -137,4 +138,13 @@ TEST(InterfaceHistory, LookupsAreStableBetweenChanges) {
     const std::string_view first = h.name(2, at(2));
     const std::string_view again = h.name(2, at(3));
     EXPECT_EQ(first.data(), again.data()) << "a view into the history, no copy";
+}
+
+// Needs no privileges: every namespace has its loopback device at index 1.
+TEST(InterfaceCache, ResolvesLoopbackAtAnyTimeAndStops) {
+    nfcap::InterfaceCache cache;
+    EXPECT_EQ(cache.name(1, at(0)), "lo");
+    cache.update();
+    EXPECT_EQ(cache.name(1, at(4'000'000'000)), "lo");
+    EXPECT_EQ(cache.name(0x7ffffff0U, at(1)), "");
 }
