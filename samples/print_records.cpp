@@ -20,7 +20,7 @@ class Printer final : public nfcap::RecordHandler {
   public:
     explicit Printer(nfcap::InterfaceNames* names) : names_(names) {}
 
-    void on_record(std::span<const std::byte> record, nfcap::Timestamp) override {
+    void on_record(std::span<const std::byte> record, nfcap::Timestamp received) override {
         try {
             const nfcap::Packet packet = nfcap::decode_nflog(record);
             const std::string source = "nflog:" + std::to_string(packet.resource_id);
@@ -30,7 +30,8 @@ class Printer final : public nfcap::RecordHandler {
                                    names_,
                                    packet.timestamp ? nfcap::TimestampSource::kernel
                                                     : nfcap::TimestampSource::receive,
-                                   {}});
+                                   {},
+                                   packet.timestamp.value_or(received)});
             std::cout << line_ << " len=" << packet.original_length << '\n';
         } catch (const nfcap::DecodeError& e) {
             std::cout << "malformed record: " << e.what() << '\n';

@@ -35,7 +35,7 @@ bool is_discard(const nfcap::Packet& p) {
 class Printer final : public nfcap::RecordHandler {
   public:
     explicit Printer(nfcap::InterfaceNames& names) : names_(names) {}
-    void on_record(std::span<const std::byte> record, nfcap::Timestamp) override {
+    void on_record(std::span<const std::byte> record, nfcap::Timestamp received) override {
         try {
             const nfcap::Packet p = nfcap::decode_nfqueue(record);
             line_.clear();
@@ -43,7 +43,8 @@ class Printer final : public nfcap::RecordHandler {
                 line_, p,
                 {"nfqueue:" + std::to_string(p.resource_id), &names_,
                  p.timestamp ? nfcap::TimestampSource::kernel : nfcap::TimestampSource::receive,
-                 is_discard(p) ? "verdict=drop" : "verdict=accept"});
+                 is_discard(p) ? "verdict=drop" : "verdict=accept",
+                 p.timestamp.value_or(received)});
             std::cout << line_ << '\n';
         } catch (const nfcap::DecodeError& e) {
             std::cout << "malformed packet message: " << e.what() << '\n';

@@ -21,8 +21,10 @@ namespace nfcap {
 class InterfaceNames {
   public:
     virtual ~InterfaceNames() = default;
-    // The name, or an empty view when unknown. The view stays valid until the next call.
-    virtual std::string_view name(std::uint32_t ifindex) = 0;
+    // The name `ifindex` had at `when` (the record's time: the kernel's timestamp, else the time
+    // nfcap received the record), or an empty view when unknown. The view stays valid until
+    // the next call.
+    virtual std::string_view name(std::uint32_t ifindex, Timestamp when) = 0;
 };
 
 struct CommentContext {
@@ -32,6 +34,8 @@ struct CommentContext {
     // NFQUEUE: the verdict given, already in the grammar ("verdict=accept setmark=0x10/0xff");
     // empty for NFLOG records and replays.
     std::string_view verdict;
+    // The record's time (the kernel's, else the receive time): names are resolved as of then.
+    Timestamp time;
 };
 
 // Appends the comment for `packet` to `out` (which the caller clears and reuses, so the hot

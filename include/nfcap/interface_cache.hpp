@@ -1,37 +1,105 @@
 #pragma once
-// Interface index -> name, resolved at capture time and kept current: an rtnetlink socket
-// subscribed to link events reports interfaces added, renamed and removed. A removed
-// interface keeps its last name, so records still queued when it vanished carry that name.
+// Interface index -> the name the interface had when the packet passed.
+//
+// A thread of the cache's own waits on an rtnetlink socket subscribed to link events and reads
+// each RTM_NEWLINK / RTM_DELLINK as soon as the kernel queues it, stamping it with the wall
+// clock (CLOCK_REALTIME, the clock of the kernel's packet timestamps) when it read it. The
+// events build an InterfaceHistory: per index, its names and the times each became valid. A
+// record is resolved by its time: the kernel's timestamp when present (NFULA_TIMESTAMP,
+// NFQA_TIMESTAMP: the time the packet was received), else the time nfcap received the record.
+//
+// What is exact, and the bounds where it is not:
+//  - A rename needs the link down (dev_change_name refuses an up device), so every packet
+//    received under the old name was stamped before the link went down, before the rename's
+//    event was queued, so before nfcap read it: such records always get the old name.
+//  - Packets received under the new name were stamped after the link came up again. They get
+//    the new name as long as the thread read the rename's event before then. The thread blocks
+//    in poll() on the socket and wakes when the event is queued, so it is late only by its
+//    wake-up latency (microseconds; more when the machine is overloaded), while bringing a link
+//    back up and a packet through it takes a separate request. Handing events to the thread
+//    that resolves names adds no delay: an event's time is read only after the counter that
+//    update() checks has moved, so a record resolved without it predates that time.
+//  - A deleted interface keeps its last name, for its records still in flight.
+//  - Records without the kernel's timestamp (NFLOG on output paths) are resolved by their
+//    receive time, which is later than the packet by the time the record waited: up to the
+//    NFLOG flush timeout (default 10 ms) plus any backlog in the socket buffer. A rename
+//    within that window names such records by their new name. The live sources turn the
+//    kernel's receive timestamps on (SO_TIMESTAMPNS, as libpcap does), so only records of
+//    output paths (locally generated packets) lack one.
+//  - Events lost to a full rtnetlink buffer (ENOBUFS) are replaced by a fresh listing, valid
+//    from when it was taken; names that came and went in between are lost.
+//  - Not covered: links the kernel renames while up (IFF_LIVE_RENAME_OK, net_failover
+//    slaves), an output device renamed between a packet's reception and its forwarding (the
+//    record's time is the reception), and steps of the wall clock.
+//  - Memory: InterfaceHistory::names_per_index names per index and
+//    InterfaceHistory::deleted_kept deleted interfaces at most.
 
 #include <nfcap/comment.hpp>
+#include <nfcap/interface_history.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace nfcap {
 
 class InterfaceCache final : public InterfaceNames {
   public:
-    // Loads the current interfaces of the calling thread's network namespace and subscribes to
-    // link events. Without an rtnetlink socket it still works, resolving names on each miss.
+    // Subscribes to link events of the calling thread's network namespace, loads its current
+    // interfaces and starts the event thread (with every signal blocked). Without an rtnetlink
+    // socket it still works, resolving each unknown index once with if_indextoname().
     InterfaceCache();
+    // Stops and joins the event thread.
     ~InterfaceCache() override;
     InterfaceCache(const InterfaceCache&) = delete;
     InterfaceCache& operator=(const InterfaceCache&) = delete;
 
-    // The event socket to poll for readability, or -1.
-    int fd() const { return fd_; }
-    // Applies every pending link event; never blocks.
+    // Applies the link events read so far. name() does this itself; calling it when idle only
+    // keeps the work off the next record. Never blocks for long (a mutex the event thread holds
+    // for a few copies). update() and name() must be called from one thread.
     void update();
 
-    std::string_view name(std::uint32_t ifindex) override;
+    // Allocates nothing unless link events arrived or the index is unknown.
+    std::string_view name(std::uint32_t ifindex, Timestamp when) override;
 
   private:
-    void apply(std::span<const std::byte> datagram);
-    int fd_ = -1;
-    std::unordered_map<std::uint32_t, std::string> names_;
+    struct LinkEvent {
+        std::uint32_t ifindex = 0;
+        bool deleted = false;
+        std::string name;
+        Timestamp time;
+    };
+    void watch();
+    void read_events();
+    void parse(std::span<const std::byte> datagram);
+    void relist();
+    void publish();
+    void apply(const LinkEvent& event);
+
+    int fd_ = -1;      // rtnetlink, read by the event thread only
+    int stop_fd_ = -1; // eventfd: tells the event thread to end
+    std::thread thread_;
+
+    // Event thread only: each index's last name, to pass on changes only.
+    std::unordered_map<std::uint32_t, std::string> current_;
+    std::vector<LinkEvent> parsed_;
+
+    // Shared: events read, not yet applied. `published_` goes up by one before an event batch
+    // gets its time and again once it is queued (so it is odd while a batch is being queued).
+    std::mutex mutex_;
+    std::vector<LinkEvent> pending_;
+    std::atomic<std::uint64_t> published_{0};
+
+    // The caller's thread only.
+    std::uint64_t applied_ = 0;
+    std::vector<LinkEvent> applying_;
+    InterfaceHistory history_;
 };
 
 } // namespace nfcap

@@ -2,6 +2,7 @@
 // One netfilter record as a value: the payload view plus everything the kernel said about it.
 
 #include <array>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,8 @@ struct Timestamp {
     std::int64_t sec = 0;
     std::uint32_t nsec = 0;
     friend bool operator==(const Timestamp&, const Timestamp&) = default;
+    // Chronological for normalised values (nsec below 10^9).
+    friend auto operator<=>(const Timestamp&, const Timestamp&) = default;
 };
 
 struct HardwareAddress {

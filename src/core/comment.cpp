@@ -204,13 +204,13 @@ class Writer {
 
 template <std::size_t N>
 void append_interface(Writer& out, const char (&name)[N], std::optional<std::uint32_t> index,
-                      InterfaceNames* names) {
+                      InterfaceNames* names, Timestamp when) {
     if (!index) {
         return;
     }
     out.key(name);
     if (names != nullptr) {
-        const std::string_view resolved = names->name(*index);
+        const std::string_view resolved = names->name(*index, when);
         if (!resolved.empty()) {
             // A name that needs quoting gets the whole value quoted: "name/index".
             if (needs_quotes(resolved)) {
@@ -309,10 +309,10 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         out.key("prefix");
         out.value(p.prefix);
     }
-    append_interface(out, "in", p.indev, context.names);
-    append_interface(out, "out", p.outdev, context.names);
-    append_interface(out, "physin", p.physindev, context.names);
-    append_interface(out, "physout", p.physoutdev, context.names);
+    append_interface(out, "in", p.indev, context.names, context.time);
+    append_interface(out, "out", p.outdev, context.names, context.time);
+    append_interface(out, "physin", p.physindev, context.names, context.time);
+    append_interface(out, "physout", p.physoutdev, context.names, context.time);
     if (p.uid) {
         out.key("uid");
         out.decimal(*p.uid);

@@ -120,7 +120,7 @@ std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& co
         comment_, p,
         CommentContext{context.source, context.names,
                        p.timestamp ? TimestampSource::kernel : context.fallback_source,
-                       context.verdict});
+                       context.verdict, time(p, context)});
 }
 
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,

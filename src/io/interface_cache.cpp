@@ -1,48 +1,127 @@
 #include <nfcap/interface_cache.hpp>
 
+#include "netfilter_socket.hpp"
+
 #include <net/if.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
+#include <cerrno>
+#include <climits>
 
 namespace nfcap {
+namespace {
 
-InterfaceCache::InterfaceCache() {
-    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd_ >= 0) {
-        sockaddr_nl address{};
-        address.nl_family = AF_NETLINK;
-        address.nl_groups = RTMGRP_LINK;
-        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
+// Link events are small, but a burst (many links created at once, a namespace torn down) must
+// not overflow before the event thread gets to run: an overflow loses names (see relist()).
+constexpr int event_buffer = 4 << 20;
+
+int open_link_events() {
+    const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+        return -1;
     }
-    // Subscribe first, then list: a change between the two shows up as an event.
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &event_buffer, sizeof event_buffer) != 0) {
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &event_buffer, sizeof event_buffer); // capped
+    }
+    sockaddr_nl address{};
+    address.nl_family = AF_NETLINK;
+    address.nl_groups = RTMGRP_LINK;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// The interfaces of the namespace now, by index.
+std::unordered_map<std::uint32_t, std::string> list_interfaces() {
+    std::unordered_map<std::uint32_t, std::string> names;
     if (struct if_nameindex* list = ::if_nameindex(); list != nullptr) {
         for (const struct if_nameindex* i = list; i->if_index != 0; ++i) {
-            names_[i->if_index] = i->if_name;
+            names[i->if_index] = i->if_name;
         }
         ::if_freenameindex(list);
     }
+    return names;
+}
+
+} // namespace
+
+InterfaceCache::InterfaceCache() {
+    // Subscribe first, then list: a change between the two shows up as an event (and one the
+    // listing already shows is passed over, being no change).
+    fd_ = open_link_events();
+    current_ = list_interfaces();
+    for (const auto& [index, name] : current_) {
+        history_.named(index, name, Timestamp{}); // valid for every record before now
+    }
+    if (fd_ < 0) {
+        return;
+    }
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+    }
+    // Signals belong to the program's own threads: the event thread is created with all of them
+    // blocked (a thread inherits its creator's mask).
+    sigset_t all{};
+    sigset_t previous{};
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+        thread_ = std::thread([this] { watch(); });
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        ::close(stop_fd_);
+        ::close(fd_);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 InterfaceCache::~InterfaceCache() {
+    if (thread_.joinable()) {
+        const std::uint64_t one = 1;
+        (void)!::write(stop_fd_, &one, sizeof one);
+        thread_.join();
+    }
+    if (stop_fd_ >= 0) {
+        ::close(stop_fd_);
+    }
     if (fd_ >= 0) {
         ::close(fd_);
     }
 }
 
-void InterfaceCache::update() {
-    if (fd_ < 0) {
-        return;
+void InterfaceCache::watch() {
+    std::array<pollfd, 2> fds{pollfd{fd_, POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
+    for (;;) {
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return; // cannot happen with valid descriptors; names then stay as they are
+        }
+        if ((fds[1].revents & POLLIN) != 0 || (fds[0].revents & POLLNVAL) != 0) {
+            return;
+        }
+        read_events(); // also after POLLERR: an overflow, which recv() reports as ENOBUFS
     }
-    std::array<std::byte, 16384> buffer{};
+}
+
+void InterfaceCache::read_events() {
+    std::array<std::byte, 32768> buffer{};
     for (;;) {
         const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
         if (n < 0) {
@@ -50,46 +129,126 @@ void InterfaceCache::update() {
                 continue;
             }
             if (errno == ENOBUFS) {
-                // Events were lost: forget what we know and resolve again on demand.
-                names_.clear();
+                relist();
                 continue;
             }
             return; // EAGAIN: nothing pending
         }
-        apply(std::span(buffer.data(), static_cast<std::size_t>(n)));
+        // One datagram at a time, each published at once: its time is taken right after it was
+        // read, never after a longer batch.
+        parse(std::span(buffer.data(), static_cast<std::size_t>(n)));
+        publish();
     }
 }
 
-void InterfaceCache::apply(std::span<const std::byte> datagram) {
+void InterfaceCache::parse(std::span<const std::byte> datagram) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); // netlink ABI
     auto remaining = static_cast<int>(datagram.size());
     for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-        if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) {
-            continue; // RTM_DELLINK keeps the last name on purpose
+        if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+            nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) {
+            continue;
         }
         const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+        const auto index = static_cast<std::uint32_t>(info->ifi_index);
+        if (nlh->nlmsg_type == RTM_DELLINK) {
+            if (current_.erase(index) != 0) {
+                parsed_.push_back(LinkEvent{index, true, {}, {}});
+            }
+            continue;
+        }
         const auto* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
         const auto* attr =
             static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
         for (; mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr)));
              attr = mnl_attr_next(attr)) {
-            if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
-                mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) {
-                names_[static_cast<std::uint32_t>(info->ifi_index)] = mnl_attr_get_str(attr);
+            if (mnl_attr_get_type(attr) != IFLA_IFNAME ||
+                mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) != 0) {
+                continue;
+            }
+            // Most link events change flags, carrier or counters: only a new name is news.
+            const std::string_view name = mnl_attr_get_str(attr);
+            auto [known, added] = current_.try_emplace(index, name);
+            if (added || known->second != name) {
+                known->second = name;
+                parsed_.push_back(LinkEvent{index, false, std::string(name), {}});
             }
         }
     }
 }
 
-std::string_view InterfaceCache::name(std::uint32_t ifindex) {
-    if (const auto found = names_.find(ifindex); found != names_.end()) {
-        return found->second;
+void InterfaceCache::relist() {
+    // Events were lost. The listing is valid from now: the names it shows win from here on,
+    // indices missing from it were deleted.
+    auto now = list_interfaces();
+    for (const auto& [index, name] : current_) {
+        if (!now.contains(index)) {
+            parsed_.push_back(LinkEvent{index, true, {}, {}});
+        }
     }
+    for (const auto& [index, name] : now) {
+        const auto known = current_.find(index);
+        if (known == current_.end() || known->second != name) {
+            parsed_.push_back(LinkEvent{index, false, name, {}});
+        }
+    }
+    current_ = std::move(now);
+    publish();
+}
+
+void InterfaceCache::publish() {
+    if (parsed_.empty()) {
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    // The counter moves before the clock is read: a caller that still sees the old count
+    // (update()) is resolving records of packets that passed before this read, so before the
+    // time these events get, and the events could not change their names anyway.
+    published_.fetch_add(1);
+    const Timestamp now = detail::wall_clock();
+    for (auto& event : parsed_) {
+        event.time = now;
+        pending_.push_back(std::move(event));
+    }
+    published_.fetch_add(1);
+    parsed_.clear();
+}
+
+void InterfaceCache::update() {
+    if (published_.load() == applied_) {
+        return; // the hot path: one atomic load
+    }
+    {
+        std::lock_guard lock(mutex_);
+        applied_ = published_.load(); // even: batches are queued under the lock
+        applying_.swap(pending_);
+    }
+    for (const LinkEvent& event : applying_) {
+        apply(event);
+    }
+    applying_.clear();
+}
+
+void InterfaceCache::apply(const LinkEvent& event) {
+    if (event.deleted) {
+        history_.deleted(event.ifindex, event.time);
+    } else {
+        history_.named(event.ifindex, event.name, event.time);
+    }
+}
+
+std::string_view InterfaceCache::name(std::uint32_t ifindex, Timestamp when) {
+    update();
+    if (const std::string_view known = history_.name(ifindex, when); !known.empty()) {
+        return known;
+    }
+    // Unknown: not in the listing and no event named it (no event socket, or events lost).
     std::array<char, IF_NAMESIZE> buffer{};
     if (::if_indextoname(ifindex, buffer.data()) == nullptr) {
         return {};
     }
-    return names_[ifindex] = buffer.data();
+    history_.named(ifindex, buffer.data(), Timestamp{});
+    return history_.name(ifindex, when);
 }
 
 } // namespace nfcap

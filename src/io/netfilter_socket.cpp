@@ -34,6 +34,14 @@ int open_netfilter_socket(std::uint32_t receive_buffer, std::vector<std::string>
                            " bytes (asked for " + std::to_string(size) +
                            "; SO_RCVBUFFORCE needs CAP_NET_ADMIN)");
     }
+    // The kernel stamps packets as it receives them only while some socket asks for receive
+    // timestamps (the global netstamp switch, which libpcap's packet sockets turn on too);
+    // without that, records of received packets lack NFULA_TIMESTAMP / NFQA_TIMESTAMP and fall
+    // back to the time nfcap received them, which is later by up to the flush timeout and makes
+    // interface names less exact (see interface_cache.hpp). Netlink sockets deliver no timestamp
+    // messages, so asking here costs nothing else. Best effort: a refusal only loses precision.
+    const int on = 1;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {

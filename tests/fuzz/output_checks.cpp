@@ -316,7 +316,7 @@ void check_encodings(const Packet& packet, std::span<const std::byte> record,
             expected, cut,
             CommentContext{source, nullptr,
                            packet.timestamp ? TimestampSource::kernel : TimestampSource::file,
-                           verdict});
+                           verdict, packet.timestamp.value_or(Timestamp{1, 0})});
         const bool comment_too_long = expected.size() > max_option_length;
 
         RecordEncoder encoder(e.type, e.snaplen);

@@ -89,7 +89,7 @@ TEST(HotPath, RecordingAllocatesNothingPerRecord) {
     };
 
     std::uint32_t seq = 0;
-    for (; seq < 100; ++seq) { // warm-up: buffers grow to their working size
+    for (; seq < 200; ++seq) { // warm-up: buffers grow to their working size (one batch)
         feed(seq);
     }
     recorder.flush();

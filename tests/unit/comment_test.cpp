@@ -16,17 +16,20 @@ namespace {
 
 class FixedNames final : public nfcap::InterfaceNames {
   public:
-    std::string_view name(std::uint32_t ifindex) override {
+    std::string_view name(std::uint32_t ifindex, nfcap::Timestamp when) override {
+        asked_at = when;
         const auto found = names.find(ifindex);
         return found == names.end() ? std::string_view{} : std::string_view(found->second);
     }
     std::map<std::uint32_t, std::string> names{{2, "eth0"}, {3, "veth-b"}};
+    nfcap::Timestamp asked_at;
 };
 
 std::string comment_for(const NflogMessage& m, nfcap::InterfaceNames* names,
                         nfcap::TimestampSource source = nfcap::TimestampSource::kernel) {
     std::string out;
-    append_comment(out, nfcap::decode_nflog(m.record()), {"nflog:123", names, source, {}});
+    append_comment(out, nfcap::decode_nflog(m.record()),
+                   {"nflog:123", names, source, {}, nfcap::Timestamp{}});
     return out;
 }
 
@@ -163,7 +166,7 @@ TEST(Comment, AppendingReusesTheCallersBuffer) {
     const char* storage = out.data();
     for (int i = 0; i < 100; ++i) {
         out.clear();
-        append_comment(out, p, {"nflog:1", nullptr, nfcap::TimestampSource::kernel, {}});
+        append_comment(out, p, {"nflog:1", nullptr, nfcap::TimestampSource::kernel, {}, {}});
     }
     EXPECT_EQ(out.data(), storage) << "no reallocation once the buffer is large enough";
 }
