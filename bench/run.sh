@@ -504,7 +504,7 @@ stream5() {
   for ((i = 1; i < 5; i++)); do tail -c +25 "$REC"; done
 }
 stream5 | taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- \
-  "$NFCAP" -r - -w /dev/null >/dev/null 2>"$W/replay.err" || true
+  "$NFCAP" -r - -w - >/dev/null 2>"$W/replay.err" || true
 row rss-replay 1 nfcap 0 1 NA NA NA $((5 * rec_n)) NA "$(summary_field "packets written" "$W/replay.err")" \
   NA NA NA NA "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" \
   "$(kv maxrss_kb "$W/replay.rs")" "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "from a pipe to /dev/null"

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format
-  libmnl-dev libnetfilter-log-dev libnetfilter-queue-dev libpcap-dev
+  libmnl-dev libnetfilter-log-dev libnetfilter-queue-dev libpcap-dev libcap-dev
   libboost-program-options-dev libgtest-dev libgmock-dev
   # fuzzing: libFuzzer and the sanitizer runtimes for clang (only recommended by clang-14)
   libclang-rt-14-dev

@@ -5,7 +5,9 @@
 #include <nfcap/pcapng.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,32 @@ class ReaderGone : public std::runtime_error {
 };
 
 enum class SinkKind { file, stream }; // stream: pipe, FIFO, socket or terminal
+
+// How output files are made. Files nfcap creates get exactly `mode` (the umask does not apply)
+// and, when `owner` is set, that owner (for -Z: the files opened before the switch belong to the
+// user the capture then runs as, like those it creates later). A file that already exists is
+// truncated and keeps its mode and owner.
+struct OutputFileOptions {
+    struct Owner {
+        std::uint32_t uid = 0;
+        std::uint32_t gid = 0;
+    };
+    unsigned mode = 0600;
+    std::optional<Owner> owner;
+};
+
+// Opens `path` for writing as safely as the kernel allows, without races (everything is decided
+// on the opened descriptor, through the directory's descriptor):
+// - a new file is created with O_EXCL, so nothing that appears meanwhile is followed;
+// - an existing regular file is truncated only after fstat shows it is one;
+// - a FIFO is opened (blocking until a reader arrives); its kind is reported in `fifo`;
+// - anything else (directory, device, socket) is refused, nothing written;
+// - in a world-writable sticky directory such as /tmp, a symbolic link as the last component
+//   is never followed, and a file of another user is not reused (the checks the kernel's
+//   protected_symlinks and protected_regular make, whatever the sysctls say).
+// Returns the descriptor (O_CLOEXEC). Throws std::runtime_error naming the file and the reason,
+// std::system_error for other failures.
+int open_output_file(const std::string& path, const OutputFileOptions& options, bool* fifo);
 
 class Sink {
   public:
@@ -80,7 +108,7 @@ class MemorySink final : public Sink {
 // is removed once that many exist.
 class RotatingFileSink final : public Sink {
   public:
-    RotatingFileSink(std::string base, unsigned max_files, unsigned mode = 0644);
+    RotatingFileSink(std::string base, unsigned max_files, OutputFileOptions options = {});
     ~RotatingFileSink() override;
     RotatingFileSink(const RotatingFileSink&) = delete;
     RotatingFileSink& operator=(const RotatingFileSink&) = delete;
@@ -95,7 +123,7 @@ class RotatingFileSink final : public Sink {
     void open_next();
     std::string base_;
     unsigned max_files_;
-    unsigned mode_;
+    OutputFileOptions options_;
     unsigned number_ = 0;
     int fd_ = -1;
     std::string current_;
@@ -104,8 +132,10 @@ class RotatingFileSink final : public Sink {
 
 // Opens the output named on the command line: "-" is standard output (refused when it is a
 // terminal, unless `text` output is meant for one), a FIFO is opened for writing (blocking
-// until a reader opens it, as dumpcap does), anything else is created or truncated as a regular
-// file with `mode`. Throws std::runtime_error with a one-line reason.
-std::unique_ptr<Sink> open_output(const std::string& path, bool text = false, unsigned mode = 0644);
+// until a reader opens it, as dumpcap does), a regular file is created or truncated as
+// open_output_file says, anything else is refused. Throws std::runtime_error with a one-line
+// reason.
+std::unique_ptr<Sink> open_output(const std::string& path, bool text = false,
+                                  const OutputFileOptions& options = {});
 
 } // namespace nfcap

@@ -50,6 +50,22 @@ template <typename T> T parse_unsigned(const std::string& text, const char* what
     return static_cast<T>(value * scale);
 }
 
+// "0640", "640": permission bits, at most 0777 (no set-id or sticky bits).
+unsigned parse_file_mode(const std::string& text) {
+    unsigned value = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value, 8);
+    if (text.empty() || text.size() > 4 || ec != std::errc{} || ptr != end) {
+        throw UsageError("invalid --file-mode '" + text +
+                         "': give octal permission bits, e.g. 0640");
+    }
+    if (value > 0777) {
+        throw UsageError("invalid --file-mode '" + text +
+                         "': at most 0777 (no set-id or sticky bits)");
+    }
+    return value;
+}
+
 LinkType parse_link_type(const std::string& text) {
     if (text == "sll2") {
         return LinkType::linux_sll2;
@@ -114,6 +130,8 @@ po::options_description describe() {
     add("json-payload", "like --json, with the payload as hex");
     add("record-netlink", po::value<std::string>()->value_name("FILE"),
         "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
+    add("file-mode", po::value<std::string>()->value_name("OCTAL"),
+        "permission bits of the files nfcap creates, default 0600 (the umask does not apply)");
 
     po::options_description kernel("Kernel tuning (live capture)");
     add = kernel.add_options();
@@ -144,6 +162,12 @@ po::options_description describe() {
     add("fifo", po::value<std::string>()->value_name("PATH"), "the FIFO Wireshark reads");
 
     add = general.add_options();
+    add("user,Z", po::value<std::string>()->value_name("USER"),
+        "once the sockets are bound and the first file is open, run as USER (its uid, gid and "
+        "groups) keeping only CAP_NET_ADMIN; files nfcap creates belong to USER");
+    add("netns", po::value<std::string>()->value_name("NAME|PATH"),
+        "capture in another network namespace: NAME as `ip netns` names it (/run/netns/NAME), or "
+        "a path such as /proc/PID/ns/net");
     add("quiet", "no live status line on a terminal (the final summary is always printed)");
     add("help,h", "print this help and exit");
     add("version", "print the version and exit");
@@ -396,6 +420,36 @@ void parse_verdict_options(const po::variables_map& vm, Options& o) {
     o.secctx = vm.count("secctx") != 0;
 }
 
+void parse_privileges(const po::variables_map& vm, Options& o, bool live) {
+    const auto text = [&](const char* name) { return vm[name].as<std::string>(); };
+    if (vm.count("file-mode") != 0) {
+        o.file_mode = parse_file_mode(text("file-mode"));
+        if (o.write_file == "-" && o.record_netlink.empty()) {
+            throw UsageError(
+                "--file-mode applies to the files nfcap creates; give -w FILE or --record-netlink");
+        }
+    }
+    if (vm.count("user") != 0) {
+        o.user = text("user");
+        if (o.user.empty()) {
+            throw UsageError("-Z needs a user name");
+        }
+    }
+    if (vm.count("netns") != 0) {
+        if (!live) {
+            throw UsageError(
+                "--netns chooses where a live capture binds; it has no effect with -r");
+        }
+        o.netns = text("netns");
+        if (o.netns.find('/') == std::string::npos &&
+            (o.netns.empty() || o.netns == "." || o.netns == "..")) {
+            throw UsageError("invalid --netns '" + o.netns +
+                             "': give a name from `ip netns list` or a path such as "
+                             "/proc/PID/ns/net");
+        }
+    }
+}
+
 Options parse_options(const std::vector<std::string>& argv) {
     po::options_description all = describe();
     all.add_options()("expression", po::value<std::vector<std::string>>(), "");
@@ -552,6 +606,7 @@ Options parse_options(const std::vector<std::string>& argv) {
             throw UsageError("--record-netlink needs a file of its own");
         }
     }
+    parse_privileges(vm, o, live);
     return o;
 }
 

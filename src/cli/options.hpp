@@ -55,6 +55,9 @@ struct Options {
     bool conntrack = false;
     bool quiet = false;          // no live status line on a terminal
     bool fifo_reconnect = false; // a FIFO's reader went away: wait for the next one
+    unsigned file_mode = 0600;   // --file-mode: permission bits of the files nfcap creates
+    std::string user;            // -Z: run as this user once sockets and files are open
+    std::string netns;           // --netns: capture in this network namespace (name or path)
     ExtcapQuery extcap = ExtcapQuery::none;
     std::string extcap_interface; // "nflog" or "nfqueue"
 };

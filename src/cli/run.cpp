@@ -3,6 +3,7 @@
 #include <nfcap/interface_cache.hpp>
 #include <nfcap/live_capture.hpp>
 #include <nfcap/nflog_source.hpp>
+#include <nfcap/privileges.hpp>
 #include <nfcap/queue_source.hpp>
 #include <nfcap/recorder.hpp>
 #include <nfcap/replay_source.hpp>
@@ -15,8 +16,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 namespace nfcap::cli {
 namespace {
@@ -101,12 +104,52 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     return t.malformed != 0 ? exit_skipped : exit_ok;
 }
 
-// The output: a ring of files with -b, else what -w names.
-std::unique_ptr<Sink> output_for(const Options& o) {
-    if (o.ring_filesize_kb != 0 || o.ring_duration_s != 0) {
-        return std::make_unique<RotatingFileSink>(o.write_file, o.ring_files);
+bool ring_buffer(const Options& o) {
+    return o.ring_filesize_kb != 0 || o.ring_duration_s != 0;
+}
+
+// How files are made: --file-mode, and with -Z owned by that user from the start.
+OutputFileOptions file_options(const Options& o, const std::optional<UserAccount>& user) {
+    OutputFileOptions f;
+    f.mode = o.file_mode;
+    if (user) {
+        f.owner = OutputFileOptions::Owner{user->uid, user->gid};
     }
-    return open_output(o.write_file, o.format != OutputFormat::pcapng);
+    return f;
+}
+
+// The output: a ring of files with -b, else what -w names.
+std::unique_ptr<Sink> output_for(const Options& o, const OutputFileOptions& files) {
+    if (ring_buffer(o)) {
+        return std::make_unique<RotatingFileSink>(o.write_file, o.ring_files, files);
+    }
+    return open_output(o.write_file, o.format != OutputFormat::pcapng, files);
+}
+
+// -Z: looked up before anything is opened, so a typo costs nothing.
+std::optional<UserAccount> user_of(const Options& o) {
+    if (o.user.empty()) {
+        return std::nullopt;
+    }
+    UserAccount user = find_user(o.user);
+    check_can_switch(user);
+    return user;
+}
+
+// -Z, once sockets and files are open (and before any thread exists: the receive threads
+// inherit the credentials). A ring needs the directory to stay writable for the user: say so
+// now rather than at the first rotation.
+void give_up_root(const Options& o, const UserAccount& user, KeepCapability keep) {
+    switch_user(user, keep);
+    if (ring_buffer(o)) {
+        const std::size_t slash = o.write_file.rfind('/');
+        const std::string dir =
+            slash == std::string::npos ? "." : (slash == 0 ? "/" : o.write_file.substr(0, slash));
+        if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+            throw std::runtime_error("-b: user " + user.name + " cannot create the next files in " +
+                                     dir + " (" + std::strerror(errno) + ")");
+        }
+    }
 }
 
 double seconds_between(Timestamp a, Timestamp b) {
@@ -171,6 +214,13 @@ int capture(const Options& o) {
     if (!ro.filter.empty()) {
         PacketFilter check(ro.filter);
     }
+    const std::optional<UserAccount> user = user_of(o);
+    // Another namespace first: every socket below (NFLOG, NFQUEUE, the rtnetlink socket of the
+    // interface names) is created in it, and the threads started later inherit it. setns needs
+    // CAP_SYS_ADMIN, which -Z gives up further down.
+    if (!o.netns.empty()) {
+        enter_network_namespace(o.netns);
+    }
     InterfaceCache names;
     // Bind everything first: records queue in the socket buffers from here on, and a bind error
     // leaves no output file behind.
@@ -205,12 +255,16 @@ int capture(const Options& o) {
             warn(w);
         }
     }
-    auto sink = output_for(o);
+    const OutputFileOptions files = file_options(o, user);
+    auto sink = output_for(o, files);
     std::unique_ptr<Sink> netlink_sink;
     std::unique_ptr<NetlinkRecorder> netlink;
     if (!o.record_netlink.empty()) {
-        netlink_sink = open_output(o.record_netlink);
+        netlink_sink = open_output(o.record_netlink, false, files);
         netlink = std::make_unique<NetlinkRecorder>(*netlink_sink);
+    }
+    if (user) {
+        give_up_root(o, *user, KeepCapability::net_admin);
     }
     Recorder recorder(*sink, ro, &names, warn);
     for (const std::uint16_t g : o.groups) {
@@ -228,6 +282,12 @@ int capture(const Options& o) {
               << link_type_name(o.link_type) << ", snaplen " << o.snaplen << ")";
     if (o.verdict) {
         std::cerr << ", " << describe(*o.verdict);
+    }
+    if (!o.netns.empty()) {
+        std::cerr << ", in network namespace " << o.netns;
+    }
+    if (user) {
+        std::cerr << ", as user " << user->name;
     }
     std::cerr << "\n";
 
@@ -288,8 +348,12 @@ int capture(const Options& o) {
 }
 
 int replay(const Options& o) {
+    const std::optional<UserAccount> user = user_of(o);
     ReplaySource source(o.read_file);
-    auto sink = output_for(o);
+    auto sink = output_for(o, file_options(o, user));
+    if (user) {
+        give_up_root(o, *user, KeepCapability::none); // a replay needs no capability
+    }
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.

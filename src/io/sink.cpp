@@ -9,7 +9,148 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace nfcap {
+namespace {
+
+// Closes the descriptor unless it was handed on.
+class OwnedFd {
+  public:
+    explicit OwnedFd(int fd) : fd_(fd) {}
+    ~OwnedFd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+  private:
+    int fd_;
+};
+
+std::string kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) {
+        return "it is a directory";
+    }
+    if (S_ISCHR(mode)) {
+        return "it is a character device (to discard the output, use -w - >/dev/null)";
+    }
+    if (S_ISBLK(mode)) {
+        return "it is a block device";
+    }
+    if (S_ISSOCK(mode)) {
+        return "it is a socket";
+    }
+    return "it is not a regular file or a FIFO";
+}
+
+[[noreturn]] void refuse(const std::string& path, const std::string& why) {
+    throw std::runtime_error("refusing to write to " + path + ": " + why);
+}
+
+} // namespace
+
+int open_output_file(const std::string& path, const OutputFileOptions& options, bool* fifo) {
+    // Everything below works relative to the directory's descriptor, so the directory checked
+    // is the directory used.
+    const std::size_t slash = path.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (base.empty()) {
+        refuse(path, "it names a directory");
+    }
+    const OwnedFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat dir_st {};
+    if (dir_fd.get() < 0 || ::fstat(dir_fd.get(), &dir_st) != 0) {
+        detail::throw_errno("cannot create " + path);
+    }
+    // World-writable and sticky (/tmp): anyone may have put the name there first.
+    const bool shared_dir = (dir_st.st_mode & S_ISVTX) != 0 && (dir_st.st_mode & S_IWOTH) != 0;
+    const int nofollow = shared_dir ? O_NOFOLLOW : 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        // A new file. O_EXCL fails on anything already there, a dangling symbolic link too.
+        OwnedFd created(::openat(dir_fd.get(), base.c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, options.mode));
+        if (created.get() >= 0) {
+            if (options.owner &&
+                (options.owner->uid != ::geteuid() || options.owner->gid != ::getegid())) {
+                if (::fchown(created.get(), options.owner->uid, options.owner->gid) != 0) {
+                    detail::throw_errno("cannot give " + path + " to uid " +
+                                        std::to_string(options.owner->uid));
+                }
+            }
+            // The mode asked for, whatever the umask took away at creation.
+            if (::fchmod(created.get(), options.mode) != 0) {
+                detail::throw_errno("cannot set the mode of " + path);
+            }
+            if (fifo != nullptr) {
+                *fifo = false;
+            }
+            return created.release();
+        }
+        if (errno != EEXIST) {
+            detail::throw_errno("cannot create " + path);
+        }
+        // Something is there. Look at it through O_PATH, which opens nothing a device driver
+        // would see, then open it for writing and make sure it is still the same file.
+        const OwnedFd probe(::openat(dir_fd.get(), base.c_str(), O_PATH | O_CLOEXEC | nofollow));
+        if (probe.get() < 0 && errno == ENOENT) {
+            const OwnedFd link(
+                ::openat(dir_fd.get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+            struct stat link_st {};
+            if (link.get() >= 0 && ::fstat(link.get(), &link_st) == 0 && S_ISLNK(link_st.st_mode)) {
+                refuse(path, "it is a symbolic link to nothing (a link is followed only to a file "
+                             "or FIFO that exists)");
+            }
+            continue; // removed meanwhile: create it after all
+        }
+        struct stat st {};
+        if (probe.get() < 0 || ::fstat(probe.get(), &st) != 0) {
+            detail::throw_errno("cannot open " + path);
+        }
+        if (S_ISLNK(st.st_mode)) {
+            refuse(path, "it is a symbolic link in the world-writable directory " + dir +
+                             ", where links are never followed");
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+            refuse(path, kind_of(st.st_mode));
+        }
+        if (shared_dir && S_ISREG(st.st_mode) && st.st_uid != ::geteuid() &&
+            st.st_uid != dir_st.st_uid) {
+            refuse(path, "it belongs to uid " + std::to_string(st.st_uid) +
+                             " in the world-writable directory " + dir);
+        }
+        int fd = -1;
+        do { // a FIFO's open blocks until a reader arrives
+            fd = ::openat(dir_fd.get(), base.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | nofollow);
+        } while (fd < 0 && errno == EINTR);
+        OwnedFd opened(fd);
+        if (fd < 0 && errno == ENOENT) {
+            continue;
+        }
+        struct stat now {};
+        if (fd < 0 || ::fstat(fd, &now) != 0) {
+            detail::throw_errno(std::string("cannot open ") +
+                                (S_ISFIFO(st.st_mode) ? "FIFO " : "") + path);
+        }
+        if (now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+            refuse(path, "it was replaced while it was being opened");
+        }
+        if (S_ISREG(now.st_mode) && ::ftruncate(fd, 0) != 0) {
+            detail::throw_errno("cannot truncate " + path);
+        }
+        if (fifo != nullptr) {
+            *fifo = S_ISFIFO(now.st_mode);
+        }
+        return opened.release();
+    }
+    throw std::runtime_error("cannot create " + path + ": it keeps appearing and vanishing");
+}
 
 FdSink::FdSink(int fd, std::string name, SinkKind kind, Ownership ownership)
     : fd_(fd), name_(std::move(name)), kind_(kind), ownership_(ownership) {}
@@ -59,8 +200,8 @@ void FdSink::write(std::span<const std::byte> bytes) {
     }
 }
 
-RotatingFileSink::RotatingFileSink(std::string base, unsigned max_files, unsigned mode)
-    : base_(std::move(base)), max_files_(max_files), mode_(mode) {
+RotatingFileSink::RotatingFileSink(std::string base, unsigned max_files, OutputFileOptions options)
+    : base_(std::move(base)), max_files_(max_files), options_(options) {
     open_next();
 }
 
@@ -86,10 +227,7 @@ void RotatingFileSink::open_next() {
     std::array<char, 16> number{};
     std::snprintf(number.data(), number.size(), "%05u", ++number_);
     std::string path = stem + "_" + number.data() + "_" + stamp.data() + extension;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_);
-    if (fd < 0) {
-        detail::throw_errno("cannot create " + path);
-    }
+    const int fd = open_output_file(path, options_, nullptr);
     if (fd_ >= 0) {
         ::close(fd_);
     }
@@ -112,7 +250,8 @@ bool RotatingFileSink::rotate() {
     return true;
 }
 
-std::unique_ptr<Sink> open_output(const std::string& path, bool text, unsigned mode) {
+std::unique_ptr<Sink> open_output(const std::string& path, bool text,
+                                  const OutputFileOptions& options) {
     if (path == "-") {
         if (!text && ::isatty(STDOUT_FILENO) == 1) {
             throw std::runtime_error(
@@ -124,20 +263,10 @@ std::unique_ptr<Sink> open_output(const std::string& path, bool text, unsigned m
                                         regular ? SinkKind::file : SinkKind::stream,
                                         FdSink::Ownership::borrowed);
     }
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
-        int fd = -1;
-        do {
-            fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        } while (fd < 0 && errno == EINTR);
-        if (fd < 0) {
-            detail::throw_errno("cannot open FIFO " + path);
-        }
+    bool fifo = false;
+    const int fd = open_output_file(path, options, &fifo);
+    if (fifo) {
         return std::make_unique<FdSink>(fd, path, path);
-    }
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        detail::throw_errno("cannot create " + path);
     }
     return std::make_unique<FdSink>(fd, path, SinkKind::file, FdSink::Ownership::owned);
 }

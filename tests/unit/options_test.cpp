@@ -127,3 +127,61 @@ TEST(Options, BadCommandLinesGetOneClearLine) {
         EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
     }
 }
+
+TEST(Options, FileModeIsOctalPermissionBits) {
+    EXPECT_EQ(parse({"-g", "1", "-w", "x"}).file_mode, 0600U); // the default
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--file-mode", "0640"}).file_mode, 0640U);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--file-mode", "644"}).file_mode, 0644U);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--file-mode", "0"}).file_mode, 0U);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--file-mode", "0777"}).file_mode, 0777U);
+    // --record-netlink alone is a file nfcap creates, too.
+    EXPECT_EQ(parse({"-g", "1", "--record-netlink", "n", "--file-mode", "0600"}).file_mode, 0600U);
+    EXPECT_EQ(parse({"-r", "in", "-w", "x", "--file-mode", "0400"}).file_mode, 0400U);
+}
+
+TEST(Options, UserAndNetworkNamespace) {
+    const auto o = parse({"-q", "3", "--auto-accept", "-w", "x", "-Z", "nobody", "--netns", "lab"});
+    EXPECT_EQ(o.user, "nobody");
+    EXPECT_EQ(o.netns, "lab");
+    EXPECT_EQ(parse({"-g", "1", "--user", "capture"}).user, "capture");
+    EXPECT_EQ(parse({"-g", "1", "--netns", "/proc/1/ns/net"}).netns, "/proc/1/ns/net");
+    EXPECT_EQ(parse({"-g", "1", "--netns", "./lab"}).netns, "./lab"); // a path
+    // Replay may run as another user; it has no namespace to bind in.
+    EXPECT_EQ(parse({"-r", "in", "-w", "x", "-Z", "nobody"}).user, "nobody");
+    const auto plain = parse({"-g", "1"});
+    EXPECT_TRUE(plain.user.empty());
+    EXPECT_TRUE(plain.netns.empty());
+}
+
+TEST(Options, BadPrivilegeOptionsGetOneClearLine) {
+    const std::vector<BadLine> cases = {
+        {{"-g", "1", "-w", "x", "--file-mode", "8"}, "invalid --file-mode '8': give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", "rw-r--r--"}, "give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", ""}, "give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", "-600"}, "give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", "0o600"}, "give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", "00640"}, "give octal"},
+        {{"-g", "1", "-w", "x", "--file-mode", "1777"}, "at most 0777"},
+        {{"-g", "1", "-w", "x", "--file-mode", "4755"}, "at most 0777"},
+        {{"-g", "1", "--file-mode", "0640"}, "--file-mode applies to the files nfcap creates"},
+        {{"-g", "1", "-w", "-", "--file-mode", "0640"}, "give -w FILE"},
+        {{"-g", "1", "-w", "x", "-Z", ""}, "-Z needs a user name"},
+        {{"-g", "1", "-w", "x", "-Z"}, "user"},
+        {{"-r", "in", "-w", "x", "--netns", "lab"}, "--netns chooses where a live capture binds"},
+        {{"-g", "1", "-w", "x", "--netns", ""}, "invalid --netns ''"},
+        {{"-g", "1", "-w", "x", "--netns", ".."}, "invalid --netns '..'"},
+    };
+    for (const auto& c : cases) {
+        const std::string error = error_of(c.args);
+        EXPECT_NE(error.find(c.expected), std::string::npos)
+            << "args: " << ::testing::PrintToString(c.args) << " error: " << error;
+        EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
+    }
+}
+
+TEST(Options, HelpNamesThePrivilegeOptions) {
+    const std::string help = nfcap::cli::usage_text();
+    for (const char* option : {"--file-mode", "-Z [ --user ] USER", "--netns"}) {
+        EXPECT_NE(help.find(option), std::string::npos) << option;
+    }
+}

@@ -4,7 +4,9 @@
 
 #include <csignal>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 
@@ -142,6 +144,110 @@ TEST(Sink, UnwritableDirectoryIsAClearError) {
     } catch (const std::system_error& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.pcapng"), std::string::npos);
     }
+}
+
+std::string error_of_open(const std::string& path, const nfcap::OutputFileOptions& options = {}) {
+    try {
+        nfcap::open_output(path, false, options);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+mode_t mode_of(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+    return st.st_mode;
+}
+
+TEST(Sink, NewFilesGetExactlyTheModeAskedForWhateverTheUmask) {
+    TempDir dir;
+    const mode_t old_umask = ::umask(077);
+    (void)nfcap::open_output(dir.path + "/default.pcapng");
+    nfcap::OutputFileOptions group_readable;
+    group_readable.mode = 0640;
+    (void)nfcap::open_output(dir.path + "/0640.pcapng", false, group_readable);
+    ::umask(old_umask);
+    EXPECT_EQ(mode_of(dir.path + "/default.pcapng") & 07777, 0600U);
+    EXPECT_EQ(mode_of(dir.path + "/0640.pcapng") & 07777, 0640U);
+    // An existing file is truncated and keeps its own mode.
+    ASSERT_EQ(::chmod((dir.path + "/0640.pcapng").c_str(), 0604), 0);
+    (void)nfcap::open_output(dir.path + "/0640.pcapng");
+    EXPECT_EQ(mode_of(dir.path + "/0640.pcapng") & 07777, 0604U);
+}
+
+TEST(Sink, RingFilesGetTheModeToo) {
+    TempDir dir;
+    nfcap::OutputFileOptions options;
+    options.mode = 0640;
+    nfcap::RotatingFileSink ring(dir.path + "/r.pcapng", 0, options);
+    ring.rotate();
+    ASSERT_EQ(ring.files().size(), 2U);
+    for (const auto& f : ring.files()) {
+        EXPECT_EQ(mode_of(f) & 07777, 0640U) << f;
+    }
+}
+
+TEST(Sink, NonRegularFilesAreRefusedAndLeftAlone) {
+    TempDir dir;
+    EXPECT_NE(
+        error_of_open(dir.path).find("refusing to write to " + dir.path + ": it is a directory"),
+        std::string::npos);
+    EXPECT_NE(error_of_open(dir.path + "/").find("it names a directory"), std::string::npos);
+    EXPECT_NE(error_of_open("/dev/null").find("/dev/null: it is a character device"),
+              std::string::npos);
+    const std::string socket_path = dir.path + "/sock";
+    const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    socket_path.copy(address.sun_path, sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ::close(s);
+    EXPECT_NE(error_of_open(socket_path).find("it is a socket"), std::string::npos);
+    EXPECT_TRUE(S_ISSOCK(mode_of(socket_path)));
+}
+
+TEST(Sink, SymbolicLinksInAStickyWorldWritableDirectoryAreNeverFollowed) {
+    TempDir dir;
+    const std::string shared = dir.path + "/shared";
+    ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(shared.c_str(), 01777), 0);
+    const std::string target = dir.path + "/target";
+    ASSERT_EQ(::close(::open(target.c_str(), O_WRONLY | O_CREAT, 0644)), 0);
+    ASSERT_EQ(::symlink(target.c_str(), (shared + "/out.pcapng").c_str()), 0);
+    ASSERT_EQ(::symlink((dir.path + "/nothing").c_str(), (shared + "/dangling").c_str()), 0);
+    const std::string error = error_of_open(shared + "/out.pcapng");
+    EXPECT_NE(error.find("refusing to write to " + shared + "/out.pcapng: it is a symbolic link"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error_of_open(shared + "/dangling").find("symbolic link"), std::string::npos);
+    struct stat st {};
+    ASSERT_EQ(::stat((dir.path + "/nothing").c_str(), &st), -1); // not created through the link
+    // Elsewhere a link to an existing file is followed, as the shell's > does.
+    ASSERT_EQ(::symlink(target.c_str(), (dir.path + "/link").c_str()), 0);
+    {
+        auto sink = nfcap::open_output(dir.path + "/link");
+        sink->write(pattern(5));
+    }
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 5);
+    EXPECT_TRUE(S_ISLNK(mode_of(dir.path + "/link")));
+}
+
+TEST(Sink, OwnerIsSetOnCreatedFilesOnly) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "giving a file away needs root";
+    }
+    TempDir dir;
+    nfcap::OutputFileOptions options;
+    options.owner = nfcap::OutputFileOptions::Owner{65534, 65534};
+    (void)nfcap::open_output(dir.path + "/given.pcapng", false, options);
+    struct stat st {};
+    ASSERT_EQ(::stat((dir.path + "/given.pcapng").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534U);
+    EXPECT_EQ(st.st_gid, 65534U);
+    EXPECT_EQ(st.st_mode & 07777, 0600U);
 }
 
 TEST(Sink, MemorySinkCollects) {
