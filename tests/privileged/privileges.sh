@@ -192,8 +192,10 @@ refused "a directory" "$WORK/adir" "it is a directory"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$WORK/sock"
 refused "a unix socket" "$WORK/sock" "it is a socket"
 [ -S "$WORK/sock" ] || fail "the socket was replaced"
-refused "a character device" /dev/null \
-    "it is a character device (to discard the output, use -w - >/dev/null)"
+refused "a character device" /dev/zero "it is a character device (only /dev/null is written to)"
+[ -c /dev/zero ] || fail "/dev/zero is no longer a character device"
+"$NFCAP" --netns "$NS_B" -g $group -w /dev/null -a duration:1 2>/dev/null ||
+    fail "-w /dev/null refused"
 [ -c /dev/null ] || fail "/dev/null is no longer a character device"
 # Outside such a directory a link to a regular file is followed, as the shell's > does.
 ln -s "$WORK/victim" "$WORK/link.pcapng"
