@@ -51,10 +51,16 @@ namespace nfcap {
 
 class InterfaceCache final : public InterfaceNames {
   public:
+    enum class Start { now, later };
     // Subscribes to link events of the calling thread's network namespace, loads its current
-    // interfaces and starts the event thread (with every signal blocked). Without an rtnetlink
-    // socket it still works, resolving each unknown index once with if_indextoname().
-    InterfaceCache();
+    // interfaces and starts the event thread (with every signal blocked), or with Start::later
+    // leaves that to start(). Without an rtnetlink socket it still works, resolving each unknown
+    // index once with if_indextoname().
+    explicit InterfaceCache(Start when = Start::now);
+    // Starts the event thread if it is not running. nfcap calls this only once it has given up
+    // root (-Z): capabilities belong to each thread, and a thread started before the switch
+    // would keep a different set. Events that came meanwhile wait in the socket.
+    void start();
     // Stops and joins the event thread.
     ~InterfaceCache() override;
     InterfaceCache(const InterfaceCache&) = delete;

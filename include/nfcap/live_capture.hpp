@@ -2,9 +2,12 @@
 // Live capture: one receive thread per source, one writer. Receive threads only receive, give
 // NFQUEUE verdicts and copy datagrams into a bounded hand-off queue; the writer (the thread
 // that calls run()) decodes, filters, encodes and writes. A slow, full or stopped output can
-// therefore never hold NFQUEUE traffic: when the hand-off queue is full, a queue source counts
-// what it could not hand on and goes on giving verdicts. An NFLOG source waits instead (its
-// kernel socket buffer absorbs the delay, and any loss there shows as sequence gaps).
+// therefore never hold NFQUEUE traffic: when the hand-off queue (32 MiB) is full, a queue source
+// counts what it could not hand on and goes on giving verdicts. An NFLOG source waits instead
+// while the writer moves (its kernel socket buffer absorbs the delay, and any loss there shows
+// as sequence gaps); once the writer has taken nothing for 2 s (an output that does not
+// move: a stalled reader), it counts what it cannot hand on too, so no loss goes unseen.
+// Either count is the sources' "not written" (InterfaceCounters::not_written).
 
 #include <nfcap/interface_cache.hpp>
 #include <nfcap/nflog_source.hpp>
@@ -53,9 +56,12 @@ class LiveCapture {
     void add(std::unique_ptr<QueueSource> source);
 
     // Runs until `stop()` returns true (asked about every 100 ms), the recorder's packet limit
-    // is reached, or the reader of the output goes away. Then every queue source drains (each
-    // packet already queued gets its verdict) and unbinds, and the writer writes what the
-    // sources handed on. Throws what a source or the writer threw.
+    // is reached, the reader of the output goes away, or the output fails (Recorder::
+    // output_failed) and no queue is among the sources; with a queue, verdicts go on and the
+    // recorder counts what it cannot write. Then every queue source drains (each packet already
+    // queued gets its verdict) and unbinds, and the writer writes what the sources handed on.
+    // The writer flushes whenever it has nothing to do and at least every 0.5 s.
+    // Throws what a source or the writer threw.
     // `tick`, when set, runs on the writer thread between batches (at least every 100 ms), for
     // work that must not race the writer (rotating a ring buffer by age).
     LiveCaptureResult run(const std::function<bool()>& stop,

@@ -48,8 +48,8 @@ struct InterfaceCounters {
     std::uint64_t filtered = 0; // rejected by the capture filter
     std::uint64_t malformed = 0;
     std::uint64_t unsupported = 0;    // records the link type cannot carry
-    std::uint64_t lost = 0;           // sequence-number or packet-id gaps
-    std::uint64_t not_written = 0;    // NFQUEUE: given a verdict, but the writer was behind
+    std::uint64_t lost = 0;           // sequence-number or packet-id gaps (the kernel's loss)
+    std::uint64_t not_written = 0;    // received, but not handed on: the writer was behind
     std::uint64_t kernel_dropped = 0; // NFQUEUE: the kernel's queue_dropped + queue_user_dropped
     std::optional<std::uint32_t> next_seq; // next NFLOG sequence number or NFQUEUE packet id
     std::uint64_t pending_drops = 0;       // a gap not yet reported in an epb_dropcount
@@ -84,12 +84,19 @@ class Recorder final : public RecordHandler {
 
     // A record that could not even be read (replay), counted as malformed.
     void count_unreadable(const std::string& why);
+    // `count` records of a source that were received but never reached the recorder (the
+    // hand-off to the writer was full). Given in the sources' order, they are counted as not
+    // written and do not show as a sequence gap.
+    void skip(RecordKind kind, std::uint16_t resource, std::uint64_t count);
 
     void on_record(std::span<const std::byte> rec, Timestamp receive_time) override {
         record(rec, receive_time);
     }
 
-    // Writes everything encoded so far in one write.
+    // Writes everything encoded so far in one write. When the sink fails (WriteError: a full
+    // disk, an I/O error, a stalled reader given up on), the output is failed for good: the
+    // error is kept (output_error()), and from then on every flush drops what was encoded,
+    // counting the records (failed()). Never throws WriteError; ReaderGone as before.
     void flush();
     // Appends an Interface Statistics Block per interface and flushes.
     void finish(Timestamp start, Timestamp end);
@@ -115,6 +122,11 @@ class Recorder final : public RecordHandler {
     std::uint64_t delivered() const { return delivered_; }
     // With reconnect: records encoded while no reader was there (never read by anyone).
     std::uint64_t unread() const { return unread_; }
+    // The sink's error once the output failed (one line naming the output and the reason).
+    const std::optional<std::string>& output_error() const { return output_error_; }
+    bool output_failed() const { return output_error_.has_value(); }
+    // Records that went nowhere because the output had failed.
+    std::uint64_t failed() const { return failed_; }
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
@@ -142,6 +154,8 @@ class Recorder final : public RecordHandler {
     std::uint64_t malformed_unknown_ = 0;
     std::uint64_t bytes_written_ = 0;
     std::uint64_t unread_ = 0;
+    std::uint64_t failed_ = 0;
+    std::optional<std::string> output_error_;
     bool waiting_for_reader_ = false;
     void start_section(ByteBuffer& out); // section header and every interface block
     std::uint64_t file_bytes_ = 0;       // in the current file of a ring

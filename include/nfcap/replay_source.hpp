@@ -58,8 +58,9 @@ struct ReplaySpan {
 };
 
 // Feeds every record of `source` into `recorder` until the end of the file, a damaged record
-// (counted as malformed, with a warning naming it), the recorder's packet limit, or `stop()`
-// returning true. Flushes what it encoded; does not write the statistics blocks.
+// (counted as malformed, with a warning naming it), the recorder's packet limit, a failed
+// output (Recorder::output_failed), or `stop()` returning true. Flushes what it encoded; does
+// not write the statistics blocks.
 ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)());
 
 } // namespace nfcap

@@ -4,8 +4,10 @@
 
 #include <nfcap/pcapng.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,6 +20,13 @@ namespace nfcap {
 
 // The reader of a pipe or FIFO went away (EPIPE): a clean end of the capture, not a failure.
 class ReaderGone : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// The output failed for good: a full disk, an I/O error, or a reader that took nothing while
+// nfcap was asked to stop. what() is one line naming the output and the reason.
+class WriteError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
@@ -53,8 +62,17 @@ int open_output_file(const std::string& path, const OutputFileOptions& options, 
 class Sink {
   public:
     virtual ~Sink() = default;
-    // Writes all of `bytes` (blocking). Throws ReaderGone on EPIPE, std::system_error otherwise.
+    // Writes all of `bytes`, which the caller makes whole units (pcapng blocks, text lines).
+    // Throws ReaderGone on EPIPE and WriteError otherwise. A regular file that fails part-way
+    // is cut back to where this call began, so it ends with the last unit written whole (and
+    // the space taken by the partial unit is freed).
     virtual void write(std::span<const std::byte> bytes) = 0;
+    // For writes that may wait for a reader (pipes and FIFOs, which are written non-blocking):
+    // `give_up` is asked about every 100 ms while a write waits. Once it has said true, the
+    // write throws WriteError when the reader has taken nothing for 0.5 s, or at the latest
+    // 1.5 s later, so a stalled reader cannot keep nfcap from stopping. Without it, a write
+    // waits for as long as the reader does not read.
+    virtual void set_give_up(std::function<bool()> /*give_up*/) {}
     virtual SinkKind kind() const = 0;
     virtual const std::string& name() const = 0;
     // Closes the current file and opens the next one of a ring; false when this sink has no
@@ -65,7 +83,9 @@ class Sink {
     virtual bool reconnect() { return false; }
 };
 
-// A sink over a file descriptor it owns (or borrows, for stdout).
+// A sink over a file descriptor it owns (or borrows, for stdout). A pipe or FIFO is switched
+// to non-blocking writes (a borrowed one gets its flags back when the sink goes), so that a
+// write waiting for its reader can give up (see set_give_up).
 class FdSink final : public Sink {
   public:
     enum class Ownership { owned, borrowed };
@@ -77,16 +97,27 @@ class FdSink final : public Sink {
     FdSink& operator=(const FdSink&) = delete;
 
     void write(std::span<const std::byte> bytes) override;
+    void set_give_up(std::function<bool()> give_up) override { give_up_ = std::move(give_up); }
     SinkKind kind() const override { return kind_; }
     const std::string& name() const override { return name_; }
     bool reconnect() override;
 
   private:
+    void make_non_blocking();
+    // A write found the pipe full: waits up to 100 ms for room, or throws WriteError when
+    // give_up_ has said stop and the reader is not reading (see Sink::set_give_up).
+    void wait_for_reader(std::chrono::steady_clock::time_point progress,
+                         std::optional<std::chrono::steady_clock::time_point>& stop_seen);
+    [[noreturn]] void fail(int error, std::size_t written_now);
+
     int fd_;
     std::string name_;
     SinkKind kind_;
     Ownership ownership_;
     std::string fifo_path_; // empty: no reconnecting
+    // A borrowed pipe's file status flags before it was made non-blocking; -1: none to restore.
+    int restore_flags_ = -1;
+    std::function<bool()> give_up_;
 };
 
 // Collects everything in memory (tests, embedding).

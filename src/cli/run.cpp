@@ -59,8 +59,7 @@ Totals totals_of(const Recorder& recorder) {
     Totals t;
     t.malformed = recorder.malformed_without_group();
     for (const auto& c : recorder.interfaces()) {
-        // A record the writer could not take leaves a gap too; the kernel's share is the rest.
-        t.lost += c.lost - std::min(c.lost, c.not_written);
+        t.lost += c.lost;
         t.not_written += c.not_written;
         t.kernel_dropped += c.kernel_dropped;
         t.queues = t.queues || c.kind == RecordKind::nfqueue;
@@ -71,9 +70,30 @@ Totals totals_of(const Recorder& recorder) {
     return t;
 }
 
+// Says once, in one line, that the output failed: the sink's reason (naming the output), what
+// a file still holds, and what nfcap does next.
+struct FailureReport {
+    bool said = false;
+    void say(const Recorder& recorder, const Sink& sink, bool verdicts_go_on) {
+        if (said || !recorder.output_failed()) {
+            return;
+        }
+        said = true;
+        std::string line = *recorder.output_error();
+        if (sink.kind() == SinkKind::file) {
+            line += "; the file ends with its last complete block";
+        }
+        line += verdicts_go_on ? "; verdicts go on, and packets are counted as not written "
+                                 "until nfcap is stopped"
+                               : "; stopping";
+        warn(line);
+    }
+};
+
 // Ends the file (statistics blocks) unless the reader is gone, then prints the summary.
 int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
-           const LiveCaptureResult& live_result, bool live) {
+           const LiveCaptureResult& live_result, bool live, const Sink& sink,
+           FailureReport& failure) {
     if (!reader_gone) {
         try {
             recorder.finish(start, end);
@@ -81,6 +101,7 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
             warn(std::string(e.what()) + "; stopping");
         }
     }
+    failure.say(recorder, sink, false);
     const Totals t = totals_of(recorder);
     std::string line = "nfcap: " + std::to_string(recorder.delivered()) + " packets written";
     if (live) {
@@ -95,12 +116,21 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     if (recorder.unread() != 0) {
         line += ", " + std::to_string(recorder.unread()) + " unread (no reader on the FIFO)";
     }
+    if (recorder.output_failed()) {
+        line += ", " + std::to_string(recorder.failed()) + " not written (output failed)";
+    }
+    if (!t.queues && live && t.not_written != 0) { // NFLOG: the output did not move
+        line += ", " + std::to_string(t.not_written) + " not written (output behind)";
+    }
     if (t.queues && live) {
         line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
                 std::to_string(t.not_written) + " not written (output behind), " +
                 std::to_string(t.kernel_dropped) + " dropped by the kernel queue";
     }
     std::cerr << line << '\n';
+    if (recorder.output_failed()) {
+        return exit_error;
+    }
     return t.malformed != 0 ? exit_skipped : exit_ok;
 }
 
@@ -221,7 +251,7 @@ int capture(const Options& o) {
     if (!o.netns.empty()) {
         enter_network_namespace(o.netns);
     }
-    InterfaceCache names;
+    InterfaceCache names(InterfaceCache::Start::later); // its thread starts after -Z
     // Bind everything first: records queue in the socket buffers from here on, and a bind error
     // leaves no output file behind.
     std::unique_ptr<NflogSource> nflog;
@@ -266,6 +296,7 @@ int capture(const Options& o) {
     if (user) {
         give_up_root(o, *user, KeepCapability::net_admin);
     }
+    names.start();
     Recorder recorder(*sink, ro, &names, warn);
     for (const std::uint16_t g : o.groups) {
         recorder.add_source(RecordKind::nflog, g, true);
@@ -298,7 +329,7 @@ int capture(const Options& o) {
     sigaddset(&blocked, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     recorder.set_start(start);
-    const auto stop = [&blocked, &o, start] {
+    const auto asked_to_stop = [&blocked, &o, start] {
         const timespec zero{0, 0};
         const int signal = sigtimedwait(&blocked, nullptr, &zero);
         if (signal > 0) {
@@ -307,6 +338,17 @@ int capture(const Options& o) {
         return stop_signal != 0 ||
                (o.stop_duration_s != 0 &&
                 seconds_between(start, wall_clock()) >= static_cast<double>(o.stop_duration_s));
+    };
+    // A write waiting for a stalled pipe reader asks this too: a signal still stops nfcap.
+    sink->set_give_up(asked_to_stop);
+    if (netlink_sink) {
+        netlink_sink->set_give_up(asked_to_stop);
+    }
+    FailureReport failure;
+    const auto stop = [&asked_to_stop, &failure, &recorder, &sink, &o] {
+        const bool now = asked_to_stop();
+        failure.say(recorder, *sink, !o.queues.empty() && !now);
+        return now;
     };
     // On a terminal, a status line like dumpcap's, redrawn every second (--quiet: none).
     const bool status = !o.quiet && ::isatty(STDERR_FILENO) == 1;
@@ -344,24 +386,27 @@ int capture(const Options& o) {
         }
     }
     line.end();
-    return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result, true);
+    return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result, true,
+                  *sink, failure);
 }
 
 int replay(const Options& o) {
     const std::optional<UserAccount> user = user_of(o);
     ReplaySource source(o.read_file);
     auto sink = output_for(o, file_options(o, user));
+    sink->set_give_up(stop_requested); // a signal stops a write to a stalled reader too
     if (user) {
         give_up_root(o, *user, KeepCapability::none); // a replay needs no capability
     }
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
+    FailureReport failure;
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.
         const ReplaySpan span = replay_into(source, recorder, stop_requested);
-        return finish(recorder, span.first, span.last, false, {}, false);
+        return finish(recorder, span.first, span.last, false, {}, false, *sink, failure);
     } catch (const ReaderGone& e) {
         warn(std::string(e.what()) + "; stopping");
-        return finish(recorder, {}, {}, true, {}, false);
+        return finish(recorder, {}, {}, true, {}, false, *sink, failure);
     }
 }
 

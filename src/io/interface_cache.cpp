@@ -56,7 +56,7 @@ std::unordered_map<std::uint32_t, std::string> list_interfaces() {
 
 } // namespace
 
-InterfaceCache::InterfaceCache() {
+InterfaceCache::InterfaceCache(Start when) {
     // Subscribe first, then list: a change between the two shows up as an event (and one the
     // listing already shows is passed over, being no change).
     fd_ = open_link_events();
@@ -73,6 +73,21 @@ InterfaceCache::InterfaceCache() {
         fd_ = -1;
         return;
     }
+    if (when == Start::now) {
+        try {
+            start();
+        } catch (...) { // no destructor runs for a constructor that throws
+            ::close(stop_fd_);
+            ::close(fd_);
+            throw;
+        }
+    }
+}
+
+void InterfaceCache::start() {
+    if (fd_ < 0 || thread_.joinable()) {
+        return;
+    }
     // Signals belong to the program's own threads: the event thread is created with all of them
     // blocked (a thread inherits its creator's mask).
     sigset_t all{};
@@ -83,8 +98,6 @@ InterfaceCache::InterfaceCache() {
         thread_ = std::thread([this] { watch(); });
     } catch (...) {
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        ::close(stop_fd_);
-        ::close(fd_);
         throw;
     }
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);

@@ -20,18 +20,33 @@
 namespace nfcap {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // The hand-off queue between receive threads and the writer holds batches whose memory
 // (capacity, not just the bytes in use: a vector keeps what it once grew to) adds up to at most
 // this much. Only bytes bound it: under load a receive thread wakes often and hands on many
 // small batches (measured: up to 3,000 batches of 20-35 packets in a 100,000-packet burst).
 constexpr std::size_t max_queued_bytes = 32U << 20U;
 constexpr std::size_t max_batches = 1U << 16U;
-// Returned batches keep their memory for reuse up to this much in all, and a batch that once
-// grew beyond kept_batch_capacity always gives its memory back: so the queue and the free list
+// A receive thread hands a batch on once it holds this much, so that one receive call that
+// empties a full socket buffer (64 MiB) cannot go past the byte cap.
+constexpr std::size_t batch_bytes = 1U << 20U;
+// Returned batches keep their memory for reuse up to max_free_bytes in all, and a batch that
+// once grew beyond kept_batch_capacity always gives its memory back (a full batch is
+// batch_bytes plus one datagram: its capacity stays below this). So the queue and the free list
 // together never hold more than 40 MiB (peak RSS was 66 MiB when only sizes were counted).
 constexpr std::size_t max_free_bytes = 8U << 20U;
-constexpr std::size_t kept_batch_capacity = 1U << 20U;
+constexpr std::size_t kept_batch_capacity = 4U << 20U;
 constexpr auto writer_tick = std::chrono::milliseconds(100);
+// Under continuous load the hand-off queue may never be empty: the writer flushes at least this
+// often anyway, so a file killed at any moment holds everything the writer handled until half
+// a second before.
+constexpr auto flush_interval = std::chrono::milliseconds(500);
+// An NFLOG receive thread waits for room in the hand-off while the writer takes batches; once
+// the writer has taken nothing for this long (an output that does not move: a flush of at most
+// 4 MiB takes that long only on a stalled or pathologically slow output), it stops waiting
+// and counts what it cannot hand on, rather than leave the kernel to drop records unseen.
+constexpr auto writer_stall = std::chrono::seconds(2);
 
 // LINKTYPE_NETLINK's 16-byte cooked header (the LINKTYPE_LINUX_SLL layout): packet type,
 // ARPHRD_NETLINK, no address, and the netlink protocol, all big-endian.
@@ -45,18 +60,33 @@ struct Entry {
     bool sent = false; // a message nfcap sent (verdicts), not one it received
 };
 
-// Datagrams one receive call brought in, copied: they outlive the receive buffer.
+// Records a receive thread could not hand on (the queue was full), per group or queue.
+struct Skipped {
+    RecordKind kind = RecordKind::nflog;
+    std::uint16_t resource = 0;
+    std::uint64_t count = 0;
+};
+
+// Datagrams one receive call brought in, copied: they outlive the receive buffer. `skipped`
+// came before them, in the source's order.
 struct Batch {
     std::size_t source = 0;
     std::vector<std::byte> bytes;
     std::vector<Entry> entries;
+    std::vector<Skipped> skipped;
+};
+
+enum class Wait {
+    no,                 // the queue is full: null at once (NFQUEUE, which must not wait)
+    while_writer_moves, // wait while the writer takes batches (NFLOG); null once it stalls
+    until_closed,       // wait for room however long it takes, or until the queue is closed
 };
 
 class HandOff {
   public:
-    // An empty batch to fill, or null when the queue is full and `wait` is false, or when the
-    // queue was closed while waiting.
-    Batch* acquire(bool wait) {
+    // An empty batch to fill, or null when the queue is full and `wait` says not to wait
+    // (longer), or when the queue was closed.
+    Batch* acquire(Wait wait) {
         std::unique_lock lock(mutex_);
         for (;;) {
             if (queued_bytes_ < max_queued_bytes) {
@@ -71,10 +101,13 @@ class HandOff {
                     return all_.back().get();
                 }
             }
-            if (!wait || closed_) {
+            if (wait == Wait::no || closed_) {
                 return nullptr;
             }
-            space_.wait(lock);
+            if (wait == Wait::while_writer_moves && Clock::now() - writer_seen_ >= writer_stall) {
+                return nullptr;
+            }
+            space_.wait_for(lock, writer_tick);
         }
     }
     void submit(Batch* b) {
@@ -90,6 +123,7 @@ class HandOff {
             std::lock_guard lock(mutex_);
             b->bytes.clear();
             b->entries.clear();
+            b->skipped.clear();
             if (b->bytes.capacity() > kept_batch_capacity ||
                 free_bytes_ + b->bytes.capacity() > max_free_bytes) {
                 b->bytes.shrink_to_fit(); // empty: the memory goes back
@@ -103,7 +137,9 @@ class HandOff {
     void wake() { ready_cv_.notify_all(); }
     Batch* take(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
+        writer_seen_ = Clock::now(); // a writer asking for work is not stalled
         ready_cv_.wait_for(lock, timeout, [this] { return !ready_.empty(); });
+        writer_seen_ = Clock::now();
         if (ready_.empty()) {
             return nullptr; // timed out, or woken by a finished receive thread
         }
@@ -134,37 +170,25 @@ class HandOff {
     std::size_t queued_bytes_ = 0; // capacity of the batches in ready_
     std::size_t free_bytes_ = 0;   // capacity of the batches in free_
     bool closed_ = false;
+    Clock::time_point writer_seen_ = Clock::now(); // when the writer last asked for a batch
 };
 
-std::uint64_t count_queue_packets(std::span<const std::byte> datagram) {
-    std::uint64_t n = 0;
-    NetlinkWalker walker(datagram);
-    RecordKind kind{};
-    std::span<const std::byte> record;
-    try {
-        while (walker.next(kind, record)) {
-            n += kind == RecordKind::nfqueue ? 1 : 0;
-        }
-    } catch (const DecodeError&) {
-        n += 1;
-    }
-    return n;
-}
-
-// The receive thread's handler: copies whole datagrams into a batch for the writer.
+// The receive thread's handler: copies whole datagrams into a batch for the writer, and counts
+// per group or queue the records it cannot hand on.
 class Forwarder final : public RecordHandler {
   public:
-    Forwarder(HandOff& handoff, std::size_t source, bool wait, bool keep_sent,
-              std::atomic<std::uint64_t>& not_handed)
-        : handoff_(handoff), source_(source), wait_(wait), keep_sent_(keep_sent),
-          not_handed_(not_handed) {}
+    Forwarder(HandOff& handoff, std::size_t source, Wait wait, bool keep_sent)
+        : handoff_(handoff), source_(source), wait_(wait), keep_sent_(keep_sent) {}
 
     bool wants_records() const override { return false; }
     void on_record(std::span<const std::byte>, Timestamp) override {}
 
     void on_datagram(std::span<const std::byte> datagram, Timestamp time) override {
+        if (current_ != nullptr && current_->bytes.size() >= batch_bytes) {
+            submit();
+        }
         if (!ensure_batch()) {
-            not_handed_ += count_queue_packets(datagram);
+            count_skipped(datagram);
             return;
         }
         append(datagram, time, false);
@@ -179,23 +203,69 @@ class Forwarder final : public RecordHandler {
         if (current_ == nullptr) {
             return;
         }
-        if (current_->entries.empty()) {
+        if (current_->entries.empty() && current_->skipped.empty()) {
             handoff_.give_back(current_);
         } else {
             handoff_.submit(current_);
         }
         current_ = nullptr;
     }
+    // The source stops: hands on the last batch, and the count of records not handed on
+    // since, waiting for room if need be (the writer drains the queue while stopping).
+    void finish() {
+        submit();
+        if (skipped_.empty()) {
+            return;
+        }
+        current_ = handoff_.acquire(Wait::until_closed);
+        if (current_ != nullptr) {
+            current_->source = source_;
+            current_->skipped.swap(skipped_);
+            submit();
+        }
+    }
 
   private:
     bool ensure_batch() {
         if (current_ == nullptr) {
-            current_ = handoff_.acquire(wait_);
+            // Once the queue was found full, no more waiting until it has room again.
+            current_ = handoff_.acquire(dropping_ ? Wait::no : wait_);
+            dropping_ = current_ == nullptr;
             if (current_ != nullptr) {
                 current_->source = source_;
+                current_->skipped.swap(skipped_); // they came before this batch's records
+                skipped_.clear();
             }
         }
         return current_ != nullptr;
+    }
+    void count_skipped(std::span<const std::byte> datagram) {
+        NetlinkWalker walker(datagram);
+        RecordKind kind{};
+        std::span<const std::byte> record;
+        try {
+            while (walker.next(kind, record)) {
+                if (record.size() < 4) {
+                    continue; // the writer would have found it malformed
+                }
+                // nfgenmsg: family, version, then res_id (the group or queue), big-endian.
+                const auto resource =
+                    static_cast<std::uint16_t>((std::to_integer<unsigned>(record[2]) << 8U) |
+                                               std::to_integer<unsigned>(record[3]));
+                add_skipped(kind, resource);
+            }
+        } catch (const DecodeError&) {
+            // The rest of a damaged datagram holds no record anyone could count.
+        }
+    }
+    void add_skipped(RecordKind kind, std::uint16_t resource) {
+        for (Skipped& k : skipped_) {
+            if (k.kind == kind && k.resource == resource) {
+                ++k.count;
+                return;
+            }
+        }
+        skipped_.push_back(Skipped{kind, resource, 1});
     }
     void append(std::span<const std::byte> bytes, Timestamp time, bool sent) {
         current_->entries.push_back(Entry{current_->bytes.size(), bytes.size(), time, sent});
@@ -204,9 +274,10 @@ class Forwarder final : public RecordHandler {
 
     HandOff& handoff_;
     std::size_t source_;
-    bool wait_;
+    Wait wait_;
     bool keep_sent_;
-    std::atomic<std::uint64_t>& not_handed_;
+    bool dropping_ = false;
+    std::vector<Skipped> skipped_; // not handed on yet: they go with the next batch
     Batch* current_ = nullptr;
 };
 
@@ -257,7 +328,6 @@ struct LiveCapture::Impl {
         std::unique_ptr<QueueSource> queue;
         std::thread thread;
         std::exception_ptr error;
-        std::atomic<std::uint64_t> not_handed{0};
         std::atomic<bool> finished{false};
         std::optional<QueueKernelCounters> kernel; // read just before the queue was unbound
     };
@@ -286,7 +356,10 @@ struct LiveCapture::Impl {
     }
 
     void receive_loop(Source& s, std::size_t index) {
-        Forwarder forwarder(handoff, index, s.nflog != nullptr, netlink != nullptr, s.not_handed);
+        // NFQUEUE never waits (verdicts are given before the hand-off, and must keep flowing);
+        // NFLOG waits while the writer moves, its socket buffer absorbing the delay.
+        Forwarder forwarder(handoff, index, s.nflog ? Wait::while_writer_moves : Wait::no,
+                            netlink != nullptr);
         try {
             const int fd = s.nflog ? s.nflog->fd() : s.queue->fd();
             std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
@@ -318,9 +391,9 @@ struct LiveCapture::Impl {
                 s.kernel = s.queue->kernel_counters();
                 s.queue->unbind();
             }
-            forwarder.submit();
+            forwarder.finish();
         } catch (...) {
-            forwarder.submit();
+            forwarder.finish();
             s.error = std::current_exception();
         }
         s.finished = true;
@@ -328,6 +401,9 @@ struct LiveCapture::Impl {
     }
 
     void process(const Batch& batch, bool& reader_gone) {
+        for (const Skipped& k : batch.skipped) {
+            recorder.skip(k.kind, k.resource, k.count);
+        }
         for (const Entry& e : batch.entries) {
             const std::span<const std::byte> bytes(batch.bytes.data() + e.offset, e.length);
             if (e.sent) {
@@ -413,8 +489,17 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         }
         return false;
     };
+    bool queues = false;
+    for (const auto& s : m.sources) {
+        queues = queues || s->queue != nullptr;
+    }
+    auto last_flush = Clock::now();
     for (;;) {
-        if (!stopping && (stop() || m.recorder.done() || result.reader_gone || any_failed())) {
+        // A failed output (a full disk) ends an NFLOG capture; a queue is kept: stopping it
+        // would leave its traffic to the rule's bypass flag, so verdicts go on while what
+        // cannot be written is counted.
+        if (!stopping && (stop() || m.recorder.done() || result.reader_gone || any_failed() ||
+                          (m.recorder.output_failed() && !queues))) {
             stopping = true;
             m.stop_threads();
         }
@@ -426,7 +511,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             m.process(*batch, result.reader_gone);
             m.handoff.give_back(batch);
         }
-        if (batch == nullptr || m.handoff.empty()) {
+        if (batch == nullptr || m.handoff.empty() || Clock::now() - last_flush >= flush_interval) {
+            last_flush = Clock::now();
             try {
                 if (!result.reader_gone) {
                     m.recorder.flush();
@@ -462,11 +548,7 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         result.overruns += s->queue->counters().overruns;
         result.verdicts += s->queue->packets();
         InterfaceCounters* c = m.recorder.find(RecordKind::nfqueue, s->queue->config().queue);
-        if (c == nullptr) {
-            continue;
-        }
-        c->not_written += s->not_handed;
-        if (s->kernel) {
+        if (c != nullptr && s->kernel) {
             c->kernel_dropped = s->kernel->dropped + s->kernel->user_dropped;
         }
     }

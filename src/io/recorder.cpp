@@ -174,6 +174,17 @@ EncodeResult Recorder::encode(const Packet& packet, std::span<const std::byte> r
     }
 }
 
+void Recorder::skip(RecordKind kind, std::uint16_t resource, std::uint64_t count) {
+    std::uint32_t id = 0;
+    InterfaceCounters& counters = interface_for(kind, resource, id);
+    counters.not_written += count;
+    if (counters.next_seq) {
+        // They took sequence numbers (packet ids) like any record: the next one expected moves
+        // past them, so only the kernel's own loss shows as a gap.
+        *counters.next_seq += static_cast<std::uint32_t>(count); // modulo 2^32
+    }
+}
+
 void Recorder::count_unreadable(const std::string& why) {
     ++malformed_unknown_;
     warn_(why);
@@ -191,6 +202,12 @@ void Recorder::start_section(ByteBuffer& out) {
 }
 
 void Recorder::flush() {
+    if (output_error_) {
+        failed_ += buffered_; // the output failed: nothing more is written
+        buffered_ = 0;
+        buffer_.clear();
+        return;
+    }
     if (waiting_for_reader_) {
         if (!sink_.reconnect()) {
             unread_ += buffered_; // nobody reads: these records go nowhere, counted
@@ -226,6 +243,14 @@ void Recorder::flush() {
         buffered_ = 0;
         waiting_for_reader_ = true;
         return;
+    } catch (const WriteError& e) {
+        // The sink cut a file back to its last whole block; what this buffer held goes nowhere.
+        output_error_ = e.what();
+        failed_ += buffered_;
+        buffered_ = 0;
+        pending.clear();
+        buffer_.swap(pending);
+        return;
     } catch (...) {
         pending.clear();
         buffer_.swap(pending);
@@ -242,6 +267,12 @@ void Recorder::flush() {
 
 void Recorder::rotate(Timestamp now) {
     if (options_.format != OutputFormat::pcapng) {
+        return;
+    }
+    if (output_error_) {
+        // A failed ring does not move on to a next file: a full disk would fail that too, and
+        // removing older files to make room is not nfcap's decision.
+        flush();
         return;
     }
     append_all_statistics(file_start_, now);
@@ -330,11 +361,10 @@ void Recorder::append_statistics(const InterfaceCounters& c, std::uint32_t id, T
     if (representable(end)) {
         isb.end_time = end;
     }
-    // Records the writer could not take were received and given a verdict, but they left a
-    // gap like the kernel's: the kernel's share is the rest.
-    const std::uint64_t kernel_lost = c.lost - std::min(c.lost, c.not_written);
-    isb.received = c.received + c.lost;
-    isb.dropped = kernel_lost + c.kernel_dropped;
+    // isb_ifrecv: every record the kernel numbered (those nfcap received, those it received
+    // but could not hand to the writer, those lost in gaps); isb_ifdrop: the kernel's loss.
+    isb.received = c.received + c.not_written + c.lost;
+    isb.dropped = c.lost + c.kernel_dropped;
     isb.filter_accepted = c.received - c.filtered - c.malformed;
     isb.delivered = c.written;
     append_interface_statistics(buffer_, isb);

@@ -69,7 +69,8 @@ namespace nfcap {
 ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)()) {
     ReplaySpan span;
     ReplayRecord record;
-    while ((stop == nullptr || !stop()) && !recorder.done() && source.next(record)) {
+    while ((stop == nullptr || !stop()) && !recorder.done() && !recorder.output_failed() &&
+           source.next(record)) {
         if (record.number == 1) {
             span.first = record.time;
         }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -52,6 +53,15 @@ std::string kind_of(mode_t mode) {
 [[noreturn]] void refuse(const std::string& path, const std::string& why) {
     throw std::runtime_error("refusing to write to " + path + ": " + why);
 }
+
+using Clock = std::chrono::steady_clock;
+
+// A write waiting for a pipe's reader looks up this often whether it should give up.
+constexpr int reader_poll_ms = 100;
+// Once asked to stop: give up when the reader has taken nothing for this long ...
+constexpr auto stalled_reader = std::chrono::milliseconds(500);
+// ... or, for a reader that still reads but too slowly, this long after the stop.
+constexpr auto slow_reader = std::chrono::milliseconds(1500);
 
 } // namespace
 
@@ -157,23 +167,44 @@ int open_output_file(const std::string& path, const OutputFileOptions& options, 
 }
 
 FdSink::FdSink(int fd, std::string name, SinkKind kind, Ownership ownership)
-    : fd_(fd), name_(std::move(name)), kind_(kind), ownership_(ownership) {}
+    : fd_(fd), name_(std::move(name)), kind_(kind), ownership_(ownership) {
+    if (kind_ == SinkKind::stream) {
+        make_non_blocking();
+    }
+}
 
 FdSink::FdSink(int fd, std::string name, std::string fifo_path)
     : fd_(fd), name_(std::move(name)), kind_(SinkKind::stream), ownership_(Ownership::owned),
-      fifo_path_(std::move(fifo_path)) {}
+      fifo_path_(std::move(fifo_path)) {
+    make_non_blocking();
+}
+
+void FdSink::make_non_blocking() {
+    // Only pipes and FIFOs (S_ISFIFO covers both): a terminal or socket is shared with other
+    // processes in ways a pipe's write end rarely is, and is left as it is.
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        return;
+    }
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || (flags & O_NONBLOCK) != 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) {
+        return;
+    }
+    if (ownership_ == Ownership::borrowed) {
+        restore_flags_ = flags;
+    }
+}
 
 bool FdSink::reconnect() {
     if (fifo_path_.empty()) {
         return false;
     }
     // Without a reader, a non-blocking open of a FIFO for writing fails with ENXIO.
+    // The descriptor stays non-blocking, as the first one was made (see make_non_blocking).
     const int fd = ::open(fifo_path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         return false;
     }
-    const int flags = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     if (fd_ >= 0) {
         ::close(fd_);
     }
@@ -184,24 +215,69 @@ bool FdSink::reconnect() {
 FdSink::~FdSink() {
     if (ownership_ == Ownership::owned && fd_ >= 0) {
         ::close(fd_);
+    } else if (restore_flags_ >= 0) {
+        ::fcntl(fd_, F_SETFL, restore_flags_);
     }
 }
 
 void FdSink::write(std::span<const std::byte> bytes) {
     std::size_t done = 0;
+    Clock::time_point progress = Clock::now();
+    std::optional<Clock::time_point> stop_seen;
     while (done < bytes.size()) {
         const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EPIPE) {
-                throw ReaderGone("the reader of " + name_ + " went away");
-            }
-            detail::throw_errno("cannot write to " + name_);
+        if (n >= 0) {
+            done += static_cast<std::size_t>(n);
+            progress = Clock::now();
+            continue;
         }
-        done += static_cast<std::size_t>(n);
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            wait_for_reader(progress, stop_seen);
+            continue;
+        }
+        if (errno == EPIPE) {
+            throw ReaderGone("the reader of " + name_ + " went away");
+        }
+        fail(errno, done);
     }
+}
+
+void FdSink::wait_for_reader(Clock::time_point progress,
+                             std::optional<Clock::time_point>& stop_seen) {
+    const auto now = Clock::now();
+    if (!stop_seen && give_up_ && give_up_()) {
+        stop_seen = now;
+    }
+    if (stop_seen && now - progress >= stalled_reader) {
+        const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(now - progress);
+        throw WriteError("gave up writing to " + name_ +
+                         ": nfcap was asked to stop and its reader has taken nothing for " +
+                         std::to_string(idle.count()) + " ms");
+    }
+    if (stop_seen && now - *stop_seen >= slow_reader) {
+        throw WriteError("gave up writing to " + name_ +
+                         ": nfcap was asked to stop and its reader is too slow to take the rest");
+    }
+    pollfd p{fd_, POLLOUT, 0};
+    ::poll(&p, 1, reader_poll_ms); // ready, timed out or interrupted: the caller writes again
+}
+
+void FdSink::fail(int error, std::size_t written_now) {
+    // A regular file that took part of these bytes is cut back to where they began: it then
+    // ends with the last whole unit (pcapng block) it holds, readers see no half block, and
+    // the space is freed (a full disk).
+    struct stat st {};
+    if (written_now > 0 && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+        const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+        const auto partial = static_cast<off_t>(written_now);
+        if (end >= partial && ::ftruncate(fd_, end - partial) == 0) {
+            ::lseek(fd_, end - partial, SEEK_SET);
+        }
+    }
+    throw WriteError("cannot write to " + name_ + ": " + std::generic_category().message(error));
 }
 
 RotatingFileSink::RotatingFileSink(std::string base, unsigned max_files, OutputFileOptions options)

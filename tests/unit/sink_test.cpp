@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -256,4 +259,150 @@ TEST(Sink, MemorySinkCollects) {
     sink.write(pattern(3));
     sink.write(pattern(2));
     EXPECT_EQ(sink.data.size(), 5U);
+}
+
+namespace {
+
+// Limits the size of files this process writes (RLIMIT_FSIZE), so a write past it fails with
+// EFBIG (SIGXFSZ ignored) the way a full disk fails with ENOSPC; restores both when it goes.
+class FileSizeLimit {
+  public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        ::getrlimit(RLIMIT_FSIZE, &saved_);
+        previous_ = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limit = saved_;
+        limit.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved_);
+        std::signal(SIGXFSZ, previous_);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+  private:
+    rlimit saved_{};
+    void (*previous_)(int) = nullptr;
+};
+
+off_t file_size(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+TEST(Sink, FailedWriteCutsTheFileBackToItsLastWholeWrite) {
+    TempDir dir;
+    const std::string path = dir.path + "/out.pcapng";
+    auto sink = nfcap::open_output(path);
+    sink->write(pattern(1000));
+    {
+        FileSizeLimit limit(3000);
+        // The kernel takes 2000 bytes of these (up to the limit), then refuses with EFBIG.
+        try {
+            sink->write(pattern(5000));
+            FAIL() << "expected WriteError";
+        } catch (const nfcap::WriteError& e) {
+            EXPECT_EQ(std::string(e.what()), "cannot write to " + path + ": File too large");
+        }
+        EXPECT_EQ(file_size(path), 1000) << "the partial write was not taken back";
+    }
+    sink->write(pattern(10)); // the file goes on from its last whole write
+    EXPECT_EQ(file_size(path), 1010);
+}
+
+TEST(Sink, RingFileIsCutBackToo) {
+    TempDir dir;
+    nfcap::RotatingFileSink ring(dir.path + "/ring.pcapng", 0);
+    ring.write(pattern(500));
+    FileSizeLimit limit(1000);
+    EXPECT_THROW(ring.write(pattern(4000)), nfcap::WriteError);
+    EXPECT_EQ(file_size(ring.name()), 500);
+}
+
+TEST(Sink, BorrowedPipeIsNonBlockingWhileTheSinkLives) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    {
+        FdSink sink(fds[1], "pipe", SinkKind::stream, FdSink::Ownership::borrowed);
+        EXPECT_NE(::fcntl(fds[1], F_GETFL) & O_NONBLOCK, 0);
+    }
+    EXPECT_EQ(::fcntl(fds[1], F_GETFL) & O_NONBLOCK, 0) << "the borrowed pipe's flags came back";
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+TEST(Sink, StalledReaderIsGivenUpOnOnceAskedToStop) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0); // nobody reads fds[0]
+    FdSink sink(fds[1], "pipe", SinkKind::stream, FdSink::Ownership::owned);
+    int asked = 0;
+    sink.set_give_up([&asked] { return ++asked > 3; }); // "stop" after some 0.3 s
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        sink.write(pattern(1 << 20));
+        FAIL() << "expected WriteError";
+    } catch (const nfcap::WriteError& e) {
+        EXPECT_NE(std::string(e.what()).find("gave up writing to pipe"), std::string::npos)
+            << e.what();
+    }
+    // The reader had taken nothing for long already: it is given up on at once (after the
+    // 0.5 s it has not read, some 0.4 s of which passed before the "stop").
+    EXPECT_LT(seconds_since(start), 2.0);
+    EXPECT_EQ(asked, 4);
+    ::close(fds[0]);
+}
+
+TEST(Sink, StalledReaderWithoutAStopIsWaitedFor) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const auto data = pattern(1 << 20);
+    std::vector<std::byte> received;
+    std::thread reader([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400)); // stalled, then reads
+        received = read_all(fds[0]);
+    });
+    {
+        FdSink sink(fds[1], "pipe", SinkKind::stream, FdSink::Ownership::owned);
+        int asked = 0;
+        sink.set_give_up([&asked] {
+            ++asked;
+            return false;
+        });
+        sink.write(data);
+        EXPECT_GT(asked, 0); // it did wait, asking
+    }
+    reader.join();
+    ::close(fds[0]);
+    EXPECT_EQ(received, data);
+}
+
+TEST(Sink, SlowReaderIsGivenUpOnAtMostOneAndAHalfSecondsAfterTheStop) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    std::atomic<bool> done{false};
+    std::thread reader([&] { // takes a little every 200 ms: progress, but far too slowly
+        std::array<std::byte, 4096> some{}; // a whole pipe page: room for the writer
+        while (!done) {
+            (void)!::read(fds[0], some.data(), some.size());
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    });
+    FdSink sink(fds[1], "pipe", SinkKind::stream, FdSink::Ownership::owned);
+    sink.set_give_up([] { return true; });
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(sink.write(pattern(1 << 20)), nfcap::WriteError);
+    const double took = seconds_since(start);
+    EXPECT_GE(took, 1.4);
+    EXPECT_LT(took, 3.0); // 1.5 s, plus slack for a loaded machine (seen: 2.3 s during ctest)
+    // The pipe still holds data: the reader's next read returns, and it stops.
+    done = true;
+    reader.join();
+    ::close(fds[0]);
 }

@@ -1,0 +1,151 @@
+// The recorder's bookkeeping when output fails or records never reach it.
+#include "nflog_message.hpp"
+
+#include <nfcap/recorder.hpp>
+
+#include <gtest/gtest.h>
+
+#include <pcap/pcap.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace {
+
+std::vector<std::byte> nflog_record(std::uint16_t group, std::uint32_t seq) {
+    nfcap::test::NflogMessage m(group, 2);
+    m.packet_header(0x0800, 1)
+        .timestamp(1700000000, seq)
+        .u32(NFULA_SEQ, seq)
+        .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(300, 1500));
+    return m.copy();
+}
+
+// Takes `room` bytes, then fails every write the way a full disk does.
+class FullSink final : public nfcap::Sink {
+  public:
+    explicit FullSink(std::size_t room) : room_(room) {}
+    void write(std::span<const std::byte> bytes) override {
+        ++writes;
+        if (bytes.size() > room_) {
+            throw nfcap::WriteError("cannot write to full: No space left on device");
+        }
+        room_ -= bytes.size();
+        data.insert(data.end(), bytes.begin(), bytes.end());
+    }
+    nfcap::SinkKind kind() const override { return nfcap::SinkKind::file; }
+    const std::string& name() const override { return name_; }
+    nfcap::ByteBuffer data;
+    int writes = 0;
+
+  private:
+    std::size_t room_;
+    std::string name_ = "full";
+};
+
+struct TempFile {
+    TempFile() {
+        char templ[] = "/tmp/nfcap-recorder-XXXXXX";
+        const int fd = ::mkstemp(templ);
+        ::close(fd);
+        path = templ;
+    }
+    ~TempFile() { ::unlink(path.c_str()); }
+    std::string path;
+};
+
+} // namespace
+
+TEST(Recorder, FailedOutputIsKeptCountedAndNeverThrown) {
+    FullSink sink(4096);
+    nfcap::Recorder recorder(sink, {}, nullptr, [](const std::string&) {});
+    recorder.add_nflog_group(4, true);
+    std::uint32_t seq = 0;
+    for (; seq < 3; ++seq) {
+        recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+    }
+    recorder.flush(); // fits
+    EXPECT_FALSE(recorder.output_failed());
+    EXPECT_EQ(recorder.delivered(), 3U);
+    for (; seq < 30; ++seq) {
+        recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+    }
+    EXPECT_NO_THROW(recorder.flush()); // does not fit: the output fails
+    ASSERT_TRUE(recorder.output_failed());
+    EXPECT_EQ(*recorder.output_error(), "cannot write to full: No space left on device");
+    EXPECT_EQ(recorder.failed(), 27U);
+    const int writes = sink.writes;
+    for (; seq < 40; ++seq) {
+        recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+    }
+    recorder.finish({}, {1, 0}); // no statistics block goes out either
+    EXPECT_EQ(sink.writes, writes) << "nothing is written once the output failed";
+    EXPECT_EQ(recorder.failed(), 37U);
+    EXPECT_EQ(recorder.delivered(), 3U);
+    EXPECT_EQ(recorder.written(), 40U);
+}
+
+TEST(Recorder, SkippedRecordsAreNotWrittenAndLeaveNoGap) {
+    nfcap::MemorySink sink;
+    nfcap::Recorder recorder(sink, {}, nullptr, [](const std::string&) {});
+    recorder.add_nflog_group(4, true);
+    for (std::uint32_t seq = 0; seq < 10; ++seq) {
+        recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+    }
+    recorder.skip(nfcap::RecordKind::nflog, 4, 5); // 10..14 never reached the writer
+    recorder.record(nflog_record(4, 15), nfcap::Timestamp{1, 0});
+    const auto& c = recorder.interfaces().at(0);
+    EXPECT_EQ(c.not_written, 5U);
+    EXPECT_EQ(c.lost, 0U);
+    recorder.record(nflog_record(4, 20), nfcap::Timestamp{1, 0}); // the kernel lost 16..19
+    EXPECT_EQ(c.lost, 4U);
+    EXPECT_EQ(c.not_written, 5U);
+    EXPECT_EQ(c.received, 12U);
+}
+
+// A real file on a real limit: the file that failed part-way is cut back to its last whole
+// flush, and libpcap reads every packet of it without an error.
+TEST(Recorder, FileThatFailedReadsBackWhole) {
+    TempFile file;
+    std::uint64_t delivered = 0;
+    {
+        auto sink = nfcap::open_output(file.path);
+        nfcap::Recorder recorder(*sink, {}, nullptr, [](const std::string&) {});
+        recorder.add_nflog_group(4, true);
+        rlimit saved{};
+        ::getrlimit(RLIMIT_FSIZE, &saved);
+        auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limit = saved;
+        limit.rlim_cur = 20000;
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+        for (std::uint32_t seq = 0; seq < 200 && !recorder.output_failed(); ++seq) {
+            recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+            if (seq % 7 == 6) {
+                recorder.flush(); // flushes of 7 records: the limit falls inside one
+            }
+        }
+        recorder.finish({}, {1, 0});
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, previous);
+        ASSERT_TRUE(recorder.output_failed());
+        EXPECT_NE(recorder.output_error()->find("File too large"), std::string::npos);
+        delivered = recorder.delivered();
+        EXPECT_GT(delivered, 0U);
+    }
+    std::array<char, PCAP_ERRBUF_SIZE> error{};
+    pcap_t* pcap = pcap_open_offline(file.path.c_str(), error.data());
+    ASSERT_NE(pcap, nullptr) << error.data();
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    std::uint64_t packets = 0;
+    int rc = 0;
+    while ((rc = pcap_next_ex(pcap, &header, &data)) == 1) {
+        ++packets;
+    }
+    EXPECT_EQ(rc, PCAP_ERROR_BREAK) << pcap_geterr(pcap); // the end, not a truncated block
+    pcap_close(pcap);
+    EXPECT_EQ(packets, delivered);
+}
