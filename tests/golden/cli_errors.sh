@@ -67,7 +67,12 @@ row 2 "invalid count '-5'" -g 1 -w out -c -5
 row 2 "invalid group 'x'" -g x -w out
 row 2 "invalid group" -g -1 -w out
 row 2 'bad filter expression "tcp port"' -g 1 -w out tcp port
+row 2 "invalid --file-mode 'abc'" -g 1 -w out --file-mode abc
+row 2 "-Z: no such user 'no-such-user-xyz'" -g 1 -w out -Z no-such-user-xyz
+row 2 "invalid --netns ''" -g 1 -w out --netns ''
 # Values out of range.
+row 2 "invalid --file-mode '999'" -g 1 -w out --file-mode 999
+row 2 "invalid --file-mode '01777'" -g 1 -w out --file-mode 01777
 row 2 "must be between 0 and 65535" -g 70000 -w out
 row 2 "the end is below the start" -g 7-3 -w out
 row 2 "group 1 is listed twice" -g 1,1 -w out
@@ -100,6 +105,7 @@ row 2 "-b writes a ring of pcapng files; give -w FILE" -g 1 -w - -b filesize:10
 row 2 "-b needs filesize:kB or duration:S" -g 1 -w out -b files:3
 row 2 "--fifo-reconnect needs a live capture" -r rec.pcap -w out --fifo-reconnect
 row 2 "--record-netlink needs a file of its own" -g 1 -w out --record-netlink ''
+row 2 "--netns chooses where a live capture binds" -r rec.pcap -w out --netns ns1
 # Runtime failures: status 1, still one line, nothing left behind.
 row 1 "cannot read missing.pcap" -r missing.pcap -w out
 row 1 "cannot read not-a-recording: unknown file format" -r not-a-recording -w out
