@@ -187,6 +187,10 @@ std::vector<std::uint16_t> parse_number_list(const std::string& text, const char
         const std::size_t comma = std::min(text.find(',', start), text.size());
         const std::string part = text.substr(start, comma - start);
         const std::size_t dash = part.find('-');
+        if (dash == 0 || (dash != std::string::npos && dash + 1 == part.size())) {
+            throw UsageError(std::string("invalid ") + what + " '" + part +
+                             "': give a number or a range N-M of numbers from 0 to 65535");
+        }
         const auto first = parse_unsigned<std::uint32_t>(part.substr(0, dash), what, 0, 65535);
         const auto last =
             dash == std::string::npos

@@ -65,7 +65,8 @@ row 2 "invalid -a 'forever:1'" -g 1 -w out -a forever:1
 row 2 "invalid rcvbuf '12Q'" -g 1 -w out --rcvbuf 12Q
 row 2 "invalid count '-5'" -g 1 -w out -c -5
 row 2 "invalid group 'x'" -g x -w out
-row 2 "invalid group" -g -1 -w out
+row 2 "invalid group '-1': give a number or a range" -g -1 -w out
+row 2 "invalid queue '3-': give a number or a range" -q 3- --auto-accept -w out
 row 2 'bad filter expression "tcp port"' -g 1 -w out tcp port
 row 2 "invalid --file-mode 'abc'" -g 1 -w out --file-mode abc
 row 2 "-Z: no such user 'no-such-user-xyz'" -g 1 -w out -Z no-such-user-xyz
