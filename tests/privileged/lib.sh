@@ -308,6 +308,19 @@ wait_nflog_bound() {
     fail "no listener on NFLOG group $group in $ns after ${timeout}s"
 }
 
+# wait_started ERRFILE PID: wait (10 s) until nfcap, writing its stderr to ERRFILE, printed its
+# start line ("nfcap: recording ..."), which comes once everything is bound and open (after -Z
+# too); fails the test if it ended first.
+wait_started() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -q "^nfcap: recording" "$1" && return 0
+        nfcap_lib_is_alive "$2" || fail "nfcap ended early: $(cat "$1")"
+        sleep 0.1
+    done
+    fail "nfcap did not start within 10 s: $(cat "$1")"
+}
+
 # wait_port NS udp|tcp PORT [TIMEOUT]: wait (default 10 s) until a socket listens on PORT in NS.
 wait_port() {
     local ns=$1 proto=$2 port=$3 timeout=${4:-10} i flag

@@ -21,16 +21,6 @@ check_threads_in() {
     done
     [ "$(readlink /proc/self/ns/net)" != "$want" ] || fail "the test itself runs in $ns"
 }
-# wait_started ERRFILE PID (10 s)
-wait_started() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q "^nfcap: recording" "$1" && return 0
-        nfcap_lib_is_alive "$2" || fail "nfcap ended early: $(cat "$1")"
-        sleep 0.1
-    done
-    fail "nfcap did not start within 10 s: $(cat "$1")"
-}
 comments() { tshark -r "$1" -Y "$2" -T fields -e frame.comment 2>/dev/null; }
 
 for ns in "$NS_A" "$NS_B"; do

@@ -31,17 +31,6 @@ chmod 0711 "$WORK"
 mkdir -m 0700 "$WORK/out"
 chown "$user:$gid" "$WORK/out"
 
-# wait_started ERRFILE PID: the start line is printed after the switch; wait for it (10 s).
-wait_started() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q "^nfcap: recording" "$1" && return 0
-        nfcap_lib_is_alive "$2" || fail "nfcap ended early: $(cat "$1")"
-        sleep 0.1
-    done
-    fail "nfcap did not start within 10 s: $(cat "$1")"
-}
-
 # check_credentials PID: uid and gid are the user's (real, effective, saved, filesystem) and
 # every thread holds CAP_NET_ADMIN and nothing else.
 check_credentials() {
