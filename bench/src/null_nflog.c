@@ -33,40 +33,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stopping = 1;
-}
-
-static void die(const char* what) {
-    fprintf(stderr, "null_nflog: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
+static const char* const program = "null_nflog";
+#include "null_common.h"
 
 struct counters {
     unsigned long long records, bytes, lost, enobufs, recvs, truncated;
     int have_seq;
     uint32_t next_seq;
 };
-
-// Sends one configuration message and waits for the kernel's acknowledgement.
-static void configure(struct mnl_socket* nl, struct nlmsghdr* nlh, uint32_t seq) {
-    char ack[MNL_SOCKET_BUFFER_SIZE];
-    nlh->nlmsg_flags |= NLM_F_ACK;
-    nlh->nlmsg_seq = seq;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-        die("cannot send the NFLOG configuration");
-    }
-    const ssize_t n = mnl_socket_recvfrom(nl, ack, sizeof ack);
-    if (n < 0) {
-        die("no answer to the NFLOG configuration");
-    }
-    if (mnl_cb_run(ack, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0) {
-        die("the kernel refused the NFLOG configuration");
-    }
-}
 
 static void note_seq(uint32_t seq, struct counters* c) {
     if (c->have_seq && seq != c->next_seq) {
@@ -156,32 +130,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; // no SA_RESTART: a blocked recv returns EINTR
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    alarm((unsigned)max_seconds);
+    stop_on_signal_or_after(max_seconds);
 
-    struct mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
-    if (!nl) {
-        die("cannot open a netfilter netlink socket");
-    }
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        die("cannot bind the netlink socket");
-    }
+    struct mnl_socket* nl = open_netfilter_socket(rcvbuf);
     const int fd = mnl_socket_get_fd(nl);
-    const int want = (int)rcvbuf;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
-        die("SO_RCVBUFFORCE");
-    }
 
     char cfg[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr* nlh = nflog_nlmsg_put_header(cfg, NFULNL_MSG_CONFIG, AF_UNSPEC, (uint16_t)group);
     nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
-    configure(nl, nlh, 1);
+    configure(nl, nlh, 1, "NFLOG");
 
     nlh = nflog_nlmsg_put_header(cfg, NFULNL_MSG_CONFIG, AF_UNSPEC, (uint16_t)group);
     nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET, 0xffff);
@@ -189,7 +146,7 @@ int main(int argc, char** argv) {
     mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl((uint32_t)qthresh));
     mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl((uint32_t)timeout_cs));
     mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
-    configure(nl, nlh, 2);
+    configure(nl, nlh, 2, "NFLOG");
 
     // One kernel batch is at most nlbufsiz rounded up by the allocator; 1 MiB always holds it
     // (MSG_TRUNC reports the true size if not, and the batch is counted as truncated).

@@ -31,38 +31,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stopping = 1;
-}
-
-static void die(const char* what) {
-    fprintf(stderr, "null_nfqueue: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
+static const char* const program = "null_nfqueue";
+#include "null_common.h"
 
 struct counters {
     unsigned long long records, bytes, lost, enobufs, recvs, verdicts;
     uint32_t last_id; // 0: none yet (the kernel's ids start at 1)
 };
-
-static void configure(struct mnl_socket* nl, struct nlmsghdr* nlh, uint32_t seq) {
-    char ack[MNL_SOCKET_BUFFER_SIZE];
-    nlh->nlmsg_flags |= NLM_F_ACK;
-    nlh->nlmsg_seq = seq;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-        die("cannot send the NFQUEUE configuration");
-    }
-    const ssize_t n = mnl_socket_recvfrom(nl, ack, sizeof ack);
-    if (n < 0) {
-        die("no answer to the NFQUEUE configuration");
-    }
-    if (mnl_cb_run(ack, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0) {
-        die("the kernel refused the NFQUEUE configuration");
-    }
-}
 
 // Counts the packets of one datagram; returns the highest packet id seen in it (0 if none).
 static uint32_t count_datagram(const char* buf, size_t len, struct counters* c) {
@@ -135,32 +110,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; // no SA_RESTART: a blocked recvmmsg returns EINTR
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    alarm((unsigned)max_seconds);
+    stop_on_signal_or_after(max_seconds);
 
-    struct mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
-    if (!nl) {
-        die("cannot open a netfilter netlink socket");
-    }
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        die("cannot bind the netlink socket");
-    }
+    struct mnl_socket* nl = open_netfilter_socket(rcvbuf);
     const int fd = mnl_socket_get_fd(nl);
-    const int want = (int)rcvbuf;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
-        die("SO_RCVBUFFORCE");
-    }
 
     char cfg[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr* nlh = nfq_nlmsg_put(cfg, NFQNL_MSG_CONFIG, (uint32_t)queue);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-    configure(nl, nlh, 1);
+    configure(nl, nlh, 1, "NFQUEUE");
 
     nlh = nfq_nlmsg_put(cfg, NFQNL_MSG_CONFIG, (uint32_t)queue);
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
@@ -168,7 +126,7 @@ int main(int argc, char** argv) {
     const uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
-    configure(nl, nlh, 2);
+    configure(nl, nlh, 2, "NFQUEUE");
 
     // One slot per datagram, each large enough for a whole 64 KiB packet plus its attributes.
     const size_t slot = 65536 + 4096;
