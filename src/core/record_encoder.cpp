@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace nfcap {
 namespace {
@@ -131,13 +132,13 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
     }
     // A payload longer than the snaplen (replay with -s) is cut here, so the comment's trunc
     // key and the original length both show it.
-    Packet cut;
-    const bool cutting = link_type_ != LinkType::nflog && packet.payload.size() > snaplen_;
-    if (cutting) {
+    // Only a cut record gets a copy: the common case builds no second Packet.
+    std::optional<Packet> cut;
+    if (link_type_ != LinkType::nflog && packet.payload.size() > snaplen_) {
         cut = packet;
-        cut.payload = packet.payload.first(snaplen_);
+        cut->payload = packet.payload.first(snaplen_);
     }
-    const Packet& p = cutting ? cut : packet;
+    const Packet& p = cut ? *cut : packet;
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
