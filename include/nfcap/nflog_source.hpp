@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -69,6 +70,16 @@ class NflogSource {
     // Reads every datagram pending now (never blocks) and hands each record to `handler`.
     // Returns the number of datagrams read; 0 when nothing was pending.
     std::size_t receive(RecordHandler& handler);
+
+    // Stopping: unbinds every group, which makes the kernel send the batch it was still
+    // filling (records logged less than a flush timeout ago), then reads what is pending, so
+    // that every record the kernel logged before the stop reaches `handler` or is counted.
+    // No record arrives after this.
+    void stop(RecordHandler& handler);
+
+    // Datagrams the kernel could not deliver to the socket (its buffer was full), since it was
+    // opened; nullopt when the kernel does not say. Each held one or more records.
+    std::optional<std::uint64_t> socket_drops() const;
 
     const SourceCounters& counters() const { return counters_; }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,7 +20,10 @@ namespace nfcap {
 struct QueueConfig {
     std::uint16_t queue = 0;
     std::uint32_t copy_range = 0xffff; // bytes of each packet the kernel copies
-    std::uint32_t max_length = 65536;  // NFQA_CFG_QUEUE_MAXLEN: packets waiting for a verdict
+    // NFQA_CFG_QUEUE_MAXLEN: packets waiting for a verdict. By default more than the socket
+    // buffer can hold (countable_queue_length, loss.hpp), so that with fail-open the socket
+    // overflows before the queue does and every packet that passes unseen leaves an id gap.
+    std::optional<std::uint32_t> max_length;
     std::uint32_t receive_buffer = 64U << 20U; // SO_RCVBUFFORCE, bytes
     bool fail_open = true;  // NFQA_CFG_F_FAIL_OPEN: a full queue lets packets pass
     bool gso = false;       // NFQA_CFG_F_GSO: GSO packets arrive whole
@@ -73,6 +77,17 @@ class QueueSource {
     // Reads the kernel's counters for this queue; nullopt when the queue is not listed.
     std::optional<QueueKernelCounters> kernel_counters() const;
 
+    // The queue length the kernel was given (the configured one, or the countable default).
+    std::uint32_t max_length() const { return max_length_; }
+    // False when, with fail-open, the queue can fill before the socket buffer does: packets
+    // that find it full then pass without an id, counted nowhere (a warning says so).
+    bool loss_countable() const { return loss_countable_; }
+    // The highest packet id received so far (0: none), modulo 2^32.
+    std::uint32_t last_id() const { return last_id_; }
+    // Datagrams (one packet each) the kernel could not deliver to the socket, since it was
+    // opened; nullopt when the kernel does not say.
+    std::optional<std::uint64_t> socket_drops() const;
+
     const SourceCounters& counters() const { return counters_; }
     std::uint64_t packets() const { return packets_; }
     // The verdict as the comment names it; empty when decide() chooses per packet.
@@ -96,6 +111,9 @@ class QueueSource {
     SourceCounters counters_;
     std::uint64_t packets_ = 0;
     std::uint32_t sequence_ = 0;
+    std::uint32_t max_length_ = 0;
+    bool loss_countable_ = true;
+    std::uint32_t last_id_ = 0;
 };
 
 // Appends one verdict message for `queue` to `out`: NFQNL_MSG_VERDICT for packet `id`, or with

@@ -3,6 +3,7 @@
 // raw records; it owns the output buffer, the per-interface counters and the file's blocks.
 
 #include <nfcap/comment.hpp>
+#include <nfcap/loss.hpp>
 #include <nfcap/netlink.hpp>
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/packet_filter.hpp>
@@ -47,13 +48,24 @@ struct InterfaceCounters {
     std::uint64_t written = 0;
     std::uint64_t filtered = 0; // rejected by the capture filter
     std::uint64_t malformed = 0;
-    std::uint64_t unsupported = 0;    // records the link type cannot carry
-    std::uint64_t lost = 0;           // sequence-number or packet-id gaps (the kernel's loss)
-    std::uint64_t not_written = 0;    // received, but not handed on: the writer was behind
-    std::uint64_t kernel_dropped = 0; // NFQUEUE: the kernel's queue_dropped + queue_user_dropped
+    std::uint64_t unsupported = 0;     // records the link type cannot carry
+    std::uint64_t lost = 0;            // sequence-number or packet-id gaps (the kernel's loss)
+    std::uint64_t gap_events = 0;      // how many gaps `lost` is made of
+    std::uint64_t lost_after_last = 0; // NFQUEUE: ids handed out after the last packet received
+    std::uint64_t unseen = 0;          // NFLOG: at least this many more that no gap shows
+    std::uint64_t not_written = 0;     // received, but not handed on: the writer was behind
+    std::uint64_t kernel_dropped = 0;  // NFQUEUE: the kernel's queue_dropped (queue full)
+    LossCertainty certainty = LossCertainty::exact; // of total_lost()
+    std::string loss_note; // why total_lost() is only a lower bound (empty when exact)
     std::optional<std::uint32_t> next_seq; // next NFLOG sequence number or NFQUEUE packet id
     std::uint64_t pending_drops = 0;       // a gap not yet reported in an epb_dropcount
+
+    // Records the kernel handed out (or dropped from its queue) that never reached nfcap.
+    std::uint64_t total_lost() const { return lost + lost_after_last + unseen + kernel_dropped; }
 };
+
+// One line on an interface's loss: "0 lost; exact", "at least 12 lost (...); a lower bound: ...".
+std::string loss_statement(const InterfaceCounters& counters);
 
 class Recorder final : public RecordHandler {
   public:
@@ -133,6 +145,7 @@ class Recorder final : public RecordHandler {
     void append_statistics(const InterfaceCounters& counters, std::uint32_t id, Timestamp start,
                            Timestamp end);
     void append_all_statistics(Timestamp start, Timestamp end);
+    void append_json_statistics(); // one {"statistics":{...}} line per interface
     EncodeResult encode(const Packet& packet, std::span<const std::byte> raw,
                         const RecordContext& context, InterfaceCounters& counters,
                         std::uint64_t number);
@@ -157,6 +170,7 @@ class Recorder final : public RecordHandler {
     std::uint64_t failed_ = 0;
     std::optional<std::string> output_error_;
     bool waiting_for_reader_ = false;
+    bool live_ = false;                  // sources were declared as fresh bindings
     void start_section(ByteBuffer& out); // section header and every interface block
     std::uint64_t file_bytes_ = 0;       // in the current file of a ring
     Timestamp file_start_;

@@ -24,6 +24,10 @@ struct PacketSummary {
 
 PacketSummary summarize(const Packet& packet);
 
+// Appends `value` as a JSON string, quotes included; every byte outside printable ASCII is
+// written as \u00XX, so the result is valid JSON whatever the bytes.
+void append_json_string(std::string& out, std::string_view value);
+
 enum class TextStyle { line, json, json_payload };
 
 // Appends one line (ending in '\n') for `packet`. `comment` is the record's metadata comment

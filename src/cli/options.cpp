@@ -99,7 +99,8 @@ po::options_description describe() {
         "set the packet mark with the verdict");
     add("no-fail-open", "drop packets when the queue is full (default: let them pass)");
     add("queue-maxlen", po::value<std::string>()->value_name("N"),
-        "packets the kernel may hold waiting for a verdict, default 65536");
+        "packets the kernel may hold waiting for a verdict; default: more than the socket buffer "
+        "holds, so that every loss is counted");
     add("copy-range", po::value<std::string>()->value_name("N"),
         "bytes of each queued packet the kernel copies, default the snaplen (at most 65535)");
     add("gso", "receive GSO packets whole (up to 64 KiB) instead of segmented");
@@ -169,6 +170,8 @@ po::options_description describe() {
         "capture in another network namespace: NAME as `ip netns` names it (/run/netns/NAME), or "
         "a path such as /proc/PID/ns/net");
     add("quiet", "no live status line on a terminal (the final summary is always printed)");
+    add("no-loss-status", "exit with status 0 even when records were lost, as tcpdump does (the "
+                          "loss is still reported); default: status 4");
     add("help,h", "print this help and exit");
     add("version", "print the version and exit");
 
@@ -597,6 +600,7 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.conntrack = true;
     }
     o.quiet = o.quiet || vm.count("quiet") != 0;
+    o.loss_status = vm.count("no-loss-status") == 0;
     o.fifo_reconnect = vm.count("fifo-reconnect") != 0;
     if (o.fifo_reconnect && (o.write_file == "-" || !live)) {
         throw UsageError("--fifo-reconnect needs a live capture written to a FIFO (-w PATH)");

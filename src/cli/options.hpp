@@ -31,8 +31,8 @@ struct Options {
     std::vector<std::uint16_t> queues; // -q
     std::optional<Verdict> verdict;    // required with -q
     bool fail_open = true;
-    std::uint32_t queue_maxlen = 65536;
-    std::optional<std::uint32_t> copy_range; // queues; default: the snaplen
+    std::optional<std::uint32_t> queue_maxlen; // default: countable_queue_length (loss.hpp)
+    std::optional<std::uint32_t> copy_range;   // queues; default: the snaplen
     bool gso = false;
     bool secctx = false;
     std::string record_netlink; // --record-netlink FILE
@@ -54,6 +54,7 @@ struct Options {
     std::uint32_t flush_timeout = 1; // 1/100 s
     bool conntrack = false;
     bool quiet = false;          // no live status line on a terminal
+    bool loss_status = true;     // exit status 4 when records were lost (--no-loss-status: 0)
     bool fifo_reconnect = false; // a FIFO's reader went away: wait for the next one
     unsigned file_mode = 0600;   // --file-mode: permission bits of the files nfcap creates
     std::string user;            // -Z: run as this user once sockets and files are open

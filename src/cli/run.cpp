@@ -2,6 +2,7 @@
 
 #include <nfcap/interface_cache.hpp>
 #include <nfcap/live_capture.hpp>
+#include <nfcap/loss.hpp>
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/privileges.hpp>
 #include <nfcap/queue_source.hpp>
@@ -51,7 +52,8 @@ void warn(const std::string& message) {
 
 struct Totals {
     std::uint64_t lost = 0, filtered = 0, malformed = 0, unsupported = 0;
-    std::uint64_t not_written = 0, kernel_dropped = 0;
+    std::uint64_t gaps = 0, after_last = 0, unseen = 0, kernel_dropped = 0, not_written = 0;
+    LossCertainty certainty = LossCertainty::exact;
     bool queues = false;
 };
 
@@ -59,15 +61,38 @@ Totals totals_of(const Recorder& recorder) {
     Totals t;
     t.malformed = recorder.malformed_without_group();
     for (const auto& c : recorder.interfaces()) {
-        t.lost += c.lost;
-        t.not_written += c.not_written;
+        t.lost += c.total_lost();
+        t.gaps += c.lost;
+        t.after_last += c.lost_after_last;
+        t.unseen += c.unseen;
         t.kernel_dropped += c.kernel_dropped;
+        t.not_written += c.not_written;
+        if (c.certainty == LossCertainty::at_least) {
+            t.certainty = LossCertainty::at_least;
+        }
         t.queues = t.queues || c.kind == RecordKind::nfqueue;
         t.filtered += c.filtered;
         t.malformed += c.malformed;
         t.unsupported += c.unsupported;
     }
     return t;
+}
+
+// "0 lost", "12 lost (12 in sequence gaps)", "at least 3 lost (1 in sequence gaps, 2 in batches
+// the socket dropped that no gap shows)": the loss of a live capture, with what it is made of.
+std::string loss_fragment(const Totals& t) {
+    std::string text = describe_loss(t.lost, t.certainty);
+    std::string parts;
+    const auto part = [&parts](std::uint64_t n, const char* what) {
+        if (n != 0) {
+            parts += (parts.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+        }
+    };
+    part(t.gaps, "in sequence gaps");
+    part(t.after_last, "after the last packet received");
+    part(t.unseen, "in dropped batches no gap shows");
+    part(t.kernel_dropped, "dropped by the kernel queue");
+    return parts.empty() ? text : text + " (" + parts + ")";
 }
 
 // Says once, in one line, that the output failed: the sink's reason (naming the output), what
@@ -91,9 +116,11 @@ struct FailureReport {
 };
 
 // Ends the file (statistics blocks) unless the reader is gone, then prints the summary.
+// Exit status: 1 for a failed output, else 4 when records were lost (unless `loss_status` is
+// off), else 3 when malformed records were skipped, else 0.
 int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
            const LiveCaptureResult& live_result, bool live, const Sink& sink,
-           FailureReport& failure) {
+           FailureReport& failure, bool loss_status) {
     if (!reader_gone) {
         try {
             recorder.finish(start, end);
@@ -103,13 +130,27 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     }
     failure.say(recorder, sink, false);
     const Totals t = totals_of(recorder);
+    if (live) { // why a count is only a lower bound, once per reason
+        std::vector<std::string> said;
+        for (const auto& c : recorder.interfaces()) {
+            if (c.certainty == LossCertainty::at_least &&
+                std::find(said.begin(), said.end(), c.loss_note) == said.end()) {
+                said.push_back(c.loss_note);
+                warn(c.name + ": loss is a lower bound: " + c.loss_note);
+            }
+        }
+    }
     std::string line = "nfcap: " + std::to_string(recorder.delivered()) + " packets written";
     if (live) {
-        line += ", " + std::to_string(live_result.overruns) + " kernel drops (ENOBUFS), " +
-                std::to_string(t.lost) + " lost in sequence gaps";
+        line += ", " + loss_fragment(t);
     }
     line += ", " + std::to_string(t.filtered) + " filtered, " + std::to_string(t.malformed) +
             " malformed";
+    if (!live && t.lost != 0) {
+        line += ", " + std::to_string(t.lost) +
+                " missing in sequence gaps (lost when the "
+                "recording was made)";
+    }
     if (t.unsupported != 0) {
         line += ", " + std::to_string(t.unsupported) + " not representable in this link type";
     }
@@ -124,12 +165,14 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     }
     if (t.queues && live) {
         line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
-                std::to_string(t.not_written) + " not written (output behind), " +
-                std::to_string(t.kernel_dropped) + " dropped by the kernel queue";
+                std::to_string(t.not_written) + " not written (output behind)";
     }
     std::cerr << line << '\n';
     if (recorder.output_failed()) {
         return exit_error;
+    }
+    if (loss_status && (t.lost != 0 || t.not_written != 0 || recorder.unread() != 0)) {
+        return exit_lost;
     }
     return t.malformed != 0 ? exit_skipped : exit_ok;
 }
@@ -186,24 +229,20 @@ double seconds_between(Timestamp a, Timestamp b) {
     return static_cast<double>(b.sec - a.sec) + (static_cast<double>(b.nsec) - a.nsec) / 1e9;
 }
 
-// "nfcap: 12345 packets (1234/s), 0 lost, 0 filtered -> out.pcapng", redrawn in place.
+// "nfcap: 12345 packets (1234/s), 0 lost, 0 filtered -> out.pcapng", redrawn in place; "at
+// least 12 lost" when some loss cannot be counted.
 struct StatusLine {
     Timestamp last;
     std::uint64_t last_written;
     bool shown = false;
     void print(const Recorder& r, const std::string& file, Timestamp now) {
-        std::uint64_t lost = 0;
-        std::uint64_t filtered = 0;
-        for (const auto& c : r.interfaces()) {
-            lost += c.lost;
-            filtered += c.filtered;
-        }
+        const Totals t = totals_of(r);
         const double rate = static_cast<double>(r.written() - last_written) /
                             std::max(seconds_between(last, now), 1e-3);
-        std::fprintf(stderr, "\rnfcap: %llu packets (%.0f/s), %llu lost, %llu filtered -> %s\x1b[K",
+        std::fprintf(stderr, "\rnfcap: %llu packets (%.0f/s), %s, %llu filtered -> %s\x1b[K",
                      static_cast<unsigned long long>(r.written()), rate,
-                     static_cast<unsigned long long>(lost),
-                     static_cast<unsigned long long>(filtered), file.c_str());
+                     describe_loss(t.lost, t.certainty).c_str(),
+                     static_cast<unsigned long long>(t.filtered), file.c_str());
         std::fflush(stderr);
         last = now;
         last_written = r.written();
@@ -387,7 +426,7 @@ int capture(const Options& o) {
     }
     line.end();
     return finish(recorder, start, wall_clock(), reader_gone || result.reader_gone, result, true,
-                  *sink, failure);
+                  *sink, failure, o.loss_status);
 }
 
 int replay(const Options& o) {
@@ -403,10 +442,11 @@ int replay(const Options& o) {
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.
         const ReplaySpan span = replay_into(source, recorder, stop_requested);
-        return finish(recorder, span.first, span.last, false, {}, false, *sink, failure);
+        return finish(recorder, span.first, span.last, false, {}, false, *sink, failure,
+                      o.loss_status);
     } catch (const ReaderGone& e) {
         warn(std::string(e.what()) + "; stopping");
-        return finish(recorder, {}, {}, true, {}, false, *sink, failure);
+        return finish(recorder, {}, {}, true, {}, false, *sink, failure, o.loss_status);
     }
 }
 

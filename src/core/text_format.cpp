@@ -80,26 +80,6 @@ void transport(PacketSummary& s, unsigned protocol, std::span<const std::byte> p
     }
 }
 
-void append_json_string(std::string& out, std::string_view value) {
-    out += '"';
-    for (const char ch : value) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
-            // Control bytes, and (so the line is valid JSON whatever the bytes) every
-            // non-ASCII byte, as the code point of the same value.
-            out += "\\u00";
-            out += hex_digits[c >> 4U];
-            out += hex_digits[c & 0xfU];
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
-}
-
 bool numeric_key(std::string_view key) {
     for (const std::string_view k : {"uid", "gid", "seq", "seq_global", "id", "trunc", "priority",
                                      "hwtype", "ctid", "ctzone"}) {
@@ -222,6 +202,26 @@ void append_json(std::string& out, const Packet& p, const PacketSummary& s,
 }
 
 } // namespace
+
+void append_json_string(std::string& out, std::string_view value) {
+    out += '"';
+    for (const char ch : value) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
+            // Control bytes, and (so the line is valid JSON whatever the bytes) every
+            // non-ASCII byte, as the code point of the same value.
+            out += "\\u00";
+            out += hex_digits[c >> 4U];
+            out += hex_digits[c & 0xfU];
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+}
 
 PacketSummary summarize(const Packet& p) {
     PacketSummary s;

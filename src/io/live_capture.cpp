@@ -1,4 +1,5 @@
 #include <nfcap/live_capture.hpp>
+#include <nfcap/loss.hpp>
 #include <nfcap/netlink.hpp>
 #include <nfcap/version.hpp>
 
@@ -330,6 +331,7 @@ struct LiveCapture::Impl {
         std::exception_ptr error;
         std::atomic<bool> finished{false};
         std::optional<QueueKernelCounters> kernel; // read just before the queue was unbound
+        std::optional<std::uint64_t> socket_drops; // read last, before the socket closed
     };
 
     Recorder& recorder;
@@ -383,12 +385,15 @@ struct LiveCapture::Impl {
             // Stopping: take what the kernel already delivered; a queue gives every packet it
             // still holds its verdict before it is unbound.
             if (s.nflog) {
-                s.nflog->receive(forwarder);
+                s.nflog->stop(forwarder);
+                s.socket_drops = s.nflog->socket_drops();
             } else {
                 s.queue->drain(forwarder);
                 // Unbind at once: from here on the rule decides (--queue-bypass or not), and
                 // no packet passes unseen while the writer finishes.
                 s.kernel = s.queue->kernel_counters();
+                s.queue->receive(forwarder); // ids handed out up to that reading
+                s.socket_drops = s.queue->socket_drops();
                 s.queue->unbind();
             }
             forwarder.finish();
@@ -398,6 +403,92 @@ struct LiveCapture::Impl {
         }
         s.finished = true;
         handoff.wake();
+    }
+
+    // Puts what only the sources know into the recorder's counters: loss no gap shows, and
+    // whether the counts are exact. While running (`final` false) it reads the sockets' drop
+    // counters; once the sources have stopped, what they read last (and a queue's id sequence).
+    void account_loss(bool final) {
+        for (const auto& s : sources) {
+            if (s->nflog) {
+                account_nflog(*s, final);
+            } else {
+                account_queue(*s, final);
+            }
+        }
+    }
+
+    void account_nflog(const Source& s, bool final) {
+        const NflogSource& source = *s.nflog;
+        std::vector<InterfaceCounters*> groups;
+        std::uint64_t gap_records = 0;
+        std::uint64_t gap_events = 0;
+        for (const std::uint16_t g : source.config().groups) {
+            if (InterfaceCounters* c = recorder.find(RecordKind::nflog, g)) {
+                groups.push_back(c);
+                gap_records += c->lost;
+                gap_events += c->gap_events;
+            }
+        }
+        if (groups.empty()) {
+            return;
+        }
+        const std::optional<std::uint64_t> drops = final ? s.socket_drops : source.socket_drops();
+        const std::uint64_t overruns = source.counters().overruns;
+        const UnseenLoss unseen = nflog_unseen_loss(gap_records, gap_events, drops, overruns);
+        std::string note;
+        if (unseen.certainty == LossCertainty::at_least) {
+            note = drops ? "the socket buffer overflowed (ENOBUFS) and the kernel dropped " +
+                               std::to_string(*drops) + " batch" + (*drops == 1 ? "" : "es") +
+                               " of records, more than the " + std::to_string(gap_events) +
+                               " sequence gap" + (gap_events == 1 ? "" : "s") +
+                               " show; records lost after the last one delivered cannot be "
+                               "counted (a larger --rcvbuf helps)"
+                         : "the socket buffer overflowed (ENOBUFS) and the kernel does not say "
+                           "how much it dropped; records lost after the last one delivered "
+                           "cannot be counted";
+        }
+        // One socket serves every group: which group the unseen records belonged to is unknown,
+        // so they go to the first group, and every group's count is a lower bound.
+        for (std::size_t i = 0; i < groups.size(); ++i) {
+            groups[i]->unseen = i == 0 ? unseen.records : 0;
+            groups[i]->certainty = unseen.certainty;
+            groups[i]->loss_note = note;
+        }
+    }
+
+    void account_queue(const Source& s, bool final) {
+        const QueueSource& source = *s.queue;
+        InterfaceCounters* c = recorder.find(RecordKind::nfqueue, source.config().queue);
+        if (c == nullptr) {
+            return;
+        }
+        c->certainty = LossCertainty::exact;
+        c->loss_note.clear();
+        if (final && s.kernel) {
+            // Exact: every id the kernel handed out was received, or is a gap, or came after
+            // the last one received. A queue full without fail-open drops without an id.
+            c->lost_after_last = queue_ids_after(static_cast<std::uint32_t>(s.kernel->id_sequence),
+                                                 source.last_id());
+            c->kernel_dropped = s.kernel->dropped;
+        } else {
+            // Each datagram the socket dropped was one packet with an id: those no gap shows
+            // yet are after the last packet received (or still on their way, while running).
+            const std::optional<std::uint64_t> drops =
+                final ? s.socket_drops : source.socket_drops();
+            c->lost_after_last = drops && *drops > c->lost ? *drops - c->lost : 0;
+            if (final) {
+                c->certainty = LossCertainty::at_least;
+                c->loss_note = "the queue's counters could not be read at the end "
+                               "(/proc/net/netfilter/nfnetlink_queue)";
+            }
+        }
+        if (!source.loss_countable()) {
+            c->certainty = LossCertainty::at_least;
+            c->loss_note = "with fail-open and a queue length of " +
+                           std::to_string(source.max_length()) +
+                           ", packets that found the queue full passed uncounted";
+        }
     }
 
     void process(const Batch& batch, bool& reader_gone) {
@@ -494,6 +585,7 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         queues = queues || s->queue != nullptr;
     }
     auto last_flush = Clock::now();
+    auto last_accounted = Clock::now();
     for (;;) {
         // A failed output (a full disk) ends an NFLOG capture; a queue is kept: stopping it
         // would leave its traffic to the rule's bypass flag, so verdicts go on while what
@@ -526,6 +618,12 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             if (m.names != nullptr) {
                 m.names->update();
             }
+            // For the status line and a ring's statistics; the sources' sockets close while
+            // they stop.
+            if (!stopping && Clock::now() - last_accounted >= flush_interval) {
+                last_accounted = Clock::now();
+                m.account_loss(false);
+            }
         }
         if (tick && !result.reader_gone) {
             tick();
@@ -540,6 +638,7 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             std::rethrow_exception(s->error);
         }
     }
+    m.account_loss(true);
     for (auto& s : m.sources) {
         if (s->nflog) {
             result.overruns += s->nflog->counters().overruns;
@@ -547,10 +646,6 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         }
         result.overruns += s->queue->counters().overruns;
         result.verdicts += s->queue->packets();
-        InterfaceCounters* c = m.recorder.find(RecordKind::nfqueue, s->queue->config().queue);
-        if (c != nullptr && s->kernel) {
-            c->kernel_dropped = s->kernel->dropped + s->kernel->user_dropped;
-        }
     }
     return result;
 }

@@ -3,10 +3,12 @@
 #include "system_error.hpp"
 
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <ctime>
 
@@ -50,6 +52,25 @@ int open_netfilter_socket(std::uint32_t receive_buffer, std::vector<std::string>
         throw_errno("cannot bind the netlink socket", error);
     }
     return fd;
+}
+
+std::uint64_t receive_buffer_size(int fd) {
+    int size = 0;
+    socklen_t length = sizeof size;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &length) != 0 || size < 0) {
+        return 0;
+    }
+    return static_cast<std::uint64_t>(size);
+}
+
+std::optional<std::uint64_t> socket_drops(int fd) {
+    std::array<std::uint32_t, SK_MEMINFO_VARS> info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info.data(), &length) != 0 ||
+        length <= SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+        return std::nullopt;
+    }
+    return info[SK_MEMINFO_DROPS]; // a 32-bit counter in the kernel
 }
 
 bool dispatch(std::span<const std::byte> datagram, RecordKind wanted, Timestamp time,

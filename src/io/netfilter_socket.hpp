@@ -6,6 +6,7 @@
 #include <nfcap/nflog_source.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +20,13 @@ Timestamp wall_clock();
 // capped SO_RCVBUF with a warning when that is refused), bound to a kernel-chosen port.
 // Throws std::system_error.
 int open_netfilter_socket(std::uint32_t receive_buffer, std::vector<std::string>& warnings);
+
+// The socket's receive buffer as the kernel counts it (sk_rcvbuf: twice what was asked for).
+std::uint64_t receive_buffer_size(int fd);
+
+// Datagrams the kernel could not put into the socket's buffer since it was opened (sk_drops,
+// from SO_MEMINFO); nullopt when the kernel does not say.
+std::optional<std::uint64_t> socket_drops(int fd);
 
 // Hands `datagram` to handler.on_datagram, then (when the handler wants records) each record of
 // kind `wanted` to handler.on_record. Returns false when the datagram's netlink framing is

@@ -186,6 +186,28 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
     }
 }
 
+void NflogSource::stop(RecordHandler& handler) {
+    receive(handler); // make room for the last batches
+    std::array<char, 256> message{};
+    for (const std::uint16_t group : config_.groups) {
+        // Unbinding destroys the group's instance, and the kernel flushes the batch it held
+        // into this socket before sendto() returns (__instance_destroy in nfnetlink_log.c).
+        nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, group);
+        nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_UNBIND);
+        sockaddr_nl kernel{};
+        kernel.nl_family = AF_NETLINK;
+        while (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+                        sizeof kernel) < 0 &&
+               errno == EINTR) {
+        }
+        receive(handler);
+    }
+}
+
+std::optional<std::uint64_t> NflogSource::socket_drops() const {
+    return detail::socket_drops(fd_);
+}
+
 void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
                            RecordHandler& handler) {
     if (!detail::dispatch(datagram, RecordKind::nflog, time, handler)) {

@@ -1,4 +1,5 @@
 // The NFQUEUE socket adapter: the only file of nfcap_io that knows NFQNL_* numbers.
+#include <nfcap/loss.hpp>
 #include <nfcap/netlink.hpp>
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/queue_source.hpp>
@@ -141,7 +142,20 @@ void QueueSource::configure() {
     nlh->nlmsg_seq = ++sequence_;
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
                              static_cast<int>(std::min(config_.copy_range, max_copy_range)));
-    nfq_nlmsg_cfg_put_qmaxlen(nlh, config_.max_length);
+    const std::uint32_t countable =
+        countable_queue_length(detail::receive_buffer_size(fd_), datagrams_per_batch);
+    max_length_ = config_.max_length.value_or(countable);
+    loss_countable_ = !config_.fail_open || max_length_ >= countable;
+    if (!loss_countable_) {
+        warnings_.push_back(
+            what + ": with fail-open and a queue length of " + std::to_string(max_length_) +
+            " the queue can fill before the socket buffer does, and packets that find it full "
+            "pass uncounted, so loss is reported as a lower bound (a length of at least " +
+            std::to_string(countable) +
+            ", the default, or --no-fail-open keeps every loss "
+            "countable)");
+    }
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
     std::uint32_t flags = 0;
     flags |= config_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0U;
     flags |= config_.gso ? NFQA_CFG_F_GSO : 0U;
@@ -258,9 +272,11 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
                 if (batch) {
                     const std::uint32_t id = nfqueue_packet_id(record);
                     highest = std::max(highest.value_or(0), id);
+                    last_id_ = id;
                     continue;
                 }
                 const Packet packet = decode_nfqueue(record);
+                last_id_ = *packet.packet_id;
                 const Verdict verdict = decide_ ? decide_(packet) : policy_;
                 std::optional<std::uint32_t> mark;
                 if (verdict.mark) {
@@ -317,6 +333,10 @@ void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
         pollfd p{fd_, POLLIN, 0};
         ::poll(&p, 1, 20);
     }
+}
+
+std::optional<std::uint64_t> QueueSource::socket_drops() const {
+    return fd_ >= 0 ? detail::socket_drops(fd_) : std::nullopt;
 }
 
 std::optional<QueueKernelCounters> QueueSource::kernel_counters() const {

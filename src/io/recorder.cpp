@@ -35,6 +35,7 @@ InterfaceCounters& Recorder::add_source(RecordKind kind, std::uint16_t resource,
     std::uint32_t id = 0;
     InterfaceCounters& counters = interface_for(kind, resource, id);
     if (fresh_binding) {
+        live_ = true;
         // A new NFLOG binding numbers its records from 0; a new queue's packet ids start at 1.
         counters.next_seq = kind == RecordKind::nflog ? 0U : 1U;
     }
@@ -107,6 +108,7 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
         if (counters.next_seq && *sequence != *counters.next_seq) {
             const std::uint32_t gap = *sequence - *counters.next_seq; // modulo 2^32
             counters.lost += gap;
+            ++counters.gap_events;
             counters.pending_drops += gap;
         }
         counters.next_seq = *sequence + 1;
@@ -317,8 +319,66 @@ void Recorder::finish(Timestamp start, Timestamp end) {
             append_interface_description(buffer_, interface_block(none));
         }
         append_all_statistics(start, end);
+    } else if (options_.format != OutputFormat::text) {
+        append_json_statistics();
     }
     flush();
+}
+
+void Recorder::append_json_statistics() {
+    for (const auto& c : interfaces_) {
+        std::string line = "{\"statistics\":{\"interface\":\"" + c.name + "\"";
+        const auto number = [&line](const char* key, std::uint64_t value) {
+            line += std::string(",\"") + key + "\":" + std::to_string(value);
+        };
+        number("received", c.received);
+        number("written", c.written);
+        number("filtered", c.filtered);
+        number("malformed", c.malformed);
+        number("lost", c.total_lost());
+        // A replay sees only the gaps of the recording's sequence numbers, if it has any.
+        line += std::string(",\"lost_exact\":") +
+                (live_ && c.certainty == LossCertainty::exact ? "true" : "false");
+        number("lost_in_gaps", c.lost);
+        if (c.kind == RecordKind::nfqueue) {
+            number("lost_after_last", c.lost_after_last);
+            number("dropped_by_kernel_queue", c.kernel_dropped);
+        } else {
+            number("lost_unseen_at_least", c.unseen);
+        }
+        number("not_written", c.not_written);
+        line += ",\"loss\":";
+        append_json_string(line, live_
+                                     ? loss_statement(c)
+                                     : std::to_string(c.lost) +
+                                           " missing in sequence gaps (lost when the recording "
+                                           "was made; loss after its last record cannot be seen)");
+        line += "}}\n";
+        const auto* bytes = reinterpret_cast<const std::byte*>(line.data());
+        buffer_.insert(buffer_.end(), bytes, bytes + line.size());
+    }
+}
+
+std::string loss_statement(const InterfaceCounters& c) {
+    std::string text = describe_loss(c.total_lost(), c.certainty);
+    std::string parts;
+    const auto part = [&parts](std::uint64_t n, const char* what) {
+        if (n != 0) {
+            parts += (parts.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+        }
+    };
+    part(c.lost, c.kind == RecordKind::nflog ? "in sequence gaps" : "in packet-id gaps");
+    part(c.lost_after_last, "after the last packet received");
+    part(c.unseen, "in batches the socket dropped that no gap shows");
+    part(c.kernel_dropped, "dropped by the kernel queue");
+    if (!parts.empty()) {
+        text += " (" + parts + ")";
+    }
+    text += c.certainty == LossCertainty::exact ? "; exact" : "; a lower bound: " + c.loss_note;
+    if (c.not_written != 0) {
+        text += "; " + std::to_string(c.not_written) + " more received but not written";
+    }
+    return text;
 }
 
 void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
@@ -338,8 +398,15 @@ void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
         all.filtered += c.filtered;
         all.malformed += c.malformed;
         all.lost += c.lost;
+        all.gap_events += c.gap_events;
+        all.lost_after_last += c.lost_after_last;
+        all.unseen += c.unseen;
         all.not_written += c.not_written;
         all.kernel_dropped += c.kernel_dropped;
+        if (c.certainty == LossCertainty::at_least) {
+            all.certainty = LossCertainty::at_least;
+            all.loss_note += (all.loss_note.empty() ? "" : "; ") + c.name + ": " + c.loss_note;
+        }
     }
     append_statistics(all, 0, start, end);
 }
@@ -361,12 +428,19 @@ void Recorder::append_statistics(const InterfaceCounters& c, std::uint32_t id, T
     if (representable(end)) {
         isb.end_time = end;
     }
-    // isb_ifrecv: every record the kernel numbered (those nfcap received, those it received
-    // but could not hand to the writer, those lost in gaps); isb_ifdrop: the kernel's loss.
-    isb.received = c.received + c.not_written + c.lost;
-    isb.dropped = c.lost + c.kernel_dropped;
+    // isb_ifrecv: every record the kernel numbered or queued (those nfcap received, those it
+    // received but could not hand to the writer, those lost); isb_ifdrop: the kernel's loss,
+    // with a comment saying whether it is exact (live capture only: a replay knows no more than
+    // the recording's own sequence gaps).
+    isb.received = c.received + c.not_written + c.total_lost();
+    isb.dropped = c.total_lost();
     isb.filter_accepted = c.received - c.filtered - c.malformed;
     isb.delivered = c.written;
+    std::string comment;
+    if (live_) {
+        comment = loss_statement(c);
+        isb.comment = comment;
+    }
     append_interface_statistics(buffer_, isb);
 }
 

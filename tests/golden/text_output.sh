@@ -65,7 +65,15 @@ def pcapng_payloads(path):
     return out
 
 json_path, tsv_path, txt_path, pcapng_path, name = sys.argv[1:]
-records = [json.loads(line) for line in open(json_path)]
+objects = [json.loads(line) for line in open(json_path)]
+# The stream ends with one statistics object per interface, after every record.
+records = [o for o in objects if 'statistics' not in o]
+statistics = [o['statistics'] for o in objects if 'statistics' in o]
+assert objects[len(records):] == [{'statistics': s} for s in statistics], (name, 'statistics first')
+assert statistics and sum(s['written'] for s in statistics) == len(records), (name, statistics)
+for s in statistics:
+    assert s['lost'] == s['lost_in_gaps'] and not s['lost_exact'], (name, s)
+    assert s['loss'].startswith(f"{s['lost']} missing in sequence gaps"), (name, s)
 rows = [line.rstrip('\n').split('\t') for line in open(tsv_path)]
 lines = open(txt_path).read().splitlines()
 payloads = pcapng_payloads(pcapng_path)
