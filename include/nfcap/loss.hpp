@@ -24,19 +24,33 @@ enum class LossCertainty : std::uint8_t {
     at_least, // some loss cannot be counted: the count is a lower bound
 };
 
-// The records an NFLOG socket lost that no sequence gap shows. `gap_records` and `gap_events`
-// add up the gaps of every group on the socket; `socket_drops` is the kernel's count of
-// datagrams dropped (nullopt when the kernel does not say); `overruns` the ENOBUFS errors read.
-// Every gap needs at least one dropped datagram, so drops no more than the gaps are all inside
-// gaps and the gaps are exact. More drops than gaps means a datagram was dropped after the last
-// record delivered (or a gap spans several datagrams): each dropped datagram held at least one
-// record, so at least (drops - gap records) records are unseen, and the count is a lower bound.
+// What the kernel's drop counter of an NFLOG socket said, and when. The socket refuses every
+// datagram from its first overflow until the reader has emptied it (NETLINK_S_CONGESTED in
+// af_netlink.c), so drops counted before a read that found the socket empty all happened before
+// anything read afterwards was queued.
+struct NflogDrops {
+    std::uint64_t total = 0; // datagrams dropped, at the end
+    // Drops that every group's last record was queued after (the least, over the groups, of
+    // the count read before the socket was last found empty ahead of that record): a group's
+    // drop among these shows as a gap before its last record.
+    std::uint64_t before_every_last_record = 0;
+    // Drops that the last datagram delivered at all was queued after: the rest came later, so
+    // no gap can show them, and each held one record at least.
+    std::uint64_t before_last_delivery = 0;
+};
+
+// The records an NFLOG socket lost that no sequence gap shows. `gap_records` adds up the gaps
+// of every group on the socket; `drops` is nullopt when the kernel does not count drops, and
+// `overruns` the ENOBUFS errors read. Exact when every drop came before every group's last
+// record; otherwise a lower bound: the drops after the last delivery held a record each, and
+// every drop held a record, so the unseen records are at least the larger of (drops after the
+// last delivery) and (drops - gap records).
 struct UnseenLoss {
     std::uint64_t records = 0; // at least this many beyond the gaps
     LossCertainty certainty = LossCertainty::exact;
 };
-UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::uint64_t gap_events,
-                             std::optional<std::uint64_t> socket_drops, std::uint64_t overruns);
+UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops> drops,
+                             std::uint64_t overruns);
 
 // NFQUEUE packets the kernel numbered after the last one received (`id_sequence` is the last id
 // it handed out, `last_id` the highest one nfcap received, 0 for none); ids wrap at 2^32.

@@ -2,6 +2,7 @@
 // A live NFLOG source: one netlink socket bound to one or more NFLOG groups. It only moves
 // bytes: every record is handed on as the span the kernel sent, valid during the callback.
 
+#include <nfcap/loss.hpp>
 #include <nfcap/packet.hpp>
 
 #include <cstddef>
@@ -78,14 +79,20 @@ class NflogSource {
     void stop(RecordHandler& handler);
 
     // Datagrams the kernel could not deliver to the socket (its buffer was full), since it was
-    // opened; nullopt when the kernel does not say. Each held one or more records.
+    // opened; nullopt when the kernel does not say. Each held one or more records. Safe to
+    // call from another thread.
     std::optional<std::uint64_t> socket_drops() const;
+    // The drop counter now and when each group's last record came (loss.hpp), for a count of
+    // the records no sequence gap shows; nullopt when the kernel does not count drops. Call it
+    // on the receiving thread, after stop().
+    std::optional<NflogDrops> drop_history() const;
 
     const SourceCounters& counters() const { return counters_; }
 
   private:
     void configure();
     void dispatch(std::span<const std::byte> datagram, Timestamp time, RecordHandler& handler);
+    void note_delivery(std::span<const std::byte> datagram);
 
     NflogConfig config_;
     int fd_ = -1;
@@ -93,6 +100,11 @@ class NflogSource {
     std::vector<std::vector<std::byte>> pending_; // records that arrived while binding
     std::vector<std::byte> buffers_;              // recvmmsg buffers, reused
     SourceCounters counters_;
+    // Loss accounting, only once an overrun was seen (before that nothing was dropped): the
+    // drop counter as read just before a receive that found the socket empty, and, per group
+    // (as config_.groups), its value when the group's latest record was read.
+    std::uint64_t drops_at_empty_ = 0;
+    std::vector<std::uint64_t> drops_before_last_;
 };
 
 } // namespace nfcap

@@ -50,7 +50,6 @@ struct InterfaceCounters {
     std::uint64_t malformed = 0;
     std::uint64_t unsupported = 0;     // records the link type cannot carry
     std::uint64_t lost = 0;            // sequence-number or packet-id gaps (the kernel's loss)
-    std::uint64_t gap_events = 0;      // how many gaps `lost` is made of
     std::uint64_t lost_after_last = 0; // NFQUEUE: ids handed out after the last packet received
     std::uint64_t unseen = 0;          // NFLOG: at least this many more that no gap shows
     std::uint64_t not_written = 0;     // received, but not handed on: the writer was behind

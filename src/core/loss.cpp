@@ -5,9 +5,9 @@
 
 namespace nfcap {
 
-UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::uint64_t gap_events,
-                             std::optional<std::uint64_t> socket_drops, std::uint64_t overruns) {
-    if (!socket_drops) {
+UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops> drops,
+                             std::uint64_t overruns) {
+    if (!drops) {
         // Only ENOBUFS to go by: each one cost at least one datagram, and nothing says whether
         // the gaps hold them all.
         if (overruns == 0) {
@@ -15,10 +15,13 @@ UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::uint64_t gap_events
         }
         return {overruns > gap_records ? overruns - gap_records : 0, LossCertainty::at_least};
     }
-    if (*socket_drops <= gap_events) {
+    if (drops->total <= drops->before_every_last_record) {
         return {};
     }
-    return {*socket_drops > gap_records ? *socket_drops - gap_records : 0, LossCertainty::at_least};
+    const std::uint64_t after_last_delivery =
+        drops->total > drops->before_last_delivery ? drops->total - drops->before_last_delivery : 0;
+    const std::uint64_t beyond_gaps = drops->total > gap_records ? drops->total - gap_records : 0;
+    return {std::max(after_last_delivery, beyond_gaps), LossCertainty::at_least};
 }
 
 std::uint64_t queue_ids_after(std::uint32_t id_sequence, std::uint32_t last_id) {

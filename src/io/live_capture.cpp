@@ -332,6 +332,7 @@ struct LiveCapture::Impl {
         std::atomic<bool> finished{false};
         std::optional<QueueKernelCounters> kernel; // read just before the queue was unbound
         std::optional<std::uint64_t> socket_drops; // read last, before the socket closed
+        std::optional<NflogDrops> nflog_drops;     // likewise
     };
 
     Recorder& recorder;
@@ -386,7 +387,7 @@ struct LiveCapture::Impl {
             // still holds its verdict before it is unbound.
             if (s.nflog) {
                 s.nflog->stop(forwarder);
-                s.socket_drops = s.nflog->socket_drops();
+                s.nflog_drops = s.nflog->drop_history();
             } else {
                 s.queue->drain(forwarder);
                 // Unbind at once: from here on the rule decides (--queue-bypass or not), and
@@ -422,28 +423,31 @@ struct LiveCapture::Impl {
         const NflogSource& source = *s.nflog;
         std::vector<InterfaceCounters*> groups;
         std::uint64_t gap_records = 0;
-        std::uint64_t gap_events = 0;
         for (const std::uint16_t g : source.config().groups) {
             if (InterfaceCounters* c = recorder.find(RecordKind::nflog, g)) {
                 groups.push_back(c);
                 gap_records += c->lost;
-                gap_events += c->gap_events;
             }
         }
         if (groups.empty()) {
             return;
         }
-        const std::optional<std::uint64_t> drops = final ? s.socket_drops : source.socket_drops();
-        const std::uint64_t overruns = source.counters().overruns;
-        const UnseenLoss unseen = nflog_unseen_loss(gap_records, gap_events, drops, overruns);
+        std::optional<NflogDrops> drops = s.nflog_drops;
+        if (!final) {
+            // While running, only the count: nothing is known to come after the last delivery.
+            drops.reset();
+            if (const auto total = source.socket_drops()) {
+                drops = NflogDrops{*total, 0, *total};
+            }
+        }
+        const UnseenLoss unseen = nflog_unseen_loss(gap_records, drops, source.counters().overruns);
         std::string note;
         if (unseen.certainty == LossCertainty::at_least) {
             note = drops ? "the socket buffer overflowed (ENOBUFS) and the kernel dropped " +
-                               std::to_string(*drops) + " batch" + (*drops == 1 ? "" : "es") +
-                               " of records, more than the " + std::to_string(gap_events) +
-                               " sequence gap" + (gap_events == 1 ? "" : "s") +
-                               " show; records lost after the last one delivered cannot be "
-                               "counted (a larger --rcvbuf helps)"
+                               std::to_string(drops->total) + " batch" +
+                               (drops->total == 1 ? "" : "es") +
+                               " of records, some after the last record that could show a gap; "
+                               "those records cannot be counted (a larger --rcvbuf helps)"
                          : "the socket buffer overflowed (ENOBUFS) and the kernel does not say "
                            "how much it dropped; records lost after the last one delivered "
                            "cannot be counted";

@@ -43,6 +43,7 @@ NflogSource::NflogSource(NflogConfig config) : config_(std::move(config)) {
         throw;
     }
     buffers_.resize(datagram_size * datagrams_per_batch);
+    drops_before_last_.assign(config_.groups.size(), 0);
 }
 
 NflogSource::~NflogSource() {
@@ -153,16 +154,24 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
         messages[i].msg_hdr.msg_iovlen = 1;
     }
     for (;;) {
+        // Once anything was dropped, the drop count is read before every receive, and receiving
+        // goes on until the socket is found empty: see loss.hpp (NflogDrops).
+        const bool lossy = counters_.overruns != 0;
+        const std::optional<std::uint64_t> drops_before =
+            lossy ? detail::socket_drops(fd_) : std::nullopt;
         const int n = ::recvmmsg(fd_, messages.data(), datagrams_per_batch, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == ENOBUFS) {
-                ++counters_.overruns; // the sequence-number gaps say exactly how many
+                ++counters_.overruns; // the sequence-number gaps say how many, up to a point
                 continue;
             }
             if (errno == EAGAIN) {
+                if (drops_before) {
+                    drops_at_empty_ = *drops_before;
+                }
                 return datagrams;
             }
             detail::throw_errno("cannot receive from the NFLOG socket");
@@ -175,15 +184,52 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
                 ++counters_.damaged;
                 length = std::min(length, datagram_size);
             }
-            dispatch({buffers_.data() + static_cast<std::size_t>(i) * datagram_size, length}, time,
-                     handler);
+            const std::span<const std::byte> datagram{
+                buffers_.data() + static_cast<std::size_t>(i) * datagram_size, length};
+            if (lossy) {
+                note_delivery(datagram);
+            }
+            dispatch(datagram, time, handler);
         }
         datagrams += static_cast<std::size_t>(n);
         counters_.datagrams += static_cast<std::uint64_t>(n);
-        if (static_cast<std::size_t>(n) < datagrams_per_batch) {
+        if (!lossy && static_cast<std::size_t>(n) < datagrams_per_batch) {
             return datagrams;
         }
     }
+}
+
+void NflogSource::note_delivery(std::span<const std::byte> datagram) {
+    // A datagram holds one group's records: nlmsghdr (16 bytes), then nfgenmsg, whose res_id
+    // (bytes 2-3, big-endian) is the group.
+    constexpr std::size_t res_id = 16 + 2;
+    if (datagram.size() < res_id + 2) {
+        return;
+    }
+    const auto group =
+        static_cast<std::uint16_t>((std::to_integer<unsigned>(datagram[res_id]) << 8U) |
+                                   std::to_integer<unsigned>(datagram[res_id + 1]));
+    for (std::size_t i = 0; i < config_.groups.size(); ++i) {
+        if (config_.groups[i] == group) {
+            drops_before_last_[i] = drops_at_empty_;
+        }
+    }
+}
+
+std::optional<NflogDrops> NflogSource::drop_history() const {
+    const std::optional<std::uint64_t> total = detail::socket_drops(fd_);
+    if (!total) {
+        return std::nullopt;
+    }
+    NflogDrops drops;
+    drops.total = *total;
+    if (!drops_before_last_.empty()) {
+        drops.before_every_last_record =
+            *std::min_element(drops_before_last_.begin(), drops_before_last_.end());
+        drops.before_last_delivery =
+            *std::max_element(drops_before_last_.begin(), drops_before_last_.end());
+    }
+    return drops;
 }
 
 void NflogSource::stop(RecordHandler& handler) {

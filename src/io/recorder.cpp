@@ -108,7 +108,6 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
         if (counters.next_seq && *sequence != *counters.next_seq) {
             const std::uint32_t gap = *sequence - *counters.next_seq; // modulo 2^32
             counters.lost += gap;
-            ++counters.gap_events;
             counters.pending_drops += gap;
         }
         counters.next_seq = *sequence + 1;
@@ -398,7 +397,6 @@ void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
         all.filtered += c.filtered;
         all.malformed += c.malformed;
         all.lost += c.lost;
-        all.gap_events += c.gap_events;
         all.lost_after_last += c.lost_after_last;
         all.unseen += c.unseen;
         all.not_written += c.not_written;

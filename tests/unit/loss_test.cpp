@@ -6,44 +6,47 @@ namespace nfcap {
 namespace {
 
 TEST(NflogUnseenLoss, NoDropsIsExactZero) {
-    const UnseenLoss u = nflog_unseen_loss(0, 0, 0, 0);
+    const UnseenLoss u = nflog_unseen_loss(0, NflogDrops{0, 0, 0}, 0);
     EXPECT_EQ(u.records, 0U);
     EXPECT_EQ(u.certainty, LossCertainty::exact);
 }
 
-TEST(NflogUnseenLoss, DropsThatGapsCoverAreExact) {
-    // Three gaps, three dropped batches: each batch is inside a gap, nothing after the last.
-    const UnseenLoss u = nflog_unseen_loss(250, 3, 3, 1);
+TEST(NflogUnseenLoss, DropsBeforeEveryGroupsLastRecordAreExact) {
+    // A paused reader, then more records of every group: the gaps show every drop.
+    const UnseenLoss u = nflog_unseen_loss(2500, NflogDrops{40, 40, 40}, 1);
     EXPECT_EQ(u.records, 0U);
     EXPECT_EQ(u.certainty, LossCertainty::exact);
 }
 
-TEST(NflogUnseenLoss, DropsAfterTheLastRecordAreALowerBound) {
-    // A stalled reader: batches dropped, and no later record to show a gap.
-    const UnseenLoss u = nflog_unseen_loss(0, 0, 3, 1);
+TEST(NflogUnseenLoss, DropsAfterTheLastDeliveryHeldARecordEach) {
+    // A paused reader, and nothing after: three batches dropped after the last record read.
+    const UnseenLoss u = nflog_unseen_loss(0, NflogDrops{3, 0, 0}, 1);
     EXPECT_EQ(u.records, 3U);
     EXPECT_EQ(u.certainty, LossCertainty::at_least);
+    // Five before the last delivery (in a gap of 900 records), two after it.
+    const UnseenLoss later = nflog_unseen_loss(900, NflogDrops{7, 5, 5}, 2);
+    EXPECT_EQ(later.records, 2U);
+    EXPECT_EQ(later.certainty, LossCertainty::at_least);
 }
 
-TEST(NflogUnseenLoss, MoreDropsThanGapsNeverCountsBelowTheGaps) {
-    // Five batches dropped, two gaps of 40 records: the gaps may hold all five batches, so
-    // nothing more is certain, but the count is no longer known to be exact.
-    const UnseenLoss big_gaps = nflog_unseen_loss(80, 2, 5, 2);
-    EXPECT_EQ(big_gaps.records, 0U);
-    EXPECT_EQ(big_gaps.certainty, LossCertainty::at_least);
-    // Two gaps of one record each hold at most two batches: three more held a record at least.
-    const UnseenLoss small_gaps = nflog_unseen_loss(2, 2, 5, 2);
-    EXPECT_EQ(small_gaps.records, 3U);
-    EXPECT_EQ(small_gaps.certainty, LossCertainty::at_least);
+TEST(NflogUnseenLoss, AGroupWithoutALaterRecordMakesItALowerBound) {
+    // Group 1's last record came after all 4 drops, group 2's before 3 of them: its gap may be
+    // unseen. Every drop held a record: 4 drops against 2 gap records leaves 2 unseen.
+    const UnseenLoss u = nflog_unseen_loss(2, NflogDrops{4, 1, 4}, 1);
+    EXPECT_EQ(u.records, 2U);
+    EXPECT_EQ(u.certainty, LossCertainty::at_least);
+    // With large gaps nothing more is certain, but the count is still only a lower bound.
+    const UnseenLoss big = nflog_unseen_loss(500, NflogDrops{4, 1, 4}, 1);
+    EXPECT_EQ(big.records, 0U);
+    EXPECT_EQ(big.certainty, LossCertainty::at_least);
 }
 
 TEST(NflogUnseenLoss, WithoutTheKernelsCountEnobufsIsALowerBound) {
-    EXPECT_EQ(nflog_unseen_loss(0, 0, std::nullopt, 0).certainty, LossCertainty::exact);
-    const UnseenLoss u = nflog_unseen_loss(0, 0, std::nullopt, 2);
+    EXPECT_EQ(nflog_unseen_loss(0, std::nullopt, 0).certainty, LossCertainty::exact);
+    const UnseenLoss u = nflog_unseen_loss(0, std::nullopt, 2);
     EXPECT_EQ(u.records, 2U);
     EXPECT_EQ(u.certainty, LossCertainty::at_least);
-    // Gaps that may cover the overruns: no more than the gaps is certain.
-    const UnseenLoss covered = nflog_unseen_loss(10, 1, std::nullopt, 1);
+    const UnseenLoss covered = nflog_unseen_loss(10, std::nullopt, 1);
     EXPECT_EQ(covered.records, 0U);
     EXPECT_EQ(covered.certainty, LossCertainty::at_least);
 }
