@@ -371,3 +371,47 @@ wait_pid() {
     nfcap_lib_untrack_pid "$pid"
     return "$rc"
 }
+
+# --- nfcap's summary line ---------------------------------------------------------------------
+
+# summary_of FILE: nfcap's summary line ("nfcap: N packets written, ...") in its stderr FILE.
+summary_of() {
+    grep '^nfcap: [0-9]* packets written' "$1" | tail -n 1
+}
+
+# summary_field SUMMARY TEXT: the number just before TEXT in a summary line ("verdicts",
+# "not written (output behind)", "in sequence gaps"); empty when TEXT is not there.
+summary_field() {
+    sed -n "s/.*[ ,(]\([0-9][0-9]*\) $2.*/\1/p" <<<"$1"
+}
+
+# loss_of SUMMARY: "N exact" for "..., N lost" or "N at-least" for "..., at least N lost".
+loss_of() {
+    if [[ $1 =~ ,\ at\ least\ ([0-9]+)\ lost ]]; then
+        echo "${BASH_REMATCH[1]} at-least"
+    elif [[ $1 =~ ,\ ([0-9]+)\ lost ]]; then
+        echo "${BASH_REMATCH[1]} exact"
+    else
+        fail "no loss count in nfcap's summary: $1"
+    fi
+}
+
+# check_accounting WHAT WRITTEN SUMMARY KERNEL_COUNT: what nfcap wrote (plus records it
+# received but did not write, as the summary counts them) and what it reported lost add up to
+# the kernel's own count (a rule counter) when the summary calls the loss exact; when it says
+# "at least", they add up to no more than the kernel's count. A slow build may lose records,
+# but never silently.
+check_accounting() {
+    local what=$1 written=$2 summary=$3 kernel=$4 lost certainty behind failed
+    read -r lost certainty <<<"$(loss_of "$summary")"
+    behind=$(summary_field "$summary" "not written (output behind)")
+    failed=$(summary_field "$summary" "not written (output failed)")
+    local total=$((written + lost + ${behind:-0} + ${failed:-0}))
+    if [ "$certainty" = exact ]; then
+        check_eq "$what: written + not written + lost (exact) vs. the kernel's count" "$kernel" "$total"
+    else
+        [ "$total" -le "$kernel" ] ||
+            fail "$what: written + not written + at least $lost lost = $total, more than the kernel's $kernel"
+        echo "ok: $what: written + not written + at least $lost lost = $total <= $kernel (a lower bound)"
+    fi
+}
