@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # A burst of 100,000 small UDP packets, logged by an nft rule with a counter, recorded by nfcap
-# at default settings. Captured + reported lost must equal the rule's counter exactly, and the
-# defaults must absorb the burst with no loss at all.
+# at default settings. Captured + reported lost must equal the rule's counter when nfcap calls
+# its count exact, and stay below it when it says "at least" (a slow build may lose records,
+# never silently); zero loss at default settings is a benchmark target (bench/), not a test.
+# Then a paused reader with a tiny buffer, twice: with records after the pause (the sequence
+# gaps show every loss: exact, each gap in the next packet's epb_dropcount) and without (the loss
+# after the last record shows in no gap: "at least", in the summary and the statistics block).
+# Exit status 4 with loss, 0 with --no-loss-status.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -42,26 +47,31 @@ done
 rc=0
 stop_pid "$cap" || rc=$?
 cat "$WORK/nfcap.err" >&2
-check_eq "nfcap exit status" 0 "$rc"
 
 counter=$(in_b nft list chain inet burst input | grep -o 'counter packets [0-9]*' | grep -o '[0-9]*$')
-summary=$(grep '^nfcap: [0-9]* packets written' "$WORK/nfcap.err")
-written=$(sed -n 's/^nfcap: \([0-9]*\) packets written.*/\1/p' <<<"$summary")
-enobufs=$(sed -n 's/.*, \([0-9]*\) kernel drops (ENOBUFS).*/\1/p' <<<"$summary")
-lost=$(sed -n 's/.*, \([0-9]*\) lost in sequence gaps.*/\1/p' <<<"$summary")
+summary=$(summary_of "$WORK/nfcap.err")
+written=$(summary_field "$summary" "packets written")
+read -r lost certainty <<<"$(loss_of "$summary")"
 frames=$(tshark -r "$out" -T fields -e frame.number 2>/dev/null | wc -l)
 
 rate=$(awk -v n="$burst" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }')
-echo "burst: rule counter=$counter captured=$frames written=$written lost=$lost ENOBUFS=$enobufs sender_rate=${rate}pps"
+echo "burst: rule counter=$counter captured=$frames written=$written lost=$lost ($certainty) sender_rate=${rate}pps"
+if [ "$lost" -eq 0 ] && [ "$certainty" = exact ]; then
+    check_eq "nfcap exit status without loss" 0 "$rc"
+else
+    check_eq "nfcap exit status with loss" 4 "$rc"
+fi
 check_eq "rule counter" "$burst" "$counter"
 check_eq "records in the file vs. nfcap's summary" "$written" "$frames"
-check_eq "captured + reported lost vs. the rule counter" "$counter" "$((frames + lost))"
-check_eq "records lost at default settings" 0 "$lost"
-check_eq "ENOBUFS overruns at default settings" 0 "$enobufs"
+check_accounting "burst at default settings" "$frames" "$summary" "$counter"
 
-# --- loss is data: a paused reader with a tiny buffer loses records, and nfcap reports exactly
-# how many (sequence gaps), each gap in the epb_dropcount of the next packet.
-before=$(in_b nft list chain inet burst input | grep -o 'counter packets [0-9]*' | grep -o '[0-9]*$')
+counter_now() {
+    in_b nft list chain inet burst input | grep -o 'counter packets [0-9]*' | grep -o '[0-9]*$'
+}
+
+# --- loss is data: a paused reader with a tiny buffer loses records. With records after the
+# pause, the gaps show every one: exact, each gap in the epb_dropcount of the next packet.
+before=$(counter_now)
 out2="$WORK/lossy.pcapng"
 bg_in "$NS_B" "$NFCAP" -g "$group" -w "$out2" --rcvbuf 4096 2>"$WORK/lossy.err"
 cap=$BG_PID
@@ -70,22 +80,65 @@ kill -STOP "$cap"
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 7300 20000 16 --timeout 30 >/dev/null
 kill -CONT "$cap"
 sleep 0.3
-# Records after the gap reveal it (a loss at the very end could not be seen by any reader).
+# Records after the gap reveal it.
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 7300 10 16 --rate 100 >/dev/null
 sleep 0.3
 rc=0
 stop_pid "$cap" || rc=$?
 cat "$WORK/lossy.err" >&2
-check_eq "nfcap exit status with loss" 0 "$rc"
-counter=$(($(in_b nft list chain inet burst input | grep -o 'counter packets [0-9]*' | grep -o '[0-9]*$') - before))
-summary=$(grep '^nfcap: [0-9]* packets written' "$WORK/lossy.err")
-lost=$(sed -n 's/.*, \([0-9]*\) lost in sequence gaps.*/\1/p' <<<"$summary")
-enobufs=$(sed -n 's/.*, \([0-9]*\) kernel drops (ENOBUFS).*/\1/p' <<<"$summary")
+counter=$(($(counter_now) - before))
+summary=$(summary_of "$WORK/lossy.err")
+read -r lost certainty <<<"$(loss_of "$summary")"
+gaps=$(summary_field "$summary" "in sequence gaps")
 frames=$(tshark -r "$out2" -T fields -e frame.number 2>/dev/null | wc -l)
 dropcounts=$(tshark -r "$out2" -T fields -e frame.drop_count 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-echo "lossy: rule counter=$counter captured=$frames lost=$lost ENOBUFS=$enobufs dropcount_sum=$dropcounts"
+echo "lossy: rule counter=$counter captured=$frames lost=$lost ($certainty) gaps=${gaps:-0} dropcount_sum=$dropcounts"
+check_eq "nfcap exit status with loss" 4 "$rc"
 [ "$lost" -gt 0 ] || fail "expected loss with a 4 KiB buffer and a paused reader"
-[ "$enobufs" -gt 0 ] || fail "expected ENOBUFS to be reported"
-check_eq "captured + reported lost vs. the rule counter (lossy)" "$counter" "$((frames + lost))"
+check_eq "loss shown by later records" exact "$certainty"
+check_accounting "paused reader, records after the pause" "$frames" "$summary" "$counter"
 check_eq "sum of epb_dropcount vs. reported loss" "$lost" "$dropcounts"
+stats=$(python3 "$NFCAP_SOURCE_DIR/tests/tools/pcapng_statistics.py" "$out2")
+echo "statistics block: $stats"
+grep -q "^nflog:$group ifrecv=$counter ifdrop=$lost .* comment=$lost lost (.*); exact$" <<<"$stats" ||
+    fail "the statistics block does not say '$lost lost ... exact': $stats"
+
+# --- without records after the pause, the loss after the last record shows in no gap: nfcap
+# says "at least" (the kernel's count of dropped batches), everywhere it reports the loss.
+before=$(counter_now)
+out3="$WORK/tail.pcapng"
+bg_in "$NS_B" "$NFCAP" -g "$group" -w "$out3" --rcvbuf 64K --json --no-loss-status 2>"$WORK/tail.err"
+cap=$BG_PID
+wait_nflog_bound "$NS_B" "$group"
+kill -STOP "$cap"
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 7300 3000 100 --timeout 30 >/dev/null
+sleep 0.3 # the kernel's flush timer (10 ms) sends its last batch into the full buffer: dropped
+kill -CONT "$cap"
+sleep 0.5
+rc=0
+stop_pid "$cap" || rc=$?
+cat "$WORK/tail.err" >&2
+counter=$(($(counter_now) - before))
+summary=$(summary_of "$WORK/tail.err")
+read -r lost certainty <<<"$(loss_of "$summary")"
+written=$(summary_field "$summary" "packets written")
+records=$(grep -c '"time"' "$out3" || true)
+echo "paused to the end: rule counter=$counter written=$written lost=$lost ($certainty)"
+check_eq "exit status with --no-loss-status" 0 "$rc"
+check_eq "JSON records vs. the summary" "$written" "$records"
+[ "$written" -lt "$counter" ] || fail "a 64 KiB buffer and a paused reader lost nothing ($written of $counter)"
+check_eq "loss after the last record" at-least "$certainty"
+[ "$lost" -gt 0 ] || fail "the lower bound is 0 although batches were dropped: $summary"
+check_accounting "paused reader to the end" "$written" "$summary" "$counter"
+grep -q "^nfcap: nflog:$group: loss is a lower bound: the socket buffer overflowed (ENOBUFS)" "$WORK/tail.err" ||
+    fail "no line saying why the loss is a lower bound"
+python3 - "$out3" "$lost" <<'PY' || fail "the JSON statistics do not say the loss is a lower bound"
+import json, sys
+stats = [json.loads(l)["statistics"] for l in open(sys.argv[1]) if l.startswith('{"statistics"')]
+assert len(stats) == 1, stats
+s = stats[0]
+assert s["lost"] == int(sys.argv[2]) and s["lost_exact"] is False, s
+assert s["loss"].startswith("at least ") and "a lower bound" in s["loss"], s
+print("ok: JSON statistics:", s["loss"])
+PY
 echo "1 passed, 0 failed"

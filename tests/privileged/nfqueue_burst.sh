@@ -12,7 +12,9 @@
 #   - exit status 0 without loss, 4 with it.
 # Then a burst larger than the queue: with --queue-maxlen 64 and fail-open, nfcap warns that
 # packets may pass uncounted and calls its loss "at least"; with --no-fail-open the kernel drops
-# and counts them, and written + lost is exact again.
+# and counts them, and written + lost is exact again. And a paused reader at the default queue
+# length with a 256 KiB buffer: the socket overflows, packets pass with ids nfcap never sees,
+# and the ids the kernel handed out after the last one received make the count exact.
 # The receiver in B is not the oracle (its own socket buffer may overflow); its count is printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -135,10 +137,13 @@ check_eq "packets waiting for a verdict after the burst" 0 "$k_waiting"
 
 # --- a burst larger than the queue ---
 small_burst=20000
-for mode in fail-open no-fail-open; do
+for mode in fail-open no-fail-open paused; do
     before=$(rule_counter)
     flags=(--queue-maxlen 64)
     [ "$mode" = no-fail-open ] && flags+=(--no-fail-open)
+    # The default queue length with a small socket buffer: the socket overflows first, and the
+    # ids handed out after the last packet received are counted from /proc at the end.
+    [ "$mode" = paused ] && flags=(--rcvbuf 256K)
     err="$WORK/small-$mode.err"
     bg_in "$NS_B" "$NFCAP" -q "$queue" --auto-accept "${flags[@]}" -w "$WORK/small-$mode.pcapng" 2>"$err"
     cap=$BG_PID
@@ -162,7 +167,16 @@ for mode in fail-open no-fail-open; do
     check_eq "$mode: packets in the file vs. the summary" "$written" "$frames"
     read -r lost certainty <<<"$(loss_of "$summary")"
     echo "$mode: queued=$queued written=$written lost=$lost ($certainty) status=$rc"
-    if [ "$mode" = fail-open ]; then
+    if [ "$mode" = paused ]; then
+        check_eq "paused reader: the loss is exact" exact "$certainty"
+        after=$(summary_field "$summary" "after the last packet received")
+        [ "${after:-0}" -gt 0 ] || fail "paused reader: nothing counted after the last packet received"
+        check_accounting "paused reader, default queue length" "$written" "$summary" "$queued"
+        check_eq "paused reader: exit status with loss" 4 "$rc"
+        stats=$(python3 "$NFCAP_SOURCE_DIR/tests/tools/pcapng_statistics.py" "$WORK/small-$mode.pcapng")
+        grep -q "^nfqueue:$queue ifrecv=$queued ifdrop=$lost .* comment=$lost lost (.*after the last packet received.*); exact$" <<<"$stats" ||
+            fail "paused reader: the statistics block does not say '$lost lost ... exact': $stats"
+    elif [ "$mode" = fail-open ]; then
         grep -q "^nfcap: NFQUEUE queue $queue: with fail-open and a queue length of 64 .* pass uncounted" "$err" ||
             fail "fail-open with a short queue: no warning that packets may pass uncounted"
         check_eq "fail-open with a short queue: the loss is a lower bound" at-least "$certainty"
