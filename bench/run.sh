@@ -383,8 +383,9 @@ live() {
   *)
     records=$(count_file "$FILE")
     if [ "$tool" = nfcap ]; then
-      lost=$(summary_field "lost in sequence gaps" "$W/reader.err")
-      enobufs=$(summary_field "kernel drops (ENOBUFS)" "$W/reader.err")
+      # "N lost" or "at least N lost" (a lower bound: noted); nfcap reports no ENOBUFS count.
+      lost=$(sed -n 's/^nfcap: .*packets written, \(at least \)\{0,1\}\([0-9]*\) lost.*/\2/p' "$W/reader.err" | head -1)
+      grep -q '^nfcap: .*packets written, at least [0-9]* lost' "$W/reader.err" && note+=" lost-at-least"
       grep -q '^nfcap: [0-9]* packets written' "$W/reader.err" || note+=" no-summary"
     fi
     ;;

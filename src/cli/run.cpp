@@ -171,7 +171,7 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     if (recorder.output_failed()) {
         return exit_error;
     }
-    if (loss_status && (t.lost != 0 || t.not_written != 0 || recorder.unread() != 0)) {
+    if (loss_status && (t.lost != 0 || t.not_written != 0)) {
         return exit_lost;
     }
     return t.malformed != 0 ? exit_skipped : exit_ok;

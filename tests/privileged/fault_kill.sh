@@ -125,7 +125,7 @@ capinfos -M "$WORK/term.pcapng" >"$WORK/term.capinfos" 2>&1 ||
 grep -q "Number of stat entries = 1" "$WORK/term.capinfos" ||
     fail "c: no Interface Statistics Block: $(cat "$WORK/term.capinfos")"
 check_prefix "c" "$WORK/term.pcapng" "$n"
-grep -q "^nfcap: $n packets written, 0 kernel drops (ENOBUFS), 0 lost in sequence gaps" "$WORK/term.err" ||
+grep -q "^nfcap: $n packets written, 0 lost," "$WORK/term.err" ||
     fail "c: summary: $(tail -1 "$WORK/term.err")"
 c_line="c: $n sent, SIGTERM: status 0, $n read back, one Interface Statistics Block"
 

@@ -36,6 +36,15 @@ TEST(Options, DefaultsForALiveCapture) {
     EXPECT_EQ(o.nlbufsiz, 131072U);
     EXPECT_EQ(o.flush_timeout, 1U);
     EXPECT_TRUE(o.filter.empty());
+    EXPECT_TRUE(o.loss_status); // exit status 4 when records were lost
+}
+
+TEST(Options, LossStatusAndQueueLength) {
+    EXPECT_FALSE(parse({"-g", "1", "-w", "x", "--no-loss-status"}).loss_status);
+    // Without --queue-maxlen the queue source picks a length above what its buffer holds.
+    EXPECT_FALSE(parse({"-q", "1", "--auto-accept", "-w", "x"}).queue_maxlen.has_value());
+    EXPECT_EQ(parse({"-q", "1", "--auto-accept", "--queue-maxlen", "64", "-w", "x"}).queue_maxlen,
+              64U);
 }
 
 TEST(Options, GroupListsAndRanges) {
