@@ -63,7 +63,11 @@ struct InterfaceCounters {
     std::uint64_t total_lost() const { return lost + lost_after_last + unseen + kernel_dropped; }
 };
 
-// One line on an interface's loss: "0 lost; exact", "at least 12 lost (...); a lower bound: ...".
+// An interface's loss and what it is made of: "0 lost", "12 lost (12 in sequence gaps)", "at
+// least 3 lost (3 in dropped batches no gap shows)".
+std::string loss_summary(const InterfaceCounters& counters);
+// The same, saying whether it is exact and why not: "0 lost; exact", "at least 3 lost (...); a
+// lower bound: the socket buffer overflowed ...".
 std::string loss_statement(const InterfaceCounters& counters);
 
 class Recorder final : public RecordHandler {

@@ -51,48 +51,30 @@ void warn(const std::string& message) {
 }
 
 struct Totals {
-    std::uint64_t lost = 0, filtered = 0, malformed = 0, unsupported = 0;
-    std::uint64_t gaps = 0, after_last = 0, unseen = 0, kernel_dropped = 0, not_written = 0;
-    LossCertainty certainty = LossCertainty::exact;
+    InterfaceCounters all; // every interface's counts added up
+    std::uint64_t malformed = 0;
     bool queues = false;
 };
 
 Totals totals_of(const Recorder& recorder) {
     Totals t;
     t.malformed = recorder.malformed_without_group();
+    InterfaceCounters& a = t.all;
     for (const auto& c : recorder.interfaces()) {
-        t.lost += c.total_lost();
-        t.gaps += c.lost;
-        t.after_last += c.lost_after_last;
-        t.unseen += c.unseen;
-        t.kernel_dropped += c.kernel_dropped;
-        t.not_written += c.not_written;
+        a.lost += c.lost;
+        a.lost_after_last += c.lost_after_last;
+        a.unseen += c.unseen;
+        a.kernel_dropped += c.kernel_dropped;
+        a.not_written += c.not_written;
         if (c.certainty == LossCertainty::at_least) {
-            t.certainty = LossCertainty::at_least;
+            a.certainty = LossCertainty::at_least;
         }
         t.queues = t.queues || c.kind == RecordKind::nfqueue;
-        t.filtered += c.filtered;
+        a.filtered += c.filtered;
         t.malformed += c.malformed;
-        t.unsupported += c.unsupported;
+        a.unsupported += c.unsupported;
     }
     return t;
-}
-
-// "0 lost", "12 lost (12 in sequence gaps)", "at least 3 lost (1 in sequence gaps, 2 in batches
-// the socket dropped that no gap shows)": the loss of a live capture, with what it is made of.
-std::string loss_fragment(const Totals& t) {
-    std::string text = describe_loss(t.lost, t.certainty);
-    std::string parts;
-    const auto part = [&parts](std::uint64_t n, const char* what) {
-        if (n != 0) {
-            parts += (parts.empty() ? "" : ", ") + std::to_string(n) + " " + what;
-        }
-    };
-    part(t.gaps, "in sequence gaps");
-    part(t.after_last, "after the last packet received");
-    part(t.unseen, "in dropped batches no gap shows");
-    part(t.kernel_dropped, "dropped by the kernel queue");
-    return parts.empty() ? text : text + " (" + parts + ")";
 }
 
 // Says once, in one line, that the output failed: the sink's reason (naming the output), what
@@ -142,17 +124,16 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     }
     std::string line = "nfcap: " + std::to_string(recorder.delivered()) + " packets written";
     if (live) {
-        line += ", " + loss_fragment(t);
+        line += ", " + loss_summary(t.all);
     }
-    line += ", " + std::to_string(t.filtered) + " filtered, " + std::to_string(t.malformed) +
+    line += ", " + std::to_string(t.all.filtered) + " filtered, " + std::to_string(t.malformed) +
             " malformed";
-    if (!live && t.lost != 0) {
-        line += ", " + std::to_string(t.lost) +
-                " missing in sequence gaps (lost when the "
-                "recording was made)";
+    if (!live && t.all.lost != 0) {
+        line += ", " + std::to_string(t.all.lost) +
+                " missing in sequence gaps (lost when the recording was made)";
     }
-    if (t.unsupported != 0) {
-        line += ", " + std::to_string(t.unsupported) + " not representable in this link type";
+    if (t.all.unsupported != 0) {
+        line += ", " + std::to_string(t.all.unsupported) + " not representable in this link type";
     }
     if (recorder.unread() != 0) {
         line += ", " + std::to_string(recorder.unread()) + " unread (no reader on the FIFO)";
@@ -160,18 +141,18 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     if (recorder.output_failed()) {
         line += ", " + std::to_string(recorder.failed()) + " not written (output failed)";
     }
-    if (!t.queues && live && t.not_written != 0) { // NFLOG: the output did not move
-        line += ", " + std::to_string(t.not_written) + " not written (output behind)";
+    if (!t.queues && live && t.all.not_written != 0) { // NFLOG: the output did not move
+        line += ", " + std::to_string(t.all.not_written) + " not written (output behind)";
     }
     if (t.queues && live) {
         line += ", " + std::to_string(live_result.verdicts) + " verdicts, " +
-                std::to_string(t.not_written) + " not written (output behind)";
+                std::to_string(t.all.not_written) + " not written (output behind)";
     }
     std::cerr << line << '\n';
     if (recorder.output_failed()) {
         return exit_error;
     }
-    if (loss_status && (t.lost != 0 || t.not_written != 0)) {
+    if (loss_status && (t.all.total_lost() != 0 || t.all.not_written != 0)) {
         return exit_lost;
     }
     return t.malformed != 0 ? exit_skipped : exit_ok;
@@ -241,8 +222,8 @@ struct StatusLine {
                             std::max(seconds_between(last, now), 1e-3);
         std::fprintf(stderr, "\rnfcap: %llu packets (%.0f/s), %s, %llu filtered -> %s\x1b[K",
                      static_cast<unsigned long long>(r.written()), rate,
-                     describe_loss(t.lost, t.certainty).c_str(),
-                     static_cast<unsigned long long>(t.filtered), file.c_str());
+                     describe_loss(t.all.total_lost(), t.all.certainty).c_str(),
+                     static_cast<unsigned long long>(t.all.filtered), file.c_str());
         std::fflush(stderr);
         last = now;
         last_written = r.written();

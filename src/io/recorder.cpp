@@ -358,7 +358,7 @@ void Recorder::append_json_statistics() {
     }
 }
 
-std::string loss_statement(const InterfaceCounters& c) {
+std::string loss_summary(const InterfaceCounters& c) {
     std::string text = describe_loss(c.total_lost(), c.certainty);
     std::string parts;
     const auto part = [&parts](std::uint64_t n, const char* what) {
@@ -366,13 +366,15 @@ std::string loss_statement(const InterfaceCounters& c) {
             parts += (parts.empty() ? "" : ", ") + std::to_string(n) + " " + what;
         }
     };
-    part(c.lost, c.kind == RecordKind::nflog ? "in sequence gaps" : "in packet-id gaps");
+    part(c.lost, "in sequence gaps");
     part(c.lost_after_last, "after the last packet received");
-    part(c.unseen, "in batches the socket dropped that no gap shows");
+    part(c.unseen, "in dropped batches no gap shows");
     part(c.kernel_dropped, "dropped by the kernel queue");
-    if (!parts.empty()) {
-        text += " (" + parts + ")";
-    }
+    return parts.empty() ? text : text + " (" + parts + ")";
+}
+
+std::string loss_statement(const InterfaceCounters& c) {
+    std::string text = loss_summary(c);
     text += c.certainty == LossCertainty::exact ? "; exact" : "; a lower bound: " + c.loss_note;
     if (c.not_written != 0) {
         text += "; " + std::to_string(c.not_written) + " more received but not written";
