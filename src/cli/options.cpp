@@ -511,6 +511,9 @@ Options parse_options(const std::vector<std::string>& argv) {
     const bool extcap_capture = vm.count("capture") != 0;
     if (extcap_capture) {
         o.quiet = true;
+        // Wireshark shows an extcap's non-zero exit as an error dialog; the loss is in the
+        // file's statistics blocks, which Wireshark shows as dropped packets.
+        o.loss_status = false;
         if (vm.count("extcap-capture-filter") != 0) {
             o.filter = vm["extcap-capture-filter"].as<std::string>();
         }
@@ -600,7 +603,7 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.conntrack = true;
     }
     o.quiet = o.quiet || vm.count("quiet") != 0;
-    o.loss_status = vm.count("no-loss-status") == 0;
+    o.loss_status = o.loss_status && vm.count("no-loss-status") == 0;
     o.fifo_reconnect = vm.count("fifo-reconnect") != 0;
     if (o.fifo_reconnect && (o.write_file == "-" || !live)) {
         throw UsageError("--fifo-reconnect needs a live capture written to a FIFO (-w PATH)");
