@@ -1,4 +1,4 @@
-// The recorder's bookkeeping when output fails or records never reach it.
+// The recorder's bookkeeping when output fails, records never reach it, or are lost.
 #include "nflog_message.hpp"
 
 #include <nfcap/recorder.hpp>
@@ -148,4 +148,56 @@ TEST(Recorder, FileThatFailedReadsBackWhole) {
     EXPECT_EQ(rc, PCAP_ERROR_BREAK) << pcap_geterr(pcap); // the end, not a truncated block
     pcap_close(pcap);
     EXPECT_EQ(packets, delivered);
+}
+
+namespace {
+
+std::string text_of(const nfcap::ByteBuffer& bytes) {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+} // namespace
+
+// A live capture's statistics block says how many records were lost and whether that count is
+// exact (isb_ifdrop plus its comment).
+TEST(Recorder, StatisticsSayWhetherTheLossIsExact) {
+    nfcap::MemorySink sink;
+    nfcap::Recorder recorder(sink, {}, nullptr, [](const std::string&) {});
+    recorder.add_nflog_group(4, true);
+    for (std::uint32_t seq = 0; seq < 10; ++seq) {
+        recorder.record(nflog_record(4, seq), nfcap::Timestamp{1, 0});
+    }
+    recorder.record(nflog_record(4, 15), nfcap::Timestamp{1, 0}); // 10..14 lost
+    nfcap::InterfaceCounters& c = *recorder.find(nfcap::RecordKind::nflog, 4);
+    EXPECT_EQ(c.total_lost(), 5U);
+    EXPECT_EQ(nfcap::loss_statement(c), "5 lost (5 in sequence gaps); exact");
+    // The live engine adds what only the socket knows: batches dropped after the last record.
+    c.unseen = 2;
+    c.certainty = nfcap::LossCertainty::at_least;
+    c.loss_note = "the socket dropped batches after the last record";
+    recorder.finish({}, {2, 0});
+    const std::string file = text_of(sink.data);
+    EXPECT_NE(file.find("at least 7 lost (5 in sequence gaps, 2 in dropped batches no gap shows); "
+                        "a lower bound: the socket dropped batches after the last record"),
+              std::string::npos);
+}
+
+TEST(Recorder, JsonOutputEndsWithStatistics) {
+    nfcap::MemorySink sink;
+    nfcap::RecorderOptions options;
+    options.format = nfcap::OutputFormat::json;
+    nfcap::Recorder recorder(sink, options, nullptr, [](const std::string&) {});
+    recorder.add_nflog_group(4, true);
+    recorder.record(nflog_record(4, 0), nfcap::Timestamp{1, 0});
+    recorder.record(nflog_record(4, 3), nfcap::Timestamp{1, 0});
+    recorder.finish({}, {2, 0});
+    const std::string out = text_of(sink.data);
+    const std::size_t last_line = out.rfind('\n', out.size() - 2);
+    ASSERT_NE(last_line, std::string::npos);
+    EXPECT_EQ(
+        out.substr(last_line + 1),
+        "{\"statistics\":{\"interface\":\"nflog:4\",\"received\":2,\"written\":2,"
+        "\"filtered\":0,\"malformed\":0,\"lost\":2,\"lost_exact\":true,\"lost_in_gaps\":2,"
+        "\"lost_unseen_at_least\":0,\"not_written\":0,\"loss\":\"2 lost (2 in sequence gaps); "
+        "exact\"}}\n");
 }
