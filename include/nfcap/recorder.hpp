@@ -63,6 +63,10 @@ struct InterfaceCounters {
     std::uint64_t total_lost() const { return lost + lost_after_last + unseen + kernel_dropped; }
 };
 
+// Every interface's counts added up (the loss is a lower bound when any one is; the notes are
+// joined, each after its interface's name).
+InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces);
+
 // An interface's loss and what it is made of: "0 lost", "12 lost (12 in sequence gaps)", "at
 // least 3 lost (3 in dropped batches no gap shows)".
 std::string loss_summary(const InterfaceCounters& counters);

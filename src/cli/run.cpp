@@ -51,28 +51,17 @@ void warn(const std::string& message) {
 }
 
 struct Totals {
-    InterfaceCounters all; // every interface's counts added up
-    std::uint64_t malformed = 0;
+    InterfaceCounters all;       // every interface's counts added up
+    std::uint64_t malformed = 0; // with those no interface could be named for
     bool queues = false;
 };
 
 Totals totals_of(const Recorder& recorder) {
     Totals t;
-    t.malformed = recorder.malformed_without_group();
-    InterfaceCounters& a = t.all;
+    t.all = sum_of(recorder.interfaces());
+    t.malformed = recorder.malformed_without_group() + t.all.malformed;
     for (const auto& c : recorder.interfaces()) {
-        a.lost += c.lost;
-        a.lost_after_last += c.lost_after_last;
-        a.unseen += c.unseen;
-        a.kernel_dropped += c.kernel_dropped;
-        a.not_written += c.not_written;
-        if (c.certainty == LossCertainty::at_least) {
-            a.certainty = LossCertainty::at_least;
-        }
         t.queues = t.queues || c.kind == RecordKind::nfqueue;
-        a.filtered += c.filtered;
-        t.malformed += c.malformed;
-        a.unsupported += c.unsupported;
     }
     return t;
 }

@@ -358,6 +358,27 @@ void Recorder::append_json_statistics() {
     }
 }
 
+InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces) {
+    InterfaceCounters all;
+    for (const auto& c : interfaces) {
+        all.received += c.received;
+        all.written += c.written;
+        all.filtered += c.filtered;
+        all.malformed += c.malformed;
+        all.unsupported += c.unsupported;
+        all.lost += c.lost;
+        all.lost_after_last += c.lost_after_last;
+        all.unseen += c.unseen;
+        all.not_written += c.not_written;
+        all.kernel_dropped += c.kernel_dropped;
+        if (c.certainty == LossCertainty::at_least) {
+            all.certainty = LossCertainty::at_least;
+            all.loss_note += (all.loss_note.empty() ? "" : "; ") + c.name + ": " + c.loss_note;
+        }
+    }
+    return all;
+}
+
 std::string loss_summary(const InterfaceCounters& c) {
     std::string text = describe_loss(c.total_lost(), c.certainty);
     std::string parts;
@@ -392,22 +413,8 @@ void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
     if (interfaces_.empty()) {
         return;
     }
-    InterfaceCounters all; // the one shared interface counts for every source
-    for (const auto& c : interfaces_) {
-        all.received += c.received;
-        all.written += c.written;
-        all.filtered += c.filtered;
-        all.malformed += c.malformed;
-        all.lost += c.lost;
-        all.lost_after_last += c.lost_after_last;
-        all.unseen += c.unseen;
-        all.not_written += c.not_written;
-        all.kernel_dropped += c.kernel_dropped;
-        if (c.certainty == LossCertainty::at_least) {
-            all.certainty = LossCertainty::at_least;
-            all.loss_note += (all.loss_note.empty() ? "" : "; ") + c.name + ": " + c.loss_note;
-        }
-    }
+    // The one shared interface counts for every source.
+    const InterfaceCounters all = sum_of(interfaces_);
     append_statistics(all, 0, start, end);
 }
 
