@@ -433,6 +433,8 @@ struct LiveCapture::Impl {
             return;
         }
         std::optional<NflogDrops> drops = s.nflog_drops;
+        // The receive thread's own counters are read only once it has finished.
+        const std::uint64_t overruns = final ? source.counters().overruns : 0;
         if (!final) {
             // While running, only the count: nothing is known to come after the last delivery.
             drops.reset();
@@ -440,7 +442,7 @@ struct LiveCapture::Impl {
                 drops = NflogDrops{*total, 0, *total};
             }
         }
-        const UnseenLoss unseen = nflog_unseen_loss(gap_records, drops, source.counters().overruns);
+        const UnseenLoss unseen = nflog_unseen_loss(gap_records, drops, overruns);
         std::string note;
         if (unseen.certainty == LossCertainty::at_least) {
             note = drops ? "the socket buffer overflowed (ENOBUFS) and the kernel dropped " +
