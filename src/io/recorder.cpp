@@ -74,13 +74,14 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
 }
 
 void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
-                      std::uint64_t number) {
+                      std::uint64_t number, std::uint32_t original_length) {
     if (done()) {
         return;
     }
     Packet packet;
     try {
-        packet = kind == RecordKind::nflog ? decode_nflog(raw) : decode_nfqueue(raw);
+        packet =
+            kind == RecordKind::nflog ? decode_nflog(raw, original_length) : decode_nfqueue(raw);
     } catch (const DecodeError& e) {
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
         if (raw.size() >= 4) {
@@ -115,6 +116,14 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     if (filter_ && !filter_->matches(packet)) {
         ++counters.filtered;
         return;
+    }
+    if (packet.cut && counters.truncated++ == 0) {
+        warn_((number != 0 ? "record " + std::to_string(number) : "a record") + " (" +
+              counters.name + ") is truncated: the recording holds " +
+              std::to_string(packet.cut->captured) + " of its " +
+              std::to_string(packet.cut->original) +
+              " bytes; it is written as far as it goes, marked truncated= in its comment "
+              "(further truncated records are only counted)");
     }
     RecordContext context;
     context.interface_id = id;
@@ -365,6 +374,7 @@ InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces) {
         all.written += c.written;
         all.filtered += c.filtered;
         all.malformed += c.malformed;
+        all.truncated += c.truncated;
         all.unsupported += c.unsupported;
         all.lost += c.lost;
         all.lost_after_last += c.lost_after_last;
