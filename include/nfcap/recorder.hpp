@@ -92,8 +92,8 @@ class Recorder final : public RecordHandler {
     }
 
     // One record of the given kind. `number` (1-based, 0 when not known) names it in warnings.
-    // `original_length` (replay of NFLOG records): the record's length before the recording cut
-    // it; above record.size(), the record is truncated (see decode_nflog) and counted so.
+    // `original_length` (replay): the record's length before the recording cut it; above
+    // record.size(), the record is truncated (see decode_nflog) and counted so.
     void record(RecordKind kind, std::span<const std::byte> record, Timestamp fallback_time,
                 std::uint64_t number = 0, std::uint32_t original_length = 0);
     void record(std::span<const std::byte> rec, Timestamp fallback_time, std::uint64_t number = 0) {

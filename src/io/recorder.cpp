@@ -80,10 +80,15 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     }
     Packet packet;
     try {
-        packet =
-            kind == RecordKind::nflog ? decode_nflog(raw, original_length) : decode_nfqueue(raw);
+        packet = kind == RecordKind::nflog ? decode_nflog(raw, original_length)
+                                           : decode_nfqueue(raw, original_length);
     } catch (const DecodeError& e) {
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
+        std::string why = e.what();
+        if (original_length > raw.size()) { // cut by the recording before anything writable
+            why += " (the recording cut it to " + std::to_string(raw.size()) + " of its " +
+                   std::to_string(original_length) + " bytes)";
+        }
         if (raw.size() >= 4) {
             std::uint32_t id = 0;
             const auto resource = static_cast<std::uint16_t>(
@@ -91,10 +96,10 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
             InterfaceCounters& counters = interface_for(kind, resource, id);
             ++counters.received;
             ++counters.malformed;
-            warn_(where + " (" + counters.name + ") skipped: " + e.what());
+            warn_(where + " (" + counters.name + ") skipped: " + why);
         } else {
             ++malformed_unknown_;
-            warn_(where + " skipped: " + e.what());
+            warn_(where + " skipped: " + why);
         }
         return;
     }

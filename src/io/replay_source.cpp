@@ -166,16 +166,18 @@ ReplaySpan replay_into(ReplaySource& source, Recorder& recorder, bool (*stop)())
                                       " skipped: shorter than the netlink cooked header");
             continue;
         }
-        NetlinkWalker walker(record.data.subspan(cooked_header));
+        // A record the recording cut ends in a cut message: a packet message is truncated.
+        const bool cut = record.original_length > record.data.size();
+        NetlinkWalker walker(record.data.subspan(cooked_header),
+                             cut ? DatagramExtent::cut : DatagramExtent::whole);
         RecordKind kind{};
         std::span<const std::byte> message;
         try {
             while (walker.next(kind, message)) {
-                recorder.record(kind, message, record.time, record.number);
+                recorder.record(kind, message, record.time, record.number,
+                                walker.original_length());
             }
         } catch (const DecodeError& e) {
-            // A netlink record the recording cut ends in a cut message: it is counted with the
-            // malformed ones, and the warning says the recording cut it.
             recorder.count_unreadable(
                 "record " + std::to_string(record.number) + " skipped: " + e.what() +
                 (record.original_length > record.data.size()

@@ -96,4 +96,15 @@ paste -d'|' <(tshark -r "$rec/nflog-tcpdump.pcap" -Y 'frame.len > 100' -T fields
     fail "cut records: a prefix was lost"
 ok "records cut by editcap -s 100: $expected of $records truncated, written with truncated=100/LEN, prefixes kept, exit 3"
 
+# A netlink session cut the same way: each record's last message is a cut NFQUEUE packet.
+editcap -s 120 "$rec/nfqueue-session.netlink.pcapng" "$work/q-cut.pcapng"
+rc=0
+"$NFCAP" -r "$work/q-cut.pcapng" -w "$work/q-cut.out.pcapng" 2>"$work/q-cut.err" || rc=$?
+[ "$rc" -eq 3 ] || fail "cut netlink session: exit status $rc, expected 3: $(cat "$work/q-cut.err")"
+grep -q "^nfcap: 12 packets written, 0 filtered, 0 malformed, 12 truncated$" "$work/q-cut.err" ||
+    fail "cut netlink session: summary: $(cat "$work/q-cut.err")"
+[ "$(tshark -r "$work/q-cut.out.pcapng" -X "lua_script:$lua" -Y 'nfcap.id && nfcap.truncated' 2>/dev/null | wc -l)" -eq 12 ] ||
+    fail "cut netlink session: not every queued packet kept its id and the truncated key"
+ok "netlink session cut by editcap -s 120: the 12 queued packets written truncated, with their ids"
+
 echo "$passed passed, 0 failed"
