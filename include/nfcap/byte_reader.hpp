@@ -37,6 +37,10 @@ class ByteReader {
     // Netlink and LINKTYPE_NFLOG TLV headers are in host order.
     std::uint16_t host16() { return take<std::uint16_t>("u16"); }
     std::uint32_t host32() { return take<std::uint32_t>("u32"); }
+    // Capture files are in their writer's byte order, which the file's magic number tells.
+    std::uint16_t u16(std::endian order) { return in_order(take<std::uint16_t>("u16"), order); }
+    std::uint32_t u32(std::endian order) { return in_order(take<std::uint32_t>("u32"), order); }
+    std::uint64_t u64(std::endian order) { return in_order(take<std::uint64_t>("u64"), order); }
     std::span<const std::byte> bytes(std::size_t n) {
         need(n, "field");
         const auto s = data_.subspan(pos_, n);
@@ -63,10 +67,18 @@ class ByteReader {
         pos_ += sizeof v;
         return v;
     }
+    template <typename T> static T in_order(T v, std::endian order) {
+        return order == std::endian::native ? v : swapped(v);
+    }
     template <typename T> static T big_endian(T v) {
         if constexpr (std::endian::native == std::endian::big) {
             return v;
-        } else if constexpr (sizeof(T) == 2) {
+        } else {
+            return swapped(v);
+        }
+    }
+    template <typename T> static T swapped(T v) {
+        if constexpr (sizeof(T) == 2) {
             return __builtin_bswap16(v);
         } else if constexpr (sizeof(T) == 4) {
             return __builtin_bswap32(v);

@@ -15,14 +15,26 @@ enum class RecordKind { nflog, nfqueue };
 // LINKTYPE_NETLINK record) and yields the NFLOG and NFQUEUE packet messages' payloads
 // (nfgenmsg + attributes); every other message (acknowledgements, NLMSG_DONE, verdicts,
 // configuration) is skipped. next() throws DecodeError when a message header does not fit.
+//
+// DatagramExtent::cut is for a LINKTYPE_NETLINK record that a recording cut short (its captured
+// length below its original length): the message the cut falls in is the last one, and a
+// packet message is yielded as far as it goes, with original_length() its payload's length
+// before the cut (0 for every whole message). A cut inside a message header still throws.
+enum class DatagramExtent { whole, cut };
+
 class NetlinkWalker {
   public:
-    explicit NetlinkWalker(std::span<const std::byte> datagram) : data_(datagram) {}
+    explicit NetlinkWalker(std::span<const std::byte> datagram,
+                           DatagramExtent extent = DatagramExtent::whole)
+        : data_(datagram), extent_(extent) {}
     bool next(RecordKind& kind, std::span<const std::byte>& record);
+    std::uint32_t original_length() const { return original_length_; }
 
   private:
     std::span<const std::byte> data_;
+    DatagramExtent extent_;
     std::size_t offset_ = 0;
+    std::uint32_t original_length_ = 0;
 };
 
 } // namespace nfcap

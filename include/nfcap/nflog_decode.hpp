@@ -14,7 +14,12 @@ namespace nfcap {
 // record in a pcap file (attribute headers in host order, values in network order).
 // Unknown attributes are skipped; known ones are size-checked. Throws DecodeError naming the
 // attribute when the record is malformed. The returned Packet points into `record`.
-Packet decode_nflog(std::span<const std::byte> record);
+//
+// `original_length` is the record's length before a recording cut it (replay); when it exceeds
+// record.size(), the record is truncated, not malformed: the attributes that are whole are
+// decoded, a cut NFULA_PAYLOAD is kept as far as it goes, and Packet::cut says so. A record
+// cut inside its 4-byte header, or with an impossible attribute before the cut, still throws.
+Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length = 0);
 
 // The length the network-layer packet had before a copy range cut it, read from the IPv4 or
 // IPv6 header when the payload is IP; otherwise the payload's own size. NFLOG carries no

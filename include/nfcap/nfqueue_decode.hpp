@@ -14,7 +14,8 @@ namespace nfcap {
 // nfgenmsg (the hook's protocol family), never assumed: IPv6 stays IPv6. The original length is
 // NFQA_CAP_LEN when the kernel cut the payload, else the payload's size. Unknown attributes are
 // skipped; known ones are size-checked. Throws DecodeError. The Packet points into `record`.
-Packet decode_nfqueue(std::span<const std::byte> record);
+// `original_length`: the record's length before a recording cut it, as for decode_nflog.
+Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_length = 0);
 
 // The packet id of an NFQUEUE packet message, reading nothing else: what the verdict path needs
 // before the record is handed on. Throws DecodeError when there is no valid packet header.

@@ -56,6 +56,13 @@ struct Conntrack {
     std::optional<std::uint16_t> zone;
 };
 
+// A record as a recording cut it: its captured length is below its original length (a file
+// whose records were cut to a snaplen after the fact, by editcap -s or an old libpcap).
+struct RecordCut {
+    std::uint32_t captured = 0; // record bytes the recording holds
+    std::uint32_t original = 0; // the record's length before the cut
+};
+
 // A decoded record. Spans point into the buffer the record was decoded from: a Packet lives
 // only as long as that buffer (one receive batch, or one replayed record).
 struct Packet {
@@ -86,6 +93,10 @@ struct Packet {
     std::optional<std::uint32_t> skb_info;  // NFQA_SKB_INFO flags (checksum and GSO state)
     std::optional<std::uint32_t> priority;  // NFQA_PRIORITY (skb->priority)
     std::string_view secctx;                // NFQA_SECCTX without its terminating NUL
+
+    // Replay only: the record itself was cut by the recording. Every whole attribute before the
+    // cut is decoded, a cut payload is kept as far as it goes, attributes after it are missing.
+    std::optional<RecordCut> cut;
 
     bool truncated() const { return original_length > payload.size(); }
 };

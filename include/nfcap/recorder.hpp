@@ -48,6 +48,7 @@ struct InterfaceCounters {
     std::uint64_t written = 0;
     std::uint64_t filtered = 0; // rejected by the capture filter
     std::uint64_t malformed = 0;
+    std::uint64_t truncated = 0;       // records a recording cut, written as far as they go
     std::uint64_t unsupported = 0;     // records the link type cannot carry
     std::uint64_t lost = 0;            // sequence-number or packet-id gaps (the kernel's loss)
     std::uint64_t lost_after_last = 0; // NFQUEUE: ids handed out after the last packet received
@@ -91,8 +92,10 @@ class Recorder final : public RecordHandler {
     }
 
     // One record of the given kind. `number` (1-based, 0 when not known) names it in warnings.
+    // `original_length` (replay): the record's length before the recording cut it; above
+    // record.size(), the record is truncated (see decode_nflog) and counted so.
     void record(RecordKind kind, std::span<const std::byte> record, Timestamp fallback_time,
-                std::uint64_t number = 0);
+                std::uint64_t number = 0, std::uint32_t original_length = 0);
     void record(std::span<const std::byte> rec, Timestamp fallback_time, std::uint64_t number = 0) {
         record(RecordKind::nflog, rec, fallback_time, number);
     }

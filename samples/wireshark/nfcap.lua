@@ -27,6 +27,9 @@
 --   nfcap.in / .out / .physin / .physout (string "eth0/2"), with .name (string) and
 --       .index (uint32) children, e.g. nfcap.in.name, nfcap.in.index
 --   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
+--   nfcap.truncated (string "80/188": the record itself was cut by the recording nfcap
+--       replayed) with nfcap.truncated.captured, .original (uint32: record bytes there / before
+--       the cut)
 --   nfcap.hwtype, nfcap.ctzone (uint16)
 --   nfcap.mark, nfcap.ctmark, nfcap.ctstatus (uint32, hex)
 --   NFQUEUE: nfcap.priority, nfcap.id (uint32)
@@ -123,6 +126,11 @@ field("skbinfo.unknown", ProtoField.uint32, "nfcap.skbinfo.unknown", "Unknown bi
 field("secctx", ProtoField.string, "nfcap.secctx", "Security context")
 field("ts", ProtoField.string, "nfcap.ts", "Timestamp source")
 field("trunc", ProtoField.uint32, "nfcap.trunc", "Original length (truncated)", base.DEC)
+field("truncated", ProtoField.string, "nfcap.truncated", "Record truncated by the recording")
+field("truncated.captured", ProtoField.uint32, "nfcap.truncated.captured", "Record bytes kept",
+      base.DEC)
+field("truncated.original", ProtoField.uint32, "nfcap.truncated.original",
+      "Record length before the cut", base.DEC)
 field("other", ProtoField.string, "nfcap.other", "Other")
 field("other.key", ProtoField.string, "nfcap.other.key", "Key")
 field("other.value", ProtoField.string, "nfcap.other.value", "Value")
@@ -455,6 +463,17 @@ handlers.setmark = function(tree, value)
     local item = add_string(tree, F.setmark, "Set mark", value)
     item:add(F["setmark.value"], mark)
     item:add(F["setmark.mask"], mask)
+end
+
+-- The record bytes a recording kept / the record's length before the cut (kept < length).
+handlers.truncated = function(tree, value)
+    local kept_s, length_s = value:match("^(%d+)/(%d+)$")
+    local kept = kept_s and parse_dec(kept_s, U32)
+    local length = length_s and parse_dec(length_s, U32)
+    if not kept or not length or kept >= length then return "expected KEPT/LENGTH, KEPT < LENGTH" end
+    local item = add_string(tree, F.truncated, "Record truncated by the recording", value)
+    item:add(F["truncated.captured"], kept)
+    item:add(F["truncated.original"], length)
 end
 
 -- Comma list of flag names, each at most once, then optionally a hex number for the bits that

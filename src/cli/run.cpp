@@ -117,6 +117,9 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     }
     line += ", " + std::to_string(t.all.filtered) + " filtered, " + std::to_string(t.malformed) +
             " malformed";
+    if (t.all.truncated != 0) { // only replay meets records a recording cut
+        line += ", " + std::to_string(t.all.truncated) + " truncated";
+    }
     if (!live && t.all.lost != 0) {
         line += ", " + std::to_string(t.all.lost) +
                 " missing in sequence gaps (lost when the recording was made)";
@@ -144,7 +147,8 @@ int finish(Recorder& recorder, Timestamp start, Timestamp end, bool reader_gone,
     if (loss_status && (t.all.total_lost() != 0 || t.all.not_written != 0)) {
         return exit_lost;
     }
-    return t.malformed != 0 ? exit_skipped : exit_ok;
+    // Some records incomplete: malformed ones skipped, truncated ones written cut.
+    return t.malformed != 0 || t.all.truncated != 0 ? exit_skipped : exit_ok;
 }
 
 bool ring_buffer(const Options& o) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -47,6 +48,42 @@ template <typename Visit> void for_each_attribute(std::span<const std::byte> dat
         const std::size_t padding = stride - wire_length;
         reader.skip(padding < reader.remaining() ? padding : reader.remaining());
     }
+}
+
+// Where a cut falls in the attributes of a record that a recording cut short: `whole` bytes of
+// whole attributes at the front, then (when its header is whole) the attribute the cut falls in
+// with the part of its value that is there. An attribute whose own header is impossible ends
+// the search too, so that the strict walk over the whole part reports it as malformed.
+struct CutAttribute {
+    std::size_t whole = 0;
+    std::optional<std::uint16_t> type;
+    std::span<const std::byte> partial;
+};
+
+inline CutAttribute find_cut(std::span<const std::byte> data) {
+    CutAttribute cut;
+    ByteReader reader(data);
+    while (reader.remaining() >= attribute_header_size) {
+        const std::size_t offset = reader.position();
+        const std::uint16_t wire_length = reader.host16();
+        const auto type = static_cast<std::uint16_t>(reader.host16() & attribute_type_mask);
+        if (wire_length < attribute_header_size) {
+            cut.whole = data.size();
+            return cut;
+        }
+        const std::size_t value_length = wire_length - attribute_header_size;
+        if (value_length > reader.remaining()) {
+            cut.whole = offset;
+            cut.type = type;
+            cut.partial = reader.bytes(reader.remaining());
+            return cut;
+        }
+        reader.skip(value_length);
+        const std::size_t padding = ((wire_length + 3U) & ~std::size_t{3}) - wire_length;
+        reader.skip(padding < reader.remaining() ? padding : reader.remaining());
+    }
+    cut.whole = reader.position(); // the cut falls inside an attribute header
+    return cut;
 }
 
 // Reads a fixed-size attribute value, refusing one of the wrong size.

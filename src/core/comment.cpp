@@ -405,6 +405,12 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         out.key("trunc");
         out.decimal(p.original_length);
     }
+    if (p.cut) {
+        out.key("truncated");
+        out.decimal(p.cut->captured);
+        out.put('/');
+        out.decimal(p.cut->original);
+    }
 }
 
 } // namespace

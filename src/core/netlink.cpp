@@ -23,10 +23,25 @@ bool NetlinkWalker::next(RecordKind& kind, std::span<const std::byte>& record) {
         ByteReader r(data_.subspan(offset_));
         if (r.remaining() < header_size) {
             throw DecodeError(std::to_string(r.remaining()) +
-                              " stray bytes after the last netlink message");
+                              (extent_ == DatagramExtent::cut
+                                   ? " bytes of a netlink message header before the cut"
+                                   : " stray bytes after the last netlink message"));
         }
         const std::uint32_t length = r.host32();
         const std::uint16_t type = r.host16();
+        const bool packet = type == nflog_packet || type == nfqueue_packet;
+        if (extent_ == DatagramExtent::cut && length >= header_size && length > r.remaining() + 6) {
+            // The recording's cut falls in this message: nothing follows it.
+            const std::size_t start = offset_;
+            offset_ = data_.size();
+            if (!packet) {
+                return false;
+            }
+            kind = type == nflog_packet ? RecordKind::nflog : RecordKind::nfqueue;
+            record = data_.subspan(start + header_size);
+            original_length_ = length - static_cast<std::uint32_t>(header_size);
+            return true;
+        }
         if (length < header_size || length > r.remaining() + 6) {
             throw DecodeError("netlink message of length " + std::to_string(length) +
                               " at offset " + std::to_string(offset_) + " does not fit in the " +
@@ -35,8 +50,9 @@ bool NetlinkWalker::next(RecordKind& kind, std::span<const std::byte>& record) {
         const std::size_t start = offset_;
         // Messages are aligned to 4 bytes; the last one may end without padding.
         offset_ = std::min(data_.size(), offset_ + ((length + 3U) & ~std::size_t{3}));
-        if (type == nflog_packet || type == nfqueue_packet) {
+        if (packet) {
             kind = type == nflog_packet ? RecordKind::nflog : RecordKind::nfqueue;
+            original_length_ = 0;
             record = data_.subspan(start + header_size, length - header_size);
             return true;
         }

@@ -72,7 +72,7 @@ std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
     return size;
 }
 
-Packet decode_nflog(std::span<const std::byte> record) {
+Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length) {
     ByteReader header(record);
     if (record.size() < 4) {
         throw DecodeError("record of " + std::to_string(record.size()) +
@@ -86,8 +86,18 @@ Packet decode_nflog(std::span<const std::byte> record) {
     }
     p.resource_id = header.be16();
 
+    std::span<const std::byte> attributes = record.subspan(4);
+    std::span<const std::byte> cut_payload;
+    if (original_length > record.size()) {
+        const detail::CutAttribute cut = detail::find_cut(attributes);
+        attributes = attributes.first(cut.whole);
+        if (cut.type == NFULA_PAYLOAD) {
+            cut_payload = cut.partial;
+        }
+        p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
+    }
     detail::for_each_attribute(
-        record.subspan(4), [&p](std::uint16_t type, std::span<const std::byte> value) {
+        attributes, [&p](std::uint16_t type, std::span<const std::byte> value) {
             switch (type) {
             case NFULA_PACKET_HDR: {
                 // struct nfulnl_msg_packet_hdr { __be16 hw_protocol; __u8 hook; __u8 _pad; }
@@ -162,6 +172,9 @@ Packet decode_nflog(std::span<const std::byte> record) {
                 break; // NFULA_L2HDR and attributes newer than this build: skipped
             }
         });
+    if (p.cut && !cut_payload.empty()) {
+        p.payload = cut_payload;
+    }
     split_arp_link_header(p);
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
     return p;

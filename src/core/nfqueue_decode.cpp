@@ -56,11 +56,21 @@ std::uint32_t nfqueue_packet_id(std::span<const std::byte> record) {
     return *id;
 }
 
-Packet decode_nfqueue(std::span<const std::byte> record) {
+Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_length) {
     Packet p;
     std::optional<std::uint32_t> cap_len;
+    std::span<const std::byte> attribute_bytes = attributes(record, &p);
+    std::span<const std::byte> cut_payload;
+    if (original_length > record.size()) {
+        const detail::CutAttribute cut = detail::find_cut(attribute_bytes);
+        attribute_bytes = attribute_bytes.first(cut.whole);
+        if (cut.type == NFQA_PAYLOAD) {
+            cut_payload = cut.partial;
+        }
+        p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
+    }
     detail::for_each_attribute(
-        attributes(record, &p), [&](std::uint16_t type, std::span<const std::byte> value) {
+        attribute_bytes, [&](std::uint16_t type, std::span<const std::byte> value) {
             switch (type) {
             case NFQA_PACKET_HDR: {
                 ByteReader r = packet_header(value);
@@ -132,6 +142,9 @@ Packet decode_nfqueue(std::span<const std::byte> record) {
         });
     if (!p.has_packet_header) {
         throw DecodeError("NFQUEUE packet without NFQA_PACKET_HDR");
+    }
+    if (p.cut && !cut_payload.empty()) {
+        p.payload = cut_payload;
     }
     // NFQA_CAP_LEN is present only when the copy range cut the packet; it is the true length.
     p.original_length = std::max(static_cast<std::uint32_t>(p.payload.size()), cap_len.value_or(0));

@@ -74,15 +74,21 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
 }
 
 void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
-                      std::uint64_t number) {
+                      std::uint64_t number, std::uint32_t original_length) {
     if (done()) {
         return;
     }
     Packet packet;
     try {
-        packet = kind == RecordKind::nflog ? decode_nflog(raw) : decode_nfqueue(raw);
+        packet = kind == RecordKind::nflog ? decode_nflog(raw, original_length)
+                                           : decode_nfqueue(raw, original_length);
     } catch (const DecodeError& e) {
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
+        std::string why = e.what();
+        if (original_length > raw.size()) { // cut by the recording before anything writable
+            why += " (the recording cut it to " + std::to_string(raw.size()) + " of its " +
+                   std::to_string(original_length) + " bytes)";
+        }
         if (raw.size() >= 4) {
             std::uint32_t id = 0;
             const auto resource = static_cast<std::uint16_t>(
@@ -90,10 +96,10 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
             InterfaceCounters& counters = interface_for(kind, resource, id);
             ++counters.received;
             ++counters.malformed;
-            warn_(where + " (" + counters.name + ") skipped: " + e.what());
+            warn_(where + " (" + counters.name + ") skipped: " + why);
         } else {
             ++malformed_unknown_;
-            warn_(where + " skipped: " + e.what());
+            warn_(where + " skipped: " + why);
         }
         return;
     }
@@ -115,6 +121,14 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     if (filter_ && !filter_->matches(packet)) {
         ++counters.filtered;
         return;
+    }
+    if (packet.cut && counters.truncated++ == 0) {
+        warn_((number != 0 ? "record " + std::to_string(number) : "a record") + " (" +
+              counters.name + ") is truncated: the recording holds " +
+              std::to_string(packet.cut->captured) + " of its " +
+              std::to_string(packet.cut->original) +
+              " bytes; it is written as far as it goes, marked truncated= in its comment "
+              "(further truncated records are only counted)");
     }
     RecordContext context;
     context.interface_id = id;
@@ -365,6 +379,7 @@ InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces) {
         all.written += c.written;
         all.filtered += c.filtered;
         all.malformed += c.malformed;
+        all.truncated += c.truncated;
         all.unsupported += c.unsupported;
         all.lost += c.lost;
         all.lost_after_last += c.lost_after_last;

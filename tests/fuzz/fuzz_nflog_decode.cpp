@@ -1,6 +1,8 @@
 // libFuzzer target: decode_nflog on one NFLOG record (nfgenmsg + NFULA_* attributes, the packet
 // data of a LINKTYPE_NFLOG file). Malformed input must end in DecodeError; a record that decodes
 // must point only into its own bytes, encode in every link type and read back (output_checks).
+// Each input is also decoded as a recording that cut it to two thirds (decode_nflog with the
+// whole length as the original): truncated, the same checks, or DecodeError.
 #include "output_checks.hpp"
 
 #include <nfcap/nflog_decode.hpp>
@@ -17,16 +19,15 @@ bool inside(std::span<const std::byte> part, std::span<const std::byte> whole) {
                             part.data() + part.size() <= whole.data() + whole.size());
 }
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// Decodes `record` (as a recording that cut it from `original` bytes when `original` is larger)
+// and checks what decodes.
+void check(std::span<const std::byte> record, std::uint32_t original) {
     using nfcap::fuzz::require;
-    const std::span<const std::byte> record(reinterpret_cast<const std::byte*>(data), size);
     nfcap::Packet packet;
     try {
-        packet = nfcap::decode_nflog(record);
+        packet = nfcap::decode_nflog(record, original);
     } catch (const nfcap::DecodeError&) {
-        return 0;
+        return;
     }
     const std::span<const std::byte> prefix(
         reinterpret_cast<const std::byte*>(packet.prefix.data()), packet.prefix.size());
@@ -36,6 +37,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(packet.original_length >= packet.payload.size(), "original length below the payload");
     require(!packet.hwaddr || packet.hwaddr->length <= 8, "hardware address longer than 8");
     require(packet.secctx.empty() && !packet.packet_id, "NFQUEUE fields set by the NFLOG decoder");
+    require(packet.cut.has_value() == (original > record.size()) &&
+                (!packet.cut ||
+                 (packet.cut->captured == record.size() && packet.cut->original == original)),
+            "the record's cut is not reported as given");
     nfcap::fuzz::check_encodings(packet, record, "nflog:" + std::to_string(packet.resource_id), {});
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::span<const std::byte> record(reinterpret_cast<const std::byte*>(data), size);
+    const auto original = static_cast<std::uint32_t>(size);
+    check(record, original);
+    // The same record as a recording that kept two thirds of it: truncated, or malformed.
+    check(record.first(size - size / 3), original);
     return 0;
 }

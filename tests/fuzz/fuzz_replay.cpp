@@ -1,6 +1,7 @@
 // libFuzzer target: the replay path on a whole recording (pcap or pcapng, LINKTYPE_NFLOG or
 // LINKTYPE_NETLINK, either byte order). The input becomes a file (a memfd, opened by name the
-// way `nfcap -r` opens one) and goes through ReplaySource, Recorder and replay_into into a
+// way `nfcap -r` opens one) and goes through ReplaySource (nfcap's own pcap/pcapng reader,
+// RecordingReader, which must refuse any damage with a message), Recorder and replay_into into a
 // MemorySink, then finish(), in one of three settings picked by the input's size modulo 3:
 // LINUX_SLL2; RAW with a 64-byte snaplen and a capture filter; NFLOG with a packet limit. (One
 // setting per input, not all three: every Recorder and check costs time under ASan, and the

@@ -47,7 +47,7 @@ const std::vector<Frame> kFrames = {
       "physin=swp1/10 physout=swp2/11 uid=4294967295 gid=65534 mark=0xdeadbeef hwtype=1 "
       "hwaddr=52:54:00:12:34:56 hwheader=525400123456aabbccddeeff0800 vlan=0x8100/0x2005 "
       "ct=established-reply ctstatus=0x18a ctmark=0x2a ctid=3735928559 ctzone=7 seq=100 "
-      "seq_global=200 ts=receive trunc=1500"sv}},
+      "seq_global=200 ts=receive trunc=1500 truncated=100/180"sv}},
     // 9: unknown keys (a bare one and a quoted one) between known NFQUEUE keys.
     {{R"(nfqueue:5 hook=input family=ipv4 prefix=q id=17 verdict=accept newkey="x y" later=2 seq=9)"sv}},
     // 10: malformed: unterminated quote.
@@ -64,8 +64,8 @@ const std::vector<Frame> kFrames = {
     {{"nflog:1 hook=input junk seq=1"sv}},
     // 16: malformed: two spaces between pairs.
     {{"nflog:1 hook=input  seq=1"sv}},
-    // 17: malformed: numeric key with a non-number.
-    {{"nflog:1 hook=input uid=abc mark=0xzz seq=99999999999"sv}},
+    // 17: malformed: numeric key with a non-number; a record "cut" to more than its length.
+    {{"nflog:1 hook=input uid=abc mark=0xzz seq=99999999999 truncated=180/100"sv}},
     // 18: malformed: text after a closing quote.
     {{R"(nflog:1 hook=input prefix="a"b seq=1)"sv}},
     // 19: malformed: the source has no group number.

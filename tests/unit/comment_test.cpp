@@ -86,6 +86,21 @@ TEST(Comment, EveryKeyInItsFixedOrder) {
               "ctid=42 ctzone=3 seq=1 seq_global=2 ts=receive trunc=100");
 }
 
+TEST(Comment, ARecordCutByTheRecordingEndsWithTruncated) {
+    NflogMessage m(5, 2);
+    m.packet_header(0x0800, 1).prefix("p").bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(100, 100));
+    const auto whole = m.record();
+    const auto cut = whole.first(whole.size() - 60);
+    std::string out;
+    append_comment(out, nfcap::decode_nflog(cut, static_cast<std::uint32_t>(whole.size())),
+                   {"nflog:5", nullptr, nfcap::TimestampSource::file, {}, nfcap::Timestamp{}});
+    const std::string tail =
+        " truncated=" + std::to_string(cut.size()) + "/" + std::to_string(whole.size());
+    EXPECT_EQ(out, "nflog:5 hook=input family=ipv4 prefix=p ts=file trunc=100" + tail);
+    const auto pairs = parse_comment(out);
+    EXPECT_EQ(pairs.back().first, "truncated");
+}
+
 TEST(Comment, WithoutNamesInterfacesAreBareIndices) {
     NflogMessage m;
     m.u32(NFULA_IFINDEX_OUTDEV, 3);

@@ -275,3 +275,78 @@ TEST(NflogDecode, ArpOutputRecordsLoseTheirEthernetHeaderToHwheader) {
     in.packet_header(0x0806, 0).bytes(NFULA_PAYLOAD, arp);
     EXPECT_EQ(decode_nflog(in.record()).payload.size(), 28U);
 }
+
+// --- Records a recording cut (replay): truncated, not malformed ------------------------------
+
+namespace {
+
+// PACKET_HDR, PREFIX, INDEV, TIMESTAMP, then a 200-byte IPv4 payload whose header says 200.
+NflogMessage cut_candidate() {
+    NflogMessage m(7, 2);
+    m.packet_header(0x0800, hook_input)
+        .prefix("cut here")
+        .u32(NFULA_IFINDEX_INDEV, 2)
+        .timestamp(1700000000, 5)
+        .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(200, 200));
+    return m;
+}
+
+} // namespace
+
+TEST(NflogDecode, RecordCutInsideThePayloadKeepsEveryWholeAttributeAndThePayloadThere) {
+    const NflogMessage m = cut_candidate();
+    const auto whole = m.record();
+    const auto original = static_cast<std::uint32_t>(whole.size());
+    const auto cut = whole.first(whole.size() - 150); // 50 payload bytes left
+    EXPECT_THROW((void)decode_nflog(cut), DecodeError) << "without the original length: malformed";
+    const auto p = decode_nflog(cut, original);
+    ASSERT_TRUE(p.cut.has_value());
+    EXPECT_EQ(p.cut->captured, cut.size());
+    EXPECT_EQ(p.cut->original, original);
+    EXPECT_EQ(p.prefix, "cut here");
+    EXPECT_EQ(p.indev, 2U);
+    ASSERT_TRUE(p.timestamp.has_value());
+    EXPECT_EQ(p.payload.size(), 50U);
+    EXPECT_EQ(p.original_length, 200U) << "the IP header still tells the packet's length";
+    EXPECT_TRUE(p.truncated());
+}
+
+TEST(NflogDecode, RecordCutInsideAnAttributeBeforeThePayloadDropsThatAttributeAndTheRest) {
+    const NflogMessage m = cut_candidate();
+    const auto whole = m.record();
+    const auto original = static_cast<std::uint32_t>(whole.size());
+    // nfgenmsg 4 + PACKET_HDR 8: the prefix attribute starts at 12. Cut inside its value, then
+    // inside its header.
+    for (const std::size_t size : {std::size_t{18}, std::size_t{14}}) {
+        const auto p = decode_nflog(whole.first(size), original);
+        ASSERT_TRUE(p.cut.has_value()) << size;
+        EXPECT_TRUE(p.has_packet_header);
+        EXPECT_FALSE(p.has_prefix);
+        EXPECT_FALSE(p.indev.has_value());
+        EXPECT_TRUE(p.payload.empty());
+    }
+}
+
+TEST(NflogDecode, RecordCutOnAnAttributeBoundaryIsStillTruncated) {
+    const NflogMessage m = cut_candidate();
+    const auto whole = m.record();
+    const auto p = decode_nflog(whole.first(12), static_cast<std::uint32_t>(whole.size()));
+    ASSERT_TRUE(p.cut.has_value());
+    EXPECT_TRUE(p.has_packet_header);
+    EXPECT_TRUE(p.payload.empty());
+}
+
+TEST(NflogDecode, WholeRecordsAndImpossibleRecordsAreNotTruncated) {
+    const NflogMessage m = cut_candidate();
+    const auto whole = m.record();
+    const auto size = static_cast<std::uint32_t>(whole.size());
+    EXPECT_FALSE(decode_nflog(whole, size).cut.has_value()) << "original == captured: whole";
+    EXPECT_FALSE(decode_nflog(whole, 0).cut.has_value()) << "0: not known, whole";
+    // Cut inside the 4-byte NFLOG header: nothing to write.
+    EXPECT_THROW((void)decode_nflog(whole.first(3), size), DecodeError);
+    // An attribute shorter than its own header before the cut is malformed whatever the cut.
+    std::vector<std::byte> bad(whole.begin(), whole.end());
+    bad[12] = std::byte{2}; // the prefix attribute's length
+    bad[13] = std::byte{0};
+    EXPECT_THROW((void)decode_nflog(std::span(bad).first(40), size), DecodeError);
+}

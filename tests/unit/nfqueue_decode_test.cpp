@@ -1,3 +1,4 @@
+#include <nfcap/netlink.hpp>
 #include <nfcap/nfqueue_decode.hpp>
 
 #include <libmnl/libmnl.h>
@@ -188,4 +189,57 @@ TEST(NfqueueDecode, TruncatedAttributesAreRefusedNotOverread) {
     QueueMessage small;
     small.raw(NFQA_PACKET_HDR, "\x00\x00\x00\x01\x08", 5);
     EXPECT_THROW(decode_nfqueue(small.record()), DecodeError);
+}
+
+TEST(NfqueueDecode, PacketCutByARecordingKeepsItsHeaderAndThePayloadThere) {
+    QueueMessage m;
+    const auto payload = ipv6_packet(100);
+    m.header(7, 0x86dd, 1).u32(NFQA_MARK, 5).raw(NFQA_PAYLOAD, payload.data(), payload.size());
+    const auto whole = m.record();
+    const auto original = static_cast<std::uint32_t>(whole.size());
+    const auto cut = whole.first(whole.size() - 40);
+    EXPECT_THROW((void)decode_nfqueue(cut), DecodeError) << "without the original length";
+    const auto p = decode_nfqueue(cut, original);
+    ASSERT_TRUE(p.cut.has_value());
+    EXPECT_EQ(p.cut->captured, cut.size());
+    EXPECT_EQ(p.cut->original, original);
+    EXPECT_EQ(p.packet_id, 7U);
+    EXPECT_EQ(p.mark, 5U);
+    EXPECT_EQ(p.payload.size(), 60U);
+    // Cut before the packet header is whole: there is no packet id to write.
+    EXPECT_THROW((void)decode_nfqueue(whole.first(10), original), DecodeError);
+}
+
+TEST(NetlinkWalker, ACutDatagramYieldsItsLastPacketMessageAsFarAsItGoes) {
+    QueueMessage first;
+    first.header(1, 0x0800, 1).u32(NFQA_MARK, 1);
+    QueueMessage second;
+    const auto payload = ipv6_packet(100);
+    second.header(2, 0x86dd, 1).raw(NFQA_PAYLOAD, payload.data(), payload.size());
+    std::vector<std::byte> datagram;
+    for (QueueMessage* m : {&first, &second}) {
+        const auto* bytes = reinterpret_cast<const std::byte*>(m->nlh());
+        datagram.insert(datagram.end(), bytes, bytes + m->nlh()->nlmsg_len);
+    }
+    const auto cut = std::span<const std::byte>(datagram).first(datagram.size() - 30);
+    EXPECT_THROW(
+        {
+            nfcap::NetlinkWalker whole_walker(cut);
+            nfcap::RecordKind kind{};
+            std::span<const std::byte> message;
+            while (whole_walker.next(kind, message)) {
+            }
+        },
+        DecodeError);
+    nfcap::NetlinkWalker walker(cut, nfcap::DatagramExtent::cut);
+    nfcap::RecordKind kind{};
+    std::span<const std::byte> message;
+    ASSERT_TRUE(walker.next(kind, message));
+    EXPECT_EQ(walker.original_length(), 0U) << "the first message is whole";
+    ASSERT_TRUE(walker.next(kind, message));
+    EXPECT_EQ(kind, nfcap::RecordKind::nfqueue);
+    EXPECT_EQ(walker.original_length(), second.nlh()->nlmsg_len - sizeof(nlmsghdr));
+    EXPECT_EQ(message.size(), walker.original_length() - 30);
+    EXPECT_EQ(decode_nfqueue(message, walker.original_length()).packet_id, 2U);
+    EXPECT_FALSE(walker.next(kind, message));
 }

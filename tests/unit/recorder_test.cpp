@@ -201,3 +201,33 @@ TEST(Recorder, JsonOutputEndsWithStatistics) {
         "\"lost_unseen_at_least\":0,\"not_written\":0,\"loss\":\"2 lost (2 in sequence gaps); "
         "exact\"}}\n");
 }
+
+TEST(Recorder, TruncatedRecordsAreWrittenCountedApartAndNamedOnce) {
+    nfcap::MemorySink sink;
+    nfcap::RecorderOptions options;
+    std::vector<std::string> warnings;
+    nfcap::Recorder recorder(sink, options, nullptr,
+                             [&](const std::string& w) { warnings.push_back(w); });
+    const auto whole = nflog_record(7, 0);
+    const auto original = static_cast<std::uint32_t>(whole.size());
+    const std::span<const std::byte> cut = std::span(whole).first(whole.size() - 100);
+    recorder.record(nfcap::RecordKind::nflog, cut, {}, 1, original);
+    recorder.record(nfcap::RecordKind::nflog, cut, {}, 2, original);
+    recorder.record(nfcap::RecordKind::nflog, whole, {}, 3, original);
+    recorder.flush();
+    ASSERT_EQ(recorder.interfaces().size(), 1U);
+    const auto& c = recorder.interfaces()[0];
+    EXPECT_EQ(c.truncated, 2U);
+    EXPECT_EQ(c.malformed, 0U);
+    EXPECT_EQ(c.written, 3U);
+    ASSERT_EQ(warnings.size(), 1U) << "one line for the first, the rest counted";
+    EXPECT_NE(warnings[0].find("record 1 (nflog:7) is truncated: the recording holds " +
+                               std::to_string(cut.size()) + " of its " + std::to_string(original) +
+                               " bytes"),
+              std::string::npos)
+        << warnings[0];
+    const std::string text(reinterpret_cast<const char*>(sink.data.data()), sink.data.size());
+    EXPECT_NE(
+        text.find(" truncated=" + std::to_string(cut.size()) + "/" + std::to_string(original)),
+        std::string::npos);
+}
