@@ -348,6 +348,7 @@ void Recorder::append_json_statistics() {
         number("written", c.written);
         number("filtered", c.filtered);
         number("malformed", c.malformed);
+        number("truncated", c.truncated);
         number("lost", c.total_lost());
         // A replay sees only the gaps of the recording's sequence numbers, if it has any.
         line += std::string(",\"lost_exact\":") +

@@ -197,7 +197,8 @@ TEST(Recorder, JsonOutputEndsWithStatistics) {
     EXPECT_EQ(
         out.substr(last_line + 1),
         "{\"statistics\":{\"interface\":\"nflog:4\",\"received\":2,\"written\":2,"
-        "\"filtered\":0,\"malformed\":0,\"lost\":2,\"lost_exact\":true,\"lost_in_gaps\":2,"
+        "\"filtered\":0,\"malformed\":0,\"truncated\":0,\"lost\":2,\"lost_exact\":true,\"lost_in_"
+        "gaps\":2,"
         "\"lost_unseen_at_least\":0,\"not_written\":0,\"loss\":\"2 lost (2 in sequence gaps); "
         "exact\"}}\n");
 }
