@@ -6,7 +6,8 @@
 # Then a paused reader with a tiny buffer, twice: with records after the pause (the sequence
 # gaps show every loss: exact, each gap in the next packet's epb_dropcount) and without (the loss
 # after the last record shows in no gap: "at least", in the summary and the statistics block).
-# Exit status 4 with loss, 0 with --no-loss-status.
+# Exit status 4 with loss, 0 with --no-loss-status; a replay of the lossy session counts the
+# records missing from it and exits 4 too.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -73,7 +74,8 @@ counter_now() {
 # pause, the gaps show every one: exact, each gap in the epb_dropcount of the next packet.
 before=$(counter_now)
 out2="$WORK/lossy.pcapng"
-bg_in "$NS_B" "$NFCAP" -g "$group" -w "$out2" --rcvbuf 4096 2>"$WORK/lossy.err"
+bg_in "$NS_B" "$NFCAP" -g "$group" -w "$out2" --rcvbuf 4096 --record-netlink "$WORK/lossy.netlink.pcapng" \
+    2>"$WORK/lossy.err"
 cap=$BG_PID
 wait_nflog_bound "$NS_B" "$group"
 kill -STOP "$cap"
@@ -102,6 +104,15 @@ stats=$(python3 "$NFCAP_SOURCE_DIR/tests/tools/pcapng_statistics.py" "$out2")
 echo "statistics block: $stats"
 grep -q "^nflog:$group ifrecv=$counter ifdrop=$lost .* comment=$lost lost (.*); exact$" <<<"$stats" ||
     fail "the statistics block does not say '$lost lost ... exact': $stats"
+
+# A replay of that session (its netlink messages, sequence numbers included) shows the same gaps:
+# records missing from the recording, exit status 4.
+rc=0
+"$NFCAP" -r "$WORK/lossy.netlink.pcapng" -w "$WORK/replayed.pcapng" 2>"$WORK/replay.err" || rc=$?
+cat "$WORK/replay.err" >&2
+check_eq "replay of a recording with gaps: exit status" 4 "$rc"
+grep -q "^nfcap: $frames packets written, .*, $lost missing in sequence gaps (lost when the recording was made)" \
+    "$WORK/replay.err" || fail "the replay does not count the recording's gaps: $(cat "$WORK/replay.err")"
 
 # --- without records after the pause, the loss after the last record shows in no gap: nfcap
 # says "at least" (the kernel's count of dropped batches), everywhere it reports the loss.
