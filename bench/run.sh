@@ -19,9 +19,9 @@
 #   callgrind instructions per record of nfcap -r (valgrind --tool=callgrind);
 #   rss      nfcap's peak RSS over a 10,000,000-record replay and a long live capture.
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
-# repetitions, about 80 minutes on 2 vCPUs. --quick (the default): smaller counts, 3
-# repetitions, a few minutes; the tables say so. --smoke: tiny counts, 2 repetitions, to check
-# the harness works (its figures mean nothing). Results go to OUT (default bench/out/MODE):
+# repetitions, about an hour on 2 vCPUs (an estimate from the counts). --quick (the default):
+# smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny counts, 2
+# repetitions, about a minute, to check that the harness works (its figures mean nothing). Results go to OUT (default bench/out/MODE):
 # results.csv (one raw row per run), summary.md (the tables and the targets, also printed),
 # callgrind-*.txt, system.txt, run.log. See bench/README.md for the method.
 #
