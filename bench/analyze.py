@@ -256,16 +256,18 @@ def pinning_line(rs):
     checked = [x for x in rs if x.cpus != "NA"]
     if not checked:
         return "Pinning: not checked (no cpus column in these rows)."
-    cpus = sorted({x.cpus for x in checked})
     threads = defaultdict(int)
     for x in checked:
         threads[x.tool] = max(threads[x.tool], x.threads)
     per_tool = ", ".join(f"{t} {n}" for t, n in threads.items())
-    if len(cpus) == 1 and "-" not in cpus[0] and "," not in cpus[0] and "+" not in cpus[0]:
-        return (f"Pinning: in all {len(checked)} runs every thread of the reader (and of any process "
-                f"it started) was allowed CPU {cpus[0]} only (most threads seen: {per_tool}).")
+    # Pinned: one CPU (a plain number in Cpus_allowed_list), the same in every run.
+    single = [x.cpus for x in checked if x.cpus.isdigit()]
+    cpu = max(set(single), key=single.count) if single else None
     bad = sorted({f"{x.tool} {rate_label(x.rate)} rep {x.rep}: {x.cpus}" for x in checked
-                  if x.cpus != cpus[0] or not x.cpus.isdigit()})
+                  if x.cpus != cpu})
+    if not bad:
+        return (f"Pinning: in all {len(checked)} runs every thread of the reader (and of any process "
+                f"it started) was allowed CPU {cpu} only (most threads seen: {per_tool}).")
     return "**Pinning failed** (CPUs allowed): " + "; ".join(bad) + "."
 
 
@@ -410,6 +412,16 @@ def main():
         peak, where = max(rss_all)
         target(f"Peak RSS < {RSS_LIMIT_MIB} MiB everywhere", peak < RSS_LIMIT_MIB,
                f"highest: {peak:.1f} MiB ({where}), over {len(rss_all)} nfcap runs")
+
+    pinned = [x for x in runs if x.cpus != "NA"]
+    if pinned:
+        single = [x.cpus for x in pinned if x.cpus.isdigit()]
+        cpu = max(set(single), key=single.count) if single else None
+        off = [x for x in pinned if x.cpus != cpu]
+        target("Every reader, all its threads included, on one CPU", not off,
+               f"{len(pinned) - len(off)} of {len(pinned)} runs on CPU {cpu} only"
+               + ("; not: " + ", ".join(f"{x.suite} {x.tool} {rate_label(x.rate)} rep {x.rep} "
+                                       f"({x.cpus})" for x in off) if off else ""))
 
     out += ["## Targets", "", "| target | this run | |", "|---|---|---|"] + targets + [""]
 

@@ -489,12 +489,13 @@ live() {
     "$file_bytes" "$certainty" "${cpus:-NA}" "${threads:-0}"
   awk -v s="$suite" -v r="$rep" -v t="$tool" -v rate="$rate" -v m="$matched" -v k="$per_packet" \
     -v rec="${records:-0}" -v p="$passed" -v w="${send_wall:-1}" -v q="$kind" -v note="$note" \
-    -v fb="$file_bytes" -v cpus="$cpus" -v th="$threads" '
+    -v fb="$file_bytes" -v cpus="$cpus" -v th="$threads" -v own="$lost" -v c="$certainty" '
     BEGIN {
       want = m * k; got = rec; if (q == "nfqueue" && p < got) got = p
-      printf "  %-8s rep %d %-8s %7s: %9d expected %9d recorded  loss %.3f%%  %8.0f rec/s  %6.1f B/rec  cpu %s x%d%s\n",
+      own = (own == "NA" || own == "" ? "-" : (c == "at_least" ? ">=" : "") own)
+      printf "  %-8s rep %d %-8s %7s: %9d expected %9d recorded  loss %.3f%% (own %s)  %8.0f rec/s  %6.1f B/rec  cpu %s x%d%s\n",
         s, r, t, (rate == 0 ? "max" : rate / 1000 "k"), want, rec,
-        (want ? 100 * (want - got) / want : 0), (w > 0 ? rec / w : 0), (rec > 0 ? fb / rec : 0),
+        (want ? 100 * (want - got) / want : 0), own, (w > 0 ? rec / w : 0), (rec > 0 ? fb / rec : 0),
         cpus, th, note }'
   rm -f "$W"/cap.*
   # The floor reader of this suite writes what nfcap's latest run wrote per record.
