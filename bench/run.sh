@@ -21,9 +21,10 @@
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
 # repetitions, about an hour on 2 vCPUs (an estimate from the counts). --quick (the default):
 # smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny counts, 2
-# repetitions, about a minute, to check that the harness works (its figures mean nothing). Results go to OUT (default bench/out/MODE):
-# results.csv (one raw row per run), summary.md (the tables and the targets, also printed),
-# callgrind-*.txt, system.txt, run.log. See bench/README.md for the method.
+# repetitions, about a minute, to check that the harness works (its figures mean nothing).
+# Results go to OUT (default bench/out/MODE): results.csv (one raw row per run), summary.md
+# (the tables and the targets, also printed), callgrind-*.txt, system.txt, run.log. See
+# bench/README.md for the method.
 #
 # Safety: all traffic is UDP over a veth pair between two namespaces created here; every
 # process runs under a time limit; the namespace, the processes started in it and the large
