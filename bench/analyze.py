@@ -423,7 +423,12 @@ def main():
                + ("; not: " + ", ".join(f"{x.suite} {x.tool} {rate_label(x.rate)} rep {x.rep} "
                                        f"({x.cpus})" for x in off) if off else ""))
 
-    out += ["## Targets", "", "| target | this run | |", "|---|---|---|"] + targets + [""]
+    reduced = any(counts_line([x for x in runs if x.suite == su], su).startswith("**")
+                  for su in ("nflog", "nflog-x8", "nfqueue") if any(x.suite == su for x in runs))
+    out += ["## Targets", ""]
+    if reduced:
+        out += ["Reduced counts: the verdicts below say what this run showed, not what nfcap does.", ""]
+    out += ["| target | this run | |", "|---|---|---|"] + targets + [""]
 
     # ---- live tables
     calibration_lines(runs, out)
