@@ -11,10 +11,16 @@ Definitions (live suites):
                 prerouting counter after the verdict), so dropped packets count as lost too
   loss %      = (expected - captured) / expected
   records/s   = captured / the sender's wall time (the rate the reader kept up with)
-  CPU s per M = reader user+sys CPU seconds (wait4 rusage) per million records captured
-  x null      = the tool's figure divided by the null reader's in the same repetition and
+  user, sys   = reader user and system CPU seconds (wait4 rusage, all threads) per million
+                records captured (= microseconds per record), apart and summed
+  x null, x floor, x tcpdump
+              = the tool's CPU per record divided by that reader's in the same repetition and
                 rate (the tools of one (repetition, rate) slot ran one after another), then the
-                median over the repetitions
+                median over the repetitions. null counts records; floor is the same program
+                also writing nfcap's bytes per record to the same file system
+  bytes/rec   = size of the reader's output file / records captured
+  own count   = the loss the reader itself reported (nfcap's summary line; the null and floor
+                readers' sequence or id gaps), worst run; "≥ N" when it was a lower bound
 Cells show the median over the repetitions, with [min-max] when they differ.
 """
 import argparse
@@ -26,6 +32,8 @@ from collections import defaultdict
 RSS_LIMIT_MIB = 64
 CPU_RATIO_LIMIT = 3.0
 NFQ_RATE_RATIO = 0.95
+FULL_RECORDS = {"nflog": 1_000_000, "nflog-x8": 3_200_000, "nfqueue": 1_000_000}
+FULL_REPS = 5
 
 
 def num(x):
@@ -70,6 +78,17 @@ def f_mib(v):
     return f"{v:.1f}"
 
 
+def f_bytes(v):
+    return f"{v:.1f}"
+
+
+def f_own_loss(value, certainty):
+    """A reader's own loss count: '≥ N' when the reader said it was a lower bound."""
+    if value is None:
+        return "n/a"
+    return f"≥ {int(value):,}" if certainty == "at_least" else f"{int(value):,}"
+
+
 def rate_label(r, per_packet=1):
     r = int(r)
     if r == 0:
@@ -103,8 +122,18 @@ class Run:
         self.offered = self.expected / wall if wall else None
         cpu = (num(r["utime_s"]) or 0) + (num(r["stime_s"]) or 0)
         self.cpu_per_m = cpu / rec * 1e6 if rec else None
+        self.user_per_m = (num(r["utime_s"]) or 0) / rec * 1e6 if rec else None
+        self.sys_per_m = (num(r["stime_s"]) or 0) / rec * 1e6 if rec else None
         rss = num(r["maxrss_kb"])
         self.rss_mib = rss / 1024 if rss is not None else None
+        fb = num(r.get("file_bytes"))
+        self.bytes_per_rec = fb / rec if fb is not None and rec else None
+        self.own_lost = num(r["reader_lost"])
+        self.own_certainty = r.get("lost_certainty") or "NA"
+        self.cpus = r.get("cpus") or "NA"
+        self.threads = int(num(r.get("threads")) or 0)
+        sent = num(r["sent"])
+        self.sent_records = sent * k if sent is not None else None
         self.note = r["note"]
 
 
@@ -122,6 +151,40 @@ def sustained(by, tool, rates, per_packet):
     return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "none"
 
 
+def slot_ratios(rs, tool, rate, ref, attr):
+    """Per repetition, tool's figure / ref's figure at the same rate: same-slot ratios."""
+    slot = {(x.tool, x.rate, x.rep): x for x in rs}
+    vals = []
+    for rep in sorted({x.rep for x in rs}):
+        a, b = slot.get((tool, rate, rep)), slot.get((ref, rate, rep))
+        if a and b and getattr(a, attr) and getattr(b, attr):
+            vals.append(getattr(a, attr) / getattr(b, attr))
+    return vals
+
+
+def counts_line(rs, suite):
+    """What each point ran: records per run and repetitions, and whether that is full mode's."""
+    sent = [x.sent_records for x in rs if x.sent_records is not None]
+    reps = len({x.rep for x in rs})
+    lo, hi = (int(min(sent)), int(max(sent))) if sent else (0, 0)
+    span = f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
+    want = FULL_RECORDS.get(suite, 1_000_000)
+    text = f"Each point: {span} records sent per run, {reps} repetitions."
+    if lo < want or reps < FULL_REPS:
+        text = (f"**Reduced counts (not a full run): {span} records per run, {reps} repetitions** "
+                f"(full mode: ≥ {want:,} records per run, ≥ {FULL_REPS} repetitions).")
+    return text
+
+
+def own_loss_cell(xs):
+    """The worst run's own loss count, '≥ N' when that run's count was a lower bound."""
+    known = [x for x in xs if x.own_lost is not None]
+    if not known:
+        return "n/a"
+    worst = max(known, key=lambda x: (x.own_lost, x.own_certainty == "at_least"))
+    return f_own_loss(worst.own_lost, worst.own_certainty)
+
+
 def live_table(runs, suite, out):
     rs = [x for x in runs if x.suite == suite]
     if not rs:
@@ -135,42 +198,44 @@ def live_table(runs, suite, out):
         if x.rate not in rates:
             rates.append(x.rate)
     rates.sort(key=lambda v: (v == 0, v))
-    slot = {(x.tool, x.rate, x.rep): x for x in rs}
     by = defaultdict(list)
     for x in rs:
         by[(x.tool, x.rate)].append(x)
-    reps = sorted({x.rep for x in rs})
+    refs = [t for t in ("null", "floor", "tcpdump") if t in tools]
 
-    def ratios(tool, rate, attr):
-        vals = []
-        for rep in reps:
-            a, b = slot.get((tool, rate, rep)), slot.get(("null", rate, rep))
-            if a and b and getattr(a, attr) and getattr(b, attr):
-                vals.append(getattr(a, attr) / getattr(b, attr))
-        return vals
-
+    out.append(counts_line(rs, suite))
+    out.append("")
     unit = "packets" if nfq else "records"
-    head = f"| offered | tool | loss % | {unit}/s | CPU s per M {unit} | CPU × null |"
-    sep = "|---|---|---|---|---|---|"
-    if nfq:
+    head = (f"| offered | tool | loss % median | loss % worst | own count | {unit}/s | "
+            f"user s/M | sys s/M | CPU s/M | " + " | ".join(f"CPU × {t}" for t in refs) + " |")
+    sep = "|---|---|---|---|---|---|---|---|---|" + "---|" * len(refs)
+    if nfq and "null" in refs:
         head += " rate × null |"
         sep += "---|"
-    head += " peak RSS MiB |"
-    sep += "---|"
+    head += " bytes/rec | peak RSS MiB |"
+    sep += "---|---|"
     out += [head, sep]
     for rate in rates:
         for t in tools:
             xs = by[(t, rate)]
             if not xs:
                 continue
-            line = (f"| {rate_label(rate, per_packet)} | {t} | {cell([x.loss for x in xs], f_loss)} | "
+            losses = [x.loss for x in xs if x.loss is not None]
+            line = (f"| {rate_label(rate, per_packet)} | {t} | {cell(losses, f_loss)} | "
+                    f"{f_loss(max(losses)) if losses else 'n/a'} | {own_loss_cell(xs)} | "
                     f"{cell([x.rec_per_s for x in xs], f_rate)} | "
-                    f"{cell([x.cpu_per_m for x in xs], f_cpu)} | "
-                    f"{cell(ratios(t, rate, 'cpu_per_m'), f_ratio)} |")
-            if nfq:
-                line += f" {cell(ratios(t, rate, 'rec_per_s'), f_ratio)} |"
+                    f"{cell([x.user_per_m for x in xs], f_cpu)} | "
+                    f"{cell([x.sys_per_m for x in xs], f_cpu)} | "
+                    f"{cell([x.cpu_per_m for x in xs], f_cpu)} |")
+            for ref in refs:
+                line += (" — |" if ref == t else
+                         f" {cell(slot_ratios(rs, t, rate, ref, 'cpu_per_m'), f_ratio)} |")
+            if nfq and "null" in refs:
+                line += (" — |" if t == "null" else
+                         f" {cell(slot_ratios(rs, t, rate, 'null', 'rec_per_s'), f_ratio)} |")
             rss = [x.rss_mib for x in xs if x.rss_mib is not None]
-            line += f" {f_mib(max(rss)) if rss else 'n/a'} |"
+            line += (f" {cell([x.bytes_per_rec for x in xs if x.bytes_per_rec is not None], f_bytes)} |"
+                     f" {f_mib(max(rss)) if rss else 'n/a'} |")
             out.append(line)
     # Sustained: the highest offered rate at which every repetition lost nothing, and so did
     # every lower rate; "≥" when that held flat out (the sender, not the reader, was the limit).
@@ -178,10 +243,70 @@ def live_table(runs, suite, out):
     out.append(f"Sustained (highest offered rate with no loss in any repetition, nor at any lower rate; "
                f"≥: held flat out, where the sender was the limit): " + "; ".join(
                    f"{t} {sustained(by, t, rates, per_packet)}" for t in tools) + ".")
+    out.append("")
+    out.append(pinning_line(rs))
     notes = sorted({f"{x.tool} {rate_label(x.rate)} rep {x.rep}: {x.note}" for x in rs if x.note})
     if notes:
         out.append("")
         out.append("Notes: " + "; ".join(notes) + ".")
+
+
+def pinning_line(rs):
+    """Whether every thread of every reader ran on one CPU, as read from /proc after the traffic."""
+    checked = [x for x in rs if x.cpus != "NA"]
+    if not checked:
+        return "Pinning: not checked (no cpus column in these rows)."
+    threads = defaultdict(int)
+    for x in checked:
+        threads[x.tool] = max(threads[x.tool], x.threads)
+    per_tool = ", ".join(f"{t} {n}" for t, n in threads.items())
+    # Pinned: one CPU (a plain number in Cpus_allowed_list), the same in every run.
+    single = [x.cpus for x in checked if x.cpus.isdigit()]
+    cpu = max(set(single), key=single.count) if single else None
+    bad = sorted({f"{x.tool} {rate_label(x.rate)} rep {x.rep}: {x.cpus}" for x in checked
+                  if x.cpus != cpu})
+    if not bad:
+        return (f"Pinning: in all {len(checked)} runs every thread of the reader (and of any process "
+                f"it started) was allowed CPU {cpu} only (most threads seen: {per_tool}).")
+    return "**Pinning failed** (CPUs allowed): " + "; ".join(bad) + "."
+
+
+def nfcap_ratio_table(runs, out):
+    """nfcap's CPU per record against the null, floor and tcpdump readers of the same slots."""
+    rows = []
+    for suite in ("nflog", "nflog-x8", "nfqueue"):
+        rs = [x for x in runs if x.suite == suite]
+        if not any(x.tool == "nfcap" for x in rs):
+            continue
+        per_packet = int(rs[0].r["records_per_packet"] or 1)
+        for rate in sorted({x.rate for x in rs}, key=lambda v: (v == 0, v)):
+            cells = [cell(slot_ratios(rs, "nfcap", rate, ref, "cpu_per_m"), f_ratio)
+                     for ref in ("null", "floor", "tcpdump")]
+            rows.append(f"| {suite} | {rate_label(rate, per_packet)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return
+    out += ["## nfcap's CPU per record, as a ratio to the other readers of the same slots", "",
+            "× floor is nfcap's own cost beyond getting the records and writing as many bytes; "
+            "× null includes the cost of the bytes. Median [min–max] of the per-repetition ratios.",
+            "", "| suite | offered | × null | × floor | × tcpdump |", "|---|---|---|---|---|"]
+    out += rows + [""]
+
+
+def calibration_lines(runs, out):
+    cal = [x for x in runs if x.suite.startswith("calib-")]
+    if not cal:
+        return
+    parts = []
+    for x in cal:
+        fb = num(x.r.get("file_bytes"))
+        parts.append(f"{x.suite[len('calib-'):]}: {x.bytes_per_rec:.3f} bytes per record "
+                     f"({int(fb):,} bytes, {int(x.records):,} records)"
+                     if x.bytes_per_rec and fb is not None and x.records else f"{x.suite}: failed")
+    out += ["Floor reader's bytes per record: until nfcap's first run of a suite, what nfcap wrote "
+            "in a flat-out calibration run before it (file size / records, the file's fixed blocks "
+            "included): " + "; ".join(parts) + "; then what nfcap's latest run of the suite wrote "
+            "(nfcap's records grow a little over the benchmark: they carry the kernel's global "
+            "NFLOG sequence number). The bytes/rec columns show both, run by run.", ""]
 
 
 def main():
@@ -191,7 +316,8 @@ def main():
     ap.add_argument("--elapsed")
     a = ap.parse_args()
     rows = list(csv.DictReader(open(a.csv, newline="")))
-    live_suites = ("nflog", "nflog-x8", "nfqueue", "rss-live")
+    live_suites = ("nflog", "nflog-x8", "nfqueue", "rss-live",
+                   "calib-nflog", "calib-nflog-x8", "calib-nfqueue")
     runs = [Run(r) for r in rows if r["suite"] in live_suites]
     out = ["# nfcap performance", ""]
     if a.system:
@@ -204,6 +330,12 @@ def main():
                    f"ulogd2 {sysinfo.get('ulogd2', '?')}; {sysinfo.get('editcap', 'editcap')}. "
                    f"Load average before the run: {sysinfo.get('load average before the run', '?')}, "
                    f"after: {sysinfo.get('load average after the run', '?')}.")
+        mode = sysinfo.get("mode", "?")
+        if mode != "full":
+            out.append("")
+            out.append(f"**Mode {mode}: counts and repetitions below the full mode's "
+                       f"(≥ 1 M records per live point, 3.2 M with 8 log rules, ≥ {FULL_REPS} "
+                       "repetitions); each table says what it ran.**")
         out.append("")
 
     # ---- targets
@@ -227,12 +359,12 @@ def main():
         if not top:
             continue
         lost = [x.loss for x in top]
-        gaps = [num(x.r["reader_lost"]) or 0 for x in top]
+        own = [x.own_lost or 0 for x in top]
         rate = median([x.rec_per_s for x in top])
-        ok = all(v is not None and v <= 0 for v in lost) and all(g == 0 for g in gaps)
+        ok = all(v is not None and v <= 0 for v in lost) and all(g == 0 for g in own)
         target(f"NFLOG ({what}), default settings: no loss flat out",
                ok, f"loss {cell(lost, f_loss)} % at {f_rate(rate) if rate else '?'} records/s "
-                   f"(the sender's limit); sequence gaps {int(sum(gaps))}")
+                   f"(the sender's limit); nfcap's own count, worst run: {own_loss_cell(top)}")
         per_rate = []
         worst = None
         for r in sorted({x.rate for x in runs if x.suite == suite}, key=lambda v: (v == 0, v)):
@@ -281,13 +413,30 @@ def main():
         target(f"Peak RSS < {RSS_LIMIT_MIB} MiB everywhere", peak < RSS_LIMIT_MIB,
                f"highest: {peak:.1f} MiB ({where}), over {len(rss_all)} nfcap runs")
 
-    out += ["## Targets", "", "| target | this run | |", "|---|---|---|"] + targets + [""]
+    pinned = [x for x in runs if x.cpus != "NA"]
+    if pinned:
+        single = [x.cpus for x in pinned if x.cpus.isdigit()]
+        cpu = max(set(single), key=single.count) if single else None
+        off = [x for x in pinned if x.cpus != cpu]
+        target("Every reader, all its threads included, on one CPU", not off,
+               f"{len(pinned) - len(off)} of {len(pinned)} runs on CPU {cpu} only"
+               + ("; not: " + ", ".join(f"{x.suite} {x.tool} {rate_label(x.rate)} rep {x.rep} "
+                                       f"({x.cpus})" for x in off) if off else ""))
+
+    reduced = any(counts_line([x for x in runs if x.suite == su], su).startswith("**")
+                  for su in ("nflog", "nflog-x8", "nfqueue") if any(x.suite == su for x in runs))
+    out += ["## Targets", ""]
+    if reduced:
+        out += ["Reduced counts: the verdicts below say what this run showed, not what nfcap does.", ""]
+    out += ["| target | this run | |", "|---|---|---|"] + targets + [""]
 
     # ---- live tables
+    calibration_lines(runs, out)
+    nfcap_ratio_table(runs, out)
     titles = {
         "nflog": "NFLOG, group 7, 1 record per packet",
         "nflog-x8": "NFLOG, group 7, 8 log rules: 8 records per packet",
-        "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null = batch verdicts)",
+        "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null and floor = batch verdicts)",
     }
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         if any(x.suite == suite for x in runs):

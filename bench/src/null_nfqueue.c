@@ -1,16 +1,23 @@
 // null_nfqueue: the NFQUEUE "null reader", the floor every NFQUEUE tap is compared with.
 //
-//   null_nfqueue -n QUEUE [-R RCVBUF] [-Q MAXLEN] [-V VLEN] [-o] [-d SECONDS]
+//   null_nfqueue -n QUEUE [-R RCVBUF] [-Q MAXLEN] [-V VLEN] [-o] [-w FILE -b BYTES [-B BUFSIZE]]
+//                [-d SECONDS]
 //
-// Binds one queue with nfcap's default queue settings (copy the whole packet, a 65,536-packet
-// queue, a 64 MiB receive buffer forced with SO_RCVBUFFORCE, fail-open; -o turns fail-open off),
-// then loops: recvmmsg() takes up to VLEN queued packets (default 64) in one call, each is
-// parsed with libnetfilter_queue's nfq_nlmsg_parse, and ONE NFQNL_MSG_VERDICT_BATCH accepts
-// every packet up to the highest id received. It records nothing: its cost is the price of
-// receiving and accepting the packets, reinjection included, which no tap can avoid.
+// Binds one queue with nfcap's default queue settings (copy the whole packet, a 64 MiB receive
+// buffer forced with SO_RCVBUFFORCE, fail-open, -o turns it off; and nfcap's default queue
+// length, longer than the socket buffer can hold so that the socket overflows before the queue
+// does: the receive buffer as SO_RCVBUF reads it back / 512 + 1, plus VLEN packets in hand; with
+// a 64 MiB buffer, which the kernel doubles, 262,209; -Q sets another), then loops: recvmmsg()
+// takes up to VLEN queued packets (default 64) in one call, each is parsed with
+// libnetfilter_queue's nfq_nlmsg_parse, and ONE NFQNL_MSG_VERDICT_BATCH accepts every packet up
+// to the highest id received. Without -w it records nothing: its cost is the price of receiving
+// and accepting the packets, reinjection included, which no tap can avoid.
+//   -w FILE -b BYTES  the floor reader: also writes BYTES bytes per packet (a decimal number, the
+//             size nfcap gives a packet's record) to FILE, each packet's payload first, in write()
+//             calls of BUFSIZE bytes (default 1 MiB), after the verdict, as nfcap does
 //
 // Stops on SIGTERM or SIGINT, or after SECONDS (default 600), and prints one line on stdout:
-//   records=N bytes=B lost=L enobufs=E recvs=R verdicts=V
+//   records=N bytes=B lost=L enobufs=E recvs=R verdicts=V maxlen=Q written=W writes=X
 // lost counts packet ids skipped (packets the kernel could not deliver). Packets the kernel let
 // through because the queue was full (fail-open) take no id and show in no counter of this
 // program: the benchmark compares records with the rule's own counter.
@@ -39,8 +46,23 @@ struct counters {
     uint32_t last_id; // 0: none yet (the kernel's ids start at 1)
 };
 
+// nfcap's default queue length (include/nfcap/loss.hpp, countable_queue_length): one message
+// more than the socket buffer holds at 512 bytes each (the least one queued packet takes of it),
+// plus the packets received but still without a verdict.
+static long countable_queue_length(int fd, long in_hand) {
+    int size = 0;
+    socklen_t length = sizeof size;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &length) != 0 || size < 0) {
+        die("SO_RCVBUF");
+    }
+    const long long n = (long long)size / 512 + 1 + in_hand;
+    return n > 0xffffffffLL ? 0xffffffffL : (long)n;
+}
+
 // Counts the packets of one datagram; returns the highest packet id seen in it (0 if none).
-static uint32_t count_datagram(const char* buf, size_t len, struct counters* c) {
+// The payload of the datagram's last packet is left in `*payload` (one packet per datagram).
+static uint32_t count_datagram(const char* buf, size_t len, struct counters* c,
+                               const void** payload, size_t* payload_len) {
     const struct nlmsghdr* nlh = (const struct nlmsghdr*)buf;
     int left = (int)len;
     uint32_t max_id = 0;
@@ -60,7 +82,9 @@ static uint32_t count_datagram(const char* buf, size_t len, struct counters* c) 
         const uint32_t id = ntohl(hdr.packet_id);
         c->records++;
         if (attr[NFQA_PAYLOAD]) {
-            c->bytes += mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+            *payload = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+            *payload_len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+            c->bytes += *payload_len;
         }
         if (c->last_id != 0 && id > c->last_id + 1) {
             c->lost += id - c->last_id - 1;
@@ -76,11 +100,23 @@ static uint32_t count_datagram(const char* buf, size_t len, struct counters* c) 
 }
 
 int main(int argc, char** argv) {
-    long queue = -1, rcvbuf = 64L << 20, maxlen = 65536, vlen = 64, max_seconds = 600;
+    long queue = -1, rcvbuf = 64L << 20, maxlen = -1, vlen = 64, max_seconds = 600;
+    long out_bufsize = 1L << 20;
+    long long milli = 0;
+    const char* out_path = NULL;
     int fail_open = 1;
     int opt;
-    while ((opt = getopt(argc, argv, "n:R:Q:V:od:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:R:Q:V:ow:b:B:d:")) != -1) {
         switch (opt) {
+        case 'w':
+            out_path = optarg;
+            break;
+        case 'b':
+            milli = parse_milli(optarg);
+            break;
+        case 'B':
+            out_bufsize = strtol(optarg, NULL, 10);
+            break;
         case 'n':
             queue = strtol(optarg, NULL, 10);
             break;
@@ -101,12 +137,16 @@ int main(int argc, char** argv) {
             break;
         default:
             fprintf(stderr, "usage: null_nfqueue -n QUEUE [-R RCVBUF] [-Q MAXLEN] [-V VLEN] [-o] "
-                            "[-d SECONDS]\n");
+                            "[-w FILE -b BYTES [-B BUFSIZE]] [-d SECONDS]\n");
             return 2;
         }
     }
     if (queue < 0 || queue > 65535 || vlen < 1 || vlen > 1024 || max_seconds <= 0) {
         fprintf(stderr, "null_nfqueue: -n QUEUE (0..65535) is required; VLEN is 1..1024\n");
+        return 2;
+    }
+    if (out_path && (milli <= 0 || out_bufsize < 4096)) {
+        fprintf(stderr, "null_nfqueue: -w FILE needs -b BYTES (> 0 per packet); BUFSIZE >= 4096\n");
         return 2;
     }
 
@@ -122,6 +162,9 @@ int main(int argc, char** argv) {
 
     nlh = nfq_nlmsg_put(cfg, NFQNL_MSG_CONFIG, (uint32_t)queue);
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+    if (maxlen < 0) {
+        maxlen = countable_queue_length(fd, vlen);
+    }
     nfq_nlmsg_cfg_put_qmaxlen(nlh, (uint32_t)maxlen);
     const uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
@@ -137,6 +180,14 @@ int main(int argc, char** argv) {
         die("malloc");
     }
     char verdict[MNL_SOCKET_BUFFER_SIZE];
+    struct byte_output out;
+    open_byte_output(&out, out_path, milli, (size_t)out_bufsize);
+    const void** payloads = calloc((size_t)vlen, sizeof *payloads);
+    size_t* payload_lens = calloc((size_t)vlen, sizeof *payload_lens);
+    unsigned long long* counted = calloc((size_t)vlen, sizeof *counted);
+    if (!payloads || !payload_lens || !counted) {
+        die("malloc");
+    }
     struct counters c;
     memset(&c, 0, sizeof c);
 
@@ -163,7 +214,12 @@ int main(int argc, char** argv) {
         c.recvs++;
         uint32_t max_id = 0;
         for (int i = 0; i < n; i++) {
-            const uint32_t id = count_datagram(bufs + slot * (size_t)i, msgs[i].msg_len, &c);
+            payloads[i] = NULL;
+            payload_lens[i] = 0;
+            const unsigned long long before = c.records;
+            const uint32_t id = count_datagram(bufs + slot * (size_t)i, msgs[i].msg_len, &c,
+                                               &payloads[i], &payload_lens[i]);
+            counted[i] = c.records - before;
             if (id > max_id) {
                 max_id = id;
             }
@@ -177,10 +233,22 @@ int main(int argc, char** argv) {
             die("cannot send the batch verdict");
         }
         c.verdicts++;
+        // Written after the verdict, as nfcap does: a slow output never holds traffic.
+        for (int i = 0; i < n; i++) {
+            for (unsigned long long k = 0; k < counted[i]; k++) {
+                output_record(&out, k == 0 ? payloads[i] : NULL, k == 0 ? payload_lens[i] : 0);
+            }
+        }
     }
-    printf("records=%llu bytes=%llu lost=%llu enobufs=%llu recvs=%llu verdicts=%llu\n", c.records,
-           c.bytes, c.lost, c.enobufs, c.recvs, c.verdicts);
+    close_byte_output(&out);
+    printf("records=%llu bytes=%llu lost=%llu enobufs=%llu recvs=%llu verdicts=%llu maxlen=%ld "
+           "written=%llu writes=%llu\n",
+           c.records, c.bytes, c.lost, c.enobufs, c.recvs, c.verdicts, maxlen, out.written,
+           out.writes);
     fflush(stdout);
+    free(counted);
+    free(payload_lens);
+    free(payloads);
     free(msgs);
     free(iov);
     free(bufs);
