@@ -24,19 +24,20 @@ enum class LossCertainty : std::uint8_t {
     at_least, // some loss cannot be counted: the count is a lower bound
 };
 
-// What the kernel's drop counter of an NFLOG socket said, and when. The socket refuses every
-// datagram from its first overflow until the reader has emptied it (NETLINK_S_CONGESTED in
-// af_netlink.c), so drops counted before a read that found the socket empty all happened before
-// anything read afterwards was queued.
+// What the kernel's drop counter of an NFLOG socket said, and when. Drops counted by a reading
+// taken before a receive that found the socket empty all happened before anything read
+// afterwards was queued. (Within a run of receives the socket may empty and take new datagrams
+// after a drop: the socket refuses datagrams after an overflow only until it has been emptied,
+// NETLINK_S_CONGESTED in af_netlink.c, so only an empty socket seen by nfcap marks a point.)
 struct NflogDrops {
     std::uint64_t total = 0; // datagrams dropped, at the end
     // Drops that every group's last record was queued after (the least, over the groups, of
-    // the count read before the socket was last found empty ahead of that record): a group's
-    // drop among these shows as a gap before its last record.
+    // the reading before the socket was last found empty ahead of that record): a group's drop
+    // among these shows as a gap before its last record.
     std::uint64_t before_every_last_record = 0;
-    // Drops that the last datagram delivered at all was queued after: the rest came later, so
-    // no gap can show them, and each held one record at least.
-    std::uint64_t before_last_delivery = 0;
+    // The reading taken after the last datagram delivered at all was read: drops beyond it
+    // came later, so no gap can show them, and each held one record at least.
+    std::uint64_t at_last_delivery = 0;
 };
 
 // The records an NFLOG socket lost that no sequence gap shows. `gap_records` adds up the gaps

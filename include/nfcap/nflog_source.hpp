@@ -101,10 +101,15 @@ class NflogSource {
     std::vector<std::byte> buffers_;              // recvmmsg buffers, reused
     SourceCounters counters_;
     // Loss accounting, only once an overrun was seen (before that nothing was dropped): the
-    // drop counter as read just before a receive that found the socket empty, and, per group
-    // (as config_.groups), its value when the group's latest record was read.
+    // drop counter as read just before a receive that found the socket empty (EAGAIN), and,
+    // per group (as config_.groups), its value when the group's latest record was read.
     std::uint64_t drops_at_empty_ = 0;
     std::vector<std::uint64_t> drops_before_last_;
+    // The drop counter as read right after the latest receive that delivered datagrams (or, for
+    // a delivery before the first overrun, at that overrun): drops beyond it came after every
+    // datagram delivered so far.
+    std::uint64_t drops_at_last_delivery_ = 0;
+    bool unsampled_delivery_ = false; // delivered since, without a reading yet
 };
 
 } // namespace nfcap

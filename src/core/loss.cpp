@@ -19,7 +19,7 @@ UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops
         return {};
     }
     const std::uint64_t after_last_delivery =
-        drops->total > drops->before_last_delivery ? drops->total - drops->before_last_delivery : 0;
+        drops->total > drops->at_last_delivery ? drops->total - drops->at_last_delivery : 0;
     const std::uint64_t beyond_gaps = drops->total > gap_records ? drops->total - gap_records : 0;
     return {std::max(after_last_delivery, beyond_gaps), LossCertainty::at_least};
 }

@@ -448,8 +448,10 @@ struct LiveCapture::Impl {
             note = drops ? "the socket buffer overflowed (ENOBUFS) and the kernel dropped " +
                                std::to_string(drops->total) + " batch" +
                                (drops->total == 1 ? "" : "es") +
-                               " of records, some after the last record that could show a gap; "
-                               "those records cannot be counted (a larger --rcvbuf helps)"
+                               " of records; a batch shows as a sequence gap only once a "
+                               "later record of its group arrives, and not every one is known "
+                               "to have been followed by one, so not all their records can be "
+                               "counted (a larger --rcvbuf helps)"
                          : "the socket buffer overflowed (ENOBUFS) and the kernel does not say "
                            "how much it dropped; records lost after the last one delivered "
                            "cannot be counted";

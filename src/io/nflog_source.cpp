@@ -166,6 +166,12 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
             }
             if (errno == ENOBUFS) {
                 ++counters_.overruns; // the sequence-number gaps say how many, up to a point
+                if (unsampled_delivery_) {
+                    // Read after the last delivery: what it counts may include drops after that
+                    // delivery, which are then not called certain (a lower bound stays one).
+                    drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
+                    unsampled_delivery_ = false;
+                }
                 continue;
             }
             if (errno == EAGAIN) {
@@ -193,6 +199,13 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
         }
         datagrams += static_cast<std::size_t>(n);
         counters_.datagrams += static_cast<std::uint64_t>(n);
+        if (n > 0) {
+            // Drops counted after this reading came after every datagram read so far.
+            unsampled_delivery_ = !lossy;
+            if (lossy) {
+                drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
+            }
+        }
         if (!lossy && static_cast<std::size_t>(n) < datagrams_per_batch) {
             return datagrams;
         }
@@ -226,9 +239,10 @@ std::optional<NflogDrops> NflogSource::drop_history() const {
     if (!drops_before_last_.empty()) {
         drops.before_every_last_record =
             *std::min_element(drops_before_last_.begin(), drops_before_last_.end());
-        drops.before_last_delivery =
-            *std::max_element(drops_before_last_.begin(), drops_before_last_.end());
     }
+    // Nothing read since the last sample, or nothing ever: drops after it came after every
+    // delivery. (A delivery never sampled saw no overrun before it, so no drop either.)
+    drops.at_last_delivery = unsampled_delivery_ ? drops.total : drops_at_last_delivery_;
     return drops;
 }
 
