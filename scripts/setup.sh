@@ -13,7 +13,7 @@ packages=(
   # test and demo: real consumers and real firewalls
   tshark tcpdump nftables iptables iproute2 iputils-ping procps util-linux
   # benchmark (bench/run.sh): the peers it measures and its tools
-  python3 ulogd2 ulogd2-pcap valgrind wireshark-common
+  python3 ulogd2 ulogd2-pcap valgrind wireshark-common linux-perf
 )
 
 sudo_cmd=()
