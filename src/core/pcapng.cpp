@@ -1,5 +1,7 @@
 #include <nfcap/pcapng.hpp>
 
+#include "pcapng_format.hpp"
+
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -14,35 +16,11 @@
 namespace nfcap {
 namespace {
 
-constexpr std::uint32_t shb_block_type = 0x0A0D0D0A;
-constexpr std::uint32_t idb_block_type = 0x00000001;
-constexpr std::uint32_t isb_block_type = 0x00000005;
-constexpr std::uint32_t epb_block_type = 0x00000006;
+using namespace pcapng_format;
 
-constexpr std::uint32_t byte_order_magic = 0x1A2B3C4D;
 constexpr std::uint16_t version_major = 1;
 constexpr std::uint16_t version_minor = 0;
 constexpr std::int64_t section_length_unknown = -1;
-
-// Option codes. Codes 0 and 1 are shared by all blocks; the others are per block type.
-constexpr std::uint16_t opt_endofopt = 0;
-constexpr std::uint16_t opt_comment = 1;
-constexpr std::uint16_t shb_hardware = 2;
-constexpr std::uint16_t shb_os = 3;
-constexpr std::uint16_t shb_userappl = 4;
-constexpr std::uint16_t if_name = 2;
-constexpr std::uint16_t if_description = 3;
-constexpr std::uint16_t if_tsresol = 9;
-constexpr std::uint16_t epb_flags = 2;
-constexpr std::uint16_t epb_dropcount = 4;
-constexpr std::uint16_t epb_packetid = 5;
-constexpr std::uint16_t isb_starttime = 2;
-constexpr std::uint16_t isb_endtime = 3;
-constexpr std::uint16_t isb_ifrecv = 4;
-constexpr std::uint16_t isb_ifdrop = 5;
-constexpr std::uint16_t isb_filteraccept = 6;
-constexpr std::uint16_t isb_osdrop = 7;
-constexpr std::uint16_t isb_usrdeliv = 8;
 
 // if_tsresol = 9: timestamps count units of 10^-9 s (most significant bit clear: power of 10).
 constexpr std::uint8_t tsresol_nanoseconds = 9;

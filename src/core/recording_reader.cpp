@@ -1,5 +1,7 @@
 #include <nfcap/recording_reader.hpp>
 
+#include "pcapng_format.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -9,6 +11,8 @@
 namespace nfcap {
 namespace {
 
+using namespace pcapng_format;
+
 // pcap magic numbers as a little-endian read of the first four bytes sees them.
 constexpr std::uint32_t pcap_micro = 0xa1b2c3d4;
 constexpr std::uint32_t pcap_micro_swapped = 0xd4c3b2a1;
@@ -17,19 +21,9 @@ constexpr std::uint32_t pcap_nano_swapped = 0x4d3cb2a1;
 constexpr std::size_t pcap_file_header = 24;
 constexpr std::size_t pcap_record_header = 16;
 
-// pcapng block types and the Section Header Block's byte-order magic.
-constexpr std::uint32_t block_section = 0x0a0d0d0a; // the same in both byte orders
-constexpr std::uint32_t block_interface = 1;
-constexpr std::uint32_t block_packet_obsolete = 2;
-constexpr std::uint32_t block_simple_packet = 3;
-constexpr std::uint32_t block_enhanced_packet = 6;
-constexpr std::uint32_t byte_order_magic = 0x1a2b3c4d;
+// pcapng's block and option numbers are in pcapng_format.hpp.
 constexpr std::size_t block_frame = 12; // type, length before the body, length after it
 constexpr std::size_t section_header_minimum = 28;
-
-constexpr std::uint16_t option_end = 0;
-constexpr std::uint16_t option_tsresol = 9;
-constexpr std::uint16_t option_tsoffset = 14;
 
 constexpr std::size_t first_buffer = 64U << 10U;
 constexpr std::uint32_t nanoseconds_per_second = 1'000'000'000;
@@ -49,21 +43,20 @@ std::uint32_t little32(std::span<const std::byte> four) {
 }
 
 bool packet_block(std::uint32_t type) {
-    return type == block_enhanced_packet || type == block_simple_packet ||
-           type == block_packet_obsolete;
+    return type == epb_block_type || type == spb_block_type || type == pb_block_type;
 }
 
 std::string block_name(std::uint32_t type) {
     switch (type) {
-    case block_section:
+    case shb_block_type:
         return "Section Header Block";
-    case block_interface:
+    case idb_block_type:
         return "Interface Description Block";
-    case block_enhanced_packet:
+    case epb_block_type:
         return "Enhanced Packet Block";
-    case block_simple_packet:
+    case spb_block_type:
         return "Simple Packet Block";
-    case block_packet_obsolete:
+    case pb_block_type:
         return "Packet Block";
     default:
         return "block of type " + hex(type);
@@ -132,7 +125,7 @@ std::size_t MemoryStream::read(std::span<std::byte> into) {
 RecordingReader::RecordingReader(ByteStream& in) : in_(in) {
     const std::size_t have = want(4);
     const std::uint32_t magic = have == 4 ? little32(front(4)) : 0;
-    if (magic == block_section) {
+    if (magic == shb_block_type) {
         format_ = RecordingFormat::pcapng;
         open_section();
         RecordingRecord record;
@@ -316,10 +309,10 @@ void RecordingReader::add_interface(std::span<const std::byte> body) {
         }
         const auto value = r.bytes(length);
         r.skip(std::min<std::size_t>((4U - length % 4U) % 4U, r.remaining()));
-        if (code == option_end) {
+        if (code == opt_endofopt) {
             break;
         }
-        if (code == option_tsresol && length >= 1) {
+        if (code == if_tsresol && length >= 1) {
             const auto v = std::to_integer<std::uint8_t>(value[0]);
             interface.binary_resolution = (v & 0x80U) != 0;
             interface.exponent = static_cast<std::uint8_t>(v & 0x7fU);
@@ -329,7 +322,7 @@ void RecordingReader::add_interface(std::span<const std::byte> body) {
                               (interface.binary_resolution ? "2^-" : "10^-") +
                               n(interface.exponent) + ", finer than 64-bit timestamps can count");
             }
-        } else if (code == option_tsoffset && length == 8) {
+        } else if (code == if_tsoffset && length == 8) {
             interface.offset_seconds =
                 static_cast<std::int64_t>(ByteReader(value).u64(order_)); // two's complement
         }
@@ -375,7 +368,7 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
         }
         ByteReader head(front(8));
         const std::uint32_t type = head.u32(order_);
-        if (type == block_section) {
+        if (type == shb_block_type) {
             open_section();
             continue;
         }
@@ -401,7 +394,7 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
                 " at the start, " + n(trailer) + " at the end)");
         }
         const auto body = block.subspan(8, length - block_frame);
-        if (type == block_interface) {
+        if (type == idb_block_type) {
             add_interface(body);
             consume(length);
             if (opening_) {
@@ -418,17 +411,17 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
         std::uint64_t units = 0;
         std::uint32_t captured = 0;
         std::uint32_t original = 0;
-        const std::size_t fixed = type == block_simple_packet ? 4 : 20;
+        const std::size_t fixed = type == spb_block_type ? 4 : 20;
         if (body.size() < fixed) {
             bad(a_block(type) + " of " + n(length) + " bytes, shorter than its fixed fields");
         }
-        if (type == block_simple_packet) {
+        if (type == spb_block_type) {
             original = r.u32(order_);
             // No captured length: the packet fills the block, padding aside.
             captured = static_cast<std::uint32_t>(std::min<std::size_t>(original, r.remaining()));
         } else {
-            interface_id = type == block_enhanced_packet ? r.u32(order_) : r.u16(order_);
-            if (type == block_packet_obsolete) {
+            interface_id = type == epb_block_type ? r.u32(order_) : r.u16(order_);
+            if (type == pb_block_type) {
                 r.skip(2); // drops count
             }
             const std::uint64_t high = r.u32(order_);
@@ -449,7 +442,7 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
         record.number = count_;
         record.data = r.bytes(captured);
         record.original_length = original;
-        record.time = type == block_simple_packet ? Timestamp{} : pcapng_time(interface, units);
+        record.time = type == spb_block_type ? Timestamp{} : pcapng_time(interface, units);
         record.link_type = interface.link_type;
         record.interface_id = interface_id;
         own_order(record);
