@@ -6,17 +6,8 @@ set -euo pipefail
 : "${NFCAP:?set NFCAP to the nfcap binary}" "${NFCAP_SOURCE_DIR:?set NFCAP_SOURCE_DIR}"
 rec="$NFCAP_SOURCE_DIR/samples/recordings"
 gold="$NFCAP_SOURCE_DIR/samples/golden"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() {
-    echo "ok: $*"
-    passed=$((passed + 1))
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # $work, fail, ok, $passed
 
 replay() { # replay RECORDING LINKTYPE OUT -> exit status of nfcap, stderr in OUT.err
     local rc=0

@@ -17,17 +17,8 @@ rec="$NFCAP_SOURCE_DIR/samples/recordings"
 gold="$NFCAP_SOURCE_DIR/samples/golden"
 lua="$NFCAP_SOURCE_DIR/samples/wireshark/nfcap.lua"
 agree="$NFCAP_SOURCE_DIR/tests/golden/nflog_agree.py"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() {
-    echo "ok: $*"
-    passed=$((passed + 1))
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # $work, fail, ok, $passed
 
 # whole FILE GOLDEN [nfcap input: a path or "-" with FILE on stdin]
 whole() {

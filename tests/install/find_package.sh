@@ -7,17 +7,8 @@
 set -euo pipefail
 : "${NFCAP_BUILD_DIR:?set NFCAP_BUILD_DIR to a configured and built nfcap build directory}"
 : "${NFCAP_SOURCE_DIR:?set NFCAP_SOURCE_DIR}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() {
-    echo "ok: $*"
-    passed=$((passed + 1))
-}
+# shellcheck source=../golden/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../golden/lib.sh" # $work, fail, ok, $passed
 
 cache="$NFCAP_BUILD_DIR/CMakeCache.txt"
 [[ -f $cache ]] || fail "$NFCAP_BUILD_DIR is not a CMake build directory"
