@@ -36,6 +36,13 @@ struct CommentContext {
     std::string_view verdict;
     // The record's time (the kernel's, else the receive time): names are resolved as of then.
     Timestamp time;
+    // What a pcapng record states elsewhere is left out of its comment (README, "The metadata
+    // comment", Keys left out): `family` when the payload's IP version says it, an empty
+    // `prefix`, `ts` when the time is the kernel's. Text and JSON output keep every key.
+    bool leave_out_implied = false;
+    // With leave_out_implied: the record's link-layer header (LINKTYPE_LINUX_SLL2) holds the
+    // hardware type and address, so `hwtype` and `hwaddr` are left out too.
+    bool hw_in_link_header = false;
 };
 
 // Appends the comment for `packet` to `out` (which the caller clears and reuses, so the hot

@@ -52,8 +52,11 @@ class RecordEncoder {
     EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
                         const RecordContext& context);
 
-    // The record's metadata comment, as append() writes it; valid until the next call.
-    std::string_view comment(const Packet& packet, const RecordContext& context);
+    // The record's metadata comment with every key (text and JSON output); append() leaves out
+    // what the record states elsewhere (CommentContext::leave_out_implied). Valid until the
+    // next call.
+    std::string_view comment(const Packet& packet, const RecordContext& context,
+                             bool leave_out_implied = false);
     // The record's time: the kernel's when it gave one, else the context's fallback.
     static Timestamp time(const Packet& packet, const RecordContext& context) {
         return packet.timestamp ? *packet.timestamp : context.fallback_time;

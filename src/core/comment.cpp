@@ -287,8 +287,20 @@ std::string_view timestamp_source_name(TimestampSource source) {
     return {};
 }
 
+// Whether the payload's own IP version states the family (a bridge, ARP or netdev record, or
+// one whose payload disagrees, keeps its family key).
+bool family_implied(const Packet& p) {
+    if (p.payload.empty()) {
+        return false;
+    }
+    const unsigned version = std::to_integer<unsigned>(p.payload[0]) >> 4U;
+    return (p.family == Family::ipv4 && version == 4) || (p.family == Family::ipv6 && version == 6);
+}
+
 // The comment of `p`, key by key in the fixed order of the grammar.
 void write(Writer& out, const Packet& p, const CommentContext& context) {
+    const bool implied = context.leave_out_implied;
+    const bool hw_implied = implied && context.hw_in_link_header;
     out.put(context.source);
     if (p.has_packet_header) {
         const std::string_view hook = hook_name(p.family, p.hook);
@@ -299,13 +311,15 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
             out.put(hook);
         }
     }
-    out.key("family");
-    if (const std::string_view family = family_name(p.family); !family.empty()) {
-        out.put(family);
-    } else {
-        out.decimal(static_cast<unsigned>(p.family));
+    if (!implied || !family_implied(p)) {
+        out.key("family");
+        if (const std::string_view family = family_name(p.family); !family.empty()) {
+            out.put(family);
+        } else {
+            out.decimal(static_cast<unsigned>(p.family));
+        }
     }
-    if (p.has_prefix) {
+    if (p.has_prefix && !(implied && p.prefix.empty())) {
         out.key("prefix");
         out.value(p.prefix);
     }
@@ -329,11 +343,11 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         out.key("priority");
         out.decimal(*p.priority);
     }
-    if (p.hwtype) {
+    if (p.hwtype && !hw_implied) {
         out.key("hwtype");
         out.decimal(*p.hwtype);
     }
-    if (p.hwaddr && p.hwaddr->length > 0) {
+    if (p.hwaddr && p.hwaddr->length > 0 && !hw_implied) {
         out.key("hwaddr");
         out.hex_bytes(p.hwaddr->view(), ':');
     }
@@ -399,8 +413,10 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         out.key("secctx");
         out.value(p.secctx);
     }
-    out.key("ts");
-    out.put(timestamp_source_name(context.timestamp_source));
+    if (!implied || context.timestamp_source != TimestampSource::kernel) {
+        out.key("ts");
+        out.put(timestamp_source_name(context.timestamp_source));
+    }
     if (p.truncated()) {
         out.key("trunc");
         out.decimal(p.original_length);

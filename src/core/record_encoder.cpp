@@ -116,12 +116,14 @@ std::uint32_t RecordEncoder::interface_snaplen() const {
     return 262144; // whole records: the TLV overhead varies, so use libpcap's maximum
 }
 
-std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context) {
-    return write_comment(
-        comment_, p,
-        CommentContext{context.source, context.names,
-                       p.timestamp ? TimestampSource::kernel : context.fallback_source,
-                       context.verdict, time(p, context)});
+std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context,
+                                        bool leave_out_implied) {
+    CommentContext c{context.source, context.names,
+                     p.timestamp ? TimestampSource::kernel : context.fallback_source,
+                     context.verdict, time(p, context)};
+    c.leave_out_implied = leave_out_implied;
+    c.hw_in_link_header = leave_out_implied && link_type_ == LinkType::linux_sll2;
+    return write_comment(comment_, p, c);
 }
 
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
@@ -159,7 +161,7 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
     } else if (p.packet_id) {
         epb.packet_id = *p.packet_id;
     }
-    epb.comment = comment(p, context);
+    epb.comment = comment(p, context, true);
 
     std::array<std::byte, sll2_header_size> cooked{};
     if (link_type_ == LinkType::nflog) {

@@ -56,7 +56,13 @@ void NflogSource::configure() {
     // One config message per group: bind, copy mode, batching, sequence numbers. All are sent
     // before any acknowledgement is read; records that arrive meanwhile are kept in pending_.
     std::array<char, 8192> message{}; // one config message is < 100 bytes
-    std::uint16_t flags = NFULNL_CFG_F_SEQ | NFULNL_CFG_F_SEQ_GLOBAL;
+    // The namespace-wide sequence number orders the records of several groups; with one group it
+    // would repeat the group's own (plus a constant) in every record, so it is asked for only
+    // when several groups are recorded.
+    std::uint16_t flags = NFULNL_CFG_F_SEQ;
+    if (config_.groups.size() > 1) {
+        flags |= NFULNL_CFG_F_SEQ_GLOBAL;
+    }
     if (config_.conntrack) {
         flags |= NFULNL_CFG_F_CONNTRACK;
     }

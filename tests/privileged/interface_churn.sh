@@ -84,9 +84,10 @@ check_eq "nfcap exit status" 0 "$rc"
 
 tshark -r "$out" -Y 'udp.dstport == 7701 || udp.dstport == 7702' \
     -T fields -e udp.dstport -e frame.comment >"$WORK/records" 2>/dev/null
-# For each record: its port, its in= value, and whether the kernel stamped it.
+# For each record: its port, its in= value, and whether the kernel stamped it (a pcapng comment
+# without ts= has the kernel's time).
 awk -F'\t' '{
-    name = ""; ts = ""
+    name = ""; ts = "kernel"
     n = split($2, pairs, " ")
     for (i = 1; i <= n; i++) {
         if (pairs[i] ~ /^in=/) name = substr(pairs[i], 4)

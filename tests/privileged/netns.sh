@@ -61,7 +61,7 @@ cat "$WORK/name.err" >&2
 check_eq "nfcap exit status" 0 "$rc"
 capinfos "$WORK/name.pcapng" | grep -q "Name = nflog:21" || fail "no nflog:21 interface block"
 check_eq "records before the rename, with the namespace's interface name" 5 \
-    "$(comments "$WORK/name.pcapng" udp.dstport==7800 | grep -c "^nflog:21 hook=input family=ipv4 prefix=in-ns in=vethb/$ifindex_b ")"
+    "$(comments "$WORK/name.pcapng" udp.dstport==7800 | grep -c "^nflog:21 hook=input prefix=in-ns in=vethb/$ifindex_b ")"
 check_eq "records after the rename, with the new name" 3 \
     "$(comments "$WORK/name.pcapng" udp.dstport==7800 | grep -c " in=nsport0/$ifindex_b ")"
 

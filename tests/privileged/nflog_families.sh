@@ -213,7 +213,7 @@ check_eq "capinfos packet count (raw)" "$IP_RECORDS" "$(awk '/^Number of packets
 # table FILE: one tab-separated line per frame with the fields the checks below use.
 COLUMNS_=(frame.number frame.packet_flags_direction sll.etype sll.pkttype sll.ifindex sll.hatype
     arp.opcode arp.src.proto_ipv4 arp.dst.proto_ipv4 icmp.type icmpv6.type ip.src ipv6.src
-    frame.drop_count frame.comment)
+    frame.drop_count sll.src.eth frame.comment)
 table() {
     local args=() f
     for f in "${COLUMNS_[@]}"; do args+=(-e "$f"); done
@@ -229,8 +229,10 @@ table "$raw"
 
 # count FILE AWK-CONDITION: frames of FILE for which the condition holds. The condition sees
 # the columns by name (dir etype pkttype ifindex hatype opcode arp_spa arp_tpa icmp icmp6 ipsrc
-# ip6src dropcount comment) and the comment's keys (hook family prefix in_ out physin physout
-# hwtype hwaddr hwheader; "" when absent).
+# ip6src dropcount ethsrc comment) and the comment's keys (hook family prefix in_ out physin
+# physout hwtype hwaddr hwheader; "" when absent). A key the comment leaves out because the
+# record states it (README, "Keys left out because the record states them") gets the value the
+# record states: family from the IP version, hwtype and hwaddr from the SLL2 header.
 count() {
     awk -F'\t' -v ncol="${#COLUMNS_[@]}" '
         function hex(s,   v, i) { # "0x0002" -> 2 (awks differ on hex input); "" stays ""
@@ -251,7 +253,7 @@ count() {
         {
             dir = hex($2); etype = $3; pkttype = $4; ifindex = $5; hatype = $6; opcode = $7
             arp_spa = $8; arp_tpa = $9; icmp = $10; icmp6 = $11; ipsrc = $12; ip6src = $13
-            dropcount = $14; comment = $15
+            dropcount = $14; ethsrc = $15; comment = $16
             prefix = ""; rest_ = comment
             if (match(comment, / prefix="[^"]*"/)) {
                 prefix = substr(comment, RSTART + 9, RLENGTH - 10)
@@ -260,6 +262,9 @@ count() {
             hook = kv("hook"); family = kv("family"); in_ = kv("in"); out = kv("out")
             physin = kv("physin"); physout = kv("physout"); hwtype = kv("hwtype")
             hwaddr = kv("hwaddr"); hwheader = kv("hwheader")
+            if (family == "") family = ipsrc != "" ? "ipv4" : ip6src != "" ? "ipv6" : ""
+            if (hwtype == "" && hatype != "" && hatype != 65535) hwtype = hatype
+            if (hwaddr == "") hwaddr = ethsrc
         }
         ('"$2"') { n++ }
         END { print n + 0 }' "$1.tsv" || fail "count: bad condition or table: $2"
@@ -274,7 +279,7 @@ tshark_count() {
 }
 
 # seqs: the seq= values of table lines on stdin, sorted, on one line.
-seqs() { sed -n 's/.* seq=\([0-9]*\) .*/\1/p' | sort -n | paste -sd' '; }
+seqs() { sed -En 's/.* seq=([0-9]+)( .*)?$/\1/p' | sort -n | paste -sd' '; }
 
 br="br0/$idx_br"
 vb="vethb/$idx_vb"
@@ -362,10 +367,13 @@ check_eq "sequence numbers (raw) = those of the IP records (sll2)" \
     "$(awk -F'\t' '$7 == ""' "$S.tsv" | seqs)" "$(seqs <"$R.tsv")"
 
 # ... and the same metadata: each raw comment is the comment of the sll2 record with that seq,
-# but for the group and seq_global (namespace-wide, so it counts the other group's records too).
-same_meta() { sed 's/^nflog:[0-9]* //; s/ seq_global=[0-9]*//' | sort; }
+# but for the group, seq_global (namespace-wide, so it counts the other group's records too) and
+# hwtype and hwaddr, which a raw record has no header for (an SLL2 record's header holds them).
+same_meta() { sed -E 's/^nflog:[0-9]* //; s/ (seq_global|hwtype|hwaddr)=[^ ]*//g' | sort; }
 check_eq "raw comments = sll2 comments of the IP records" \
-    "$(awk -F'\t' '$7 == "" { print $15 }' "$S.tsv" | same_meta)" "$(cut -f15 "$R.tsv" | same_meta)"
+    "$(awk -F'\t' '$7 == "" { print $16 }' "$S.tsv" | same_meta)" "$(cut -f16 "$R.tsv" | same_meta)"
+check_eq "raw IP records with the hardware address in their comment" \
+    "$(awk -F'\t' '$7 == "" && $15 != ""' "$S.tsv" | wc -l)" "$(grep -c ' hwaddr=' "$R.tsv")"
 
 check_eq "nfcap summary (sll2)" \
     "nfcap: $ALL_RECORDS packets written, 0 lost, 0 filtered, 0 malformed" \

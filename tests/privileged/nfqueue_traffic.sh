@@ -85,11 +85,13 @@ check_eq "payloads identical to what was sent" 0 "$(fields 'udp.dstport == 8001'
 
 ifindex_b=$(ip -n "$NS_B" -o link show vethb | cut -d: -f1)
 mac_a=$(ip -n "$NS_A" -o link show vetha | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-want="^nfqueue:$q hook=input family=ipv(4|6) in=vethb/$ifindex_b hwaddr=$mac_a id=[0-9]+ verdict=accept( skbinfo=[a-z,-]+)? ts=(kernel|receive)$"
+# The hardware address is in the SLL2 header (checked below), the family in the payload.
+want="^nfqueue:$q hook=input in=vethb/$ifindex_b id=[0-9]+ verdict=accept( skbinfo=[a-z,-]+)?( ts=receive)?$"
 bad=$(fields 'udp.dstport == 8001' frame.comment | grep -Ev "$want" || true)
 [ -z "$bad" ] || fail "UDP records without the expected metadata /$want/: $bad"
+check_eq "SLL2 source address of incoming UDP records" "$mac_a" "$(fields 'udp.dstport == 8001' sll.src.eth | sort -u)"
 check_eq "outgoing UDP records: owner, unfinished checksum, output hook" 2 \
-    "$(count 'udp.dstport == 8101 && frame.comment matches "hook=output family=ipv4 out=vethb/[0-9]+ uid=0 gid=0 id=[0-9]+ verdict=accept skbinfo=csum-not-ready ts=receive$"')"
+    "$(count 'udp.dstport == 8101 && frame.comment matches "hook=output out=vethb/[0-9]+ uid=0 gid=0 id=[0-9]+ verdict=accept skbinfo=csum-not-ready ts=receive$"')"
 # Packet ids: 1..N with no gap, and the same id in the epb_packetid option.
 fields frame frame.comment frame.packet_id | sed -n 's/.* id=\([0-9]*\) .*|\([0-9]*\)$/\1 \2/p' >"$WORK/ids.txt"
 check_eq "records with an id" "$frames" "$(wc -l <"$WORK/ids.txt")"
@@ -128,7 +130,7 @@ done
 [ -s "$WORK/live.rc" ] || fail "nfcap did not stop after tshark went away"
 wait_pid "$pipeline" 10 || true
 check_eq "nfcap exit status after its reader went away" 0 "$(cat "$WORK/live.rc")"
-check_eq "packets tshark showed live" 4 "$(grep -c "^nfqueue:$q hook=input family=ipv4 .*verdict=accept" "$WORK/live.out")"
+check_eq "packets tshark showed live" 4 "$(grep -c "^nfqueue:$q hook=input .*verdict=accept" "$WORK/live.out")"
 grep -q "the reader of standard output went away" "$WORK/live.err" || fail "no clean stop: $(cat "$WORK/live.err")"
 # No listener any more: without --queue-bypass the kernel drops what the rule queues.
 check_eq "ping after the tap stopped (the kernel drops without a listener)" 1 \

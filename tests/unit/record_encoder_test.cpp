@@ -109,9 +109,38 @@ TEST(RecordEncoder, Sll2RecordKeepsKernelTimeLengthsAndComment) {
     EXPECT_EQ(v.caplen, 20U + 64U);
     EXPECT_EQ(v.origlen, 20U + 1500U) << "truncation is visible";
     EXPECT_EQ(v.data[20], std::byte{0x45});
-    EXPECT_TRUE(contains(out, "nflog:9 hook=input family=ipv4 in=4 hwtype=1"));
-    EXPECT_TRUE(contains(out, "ts=kernel trunc=1500"));
+    // The record states the family (an IPv4 payload), the hardware type and address (the SLL2
+    // header) and that the time is the kernel's (no ts key): the comment leaves them out.
+    EXPECT_TRUE(contains(out, "nflog:9 hook=input in=4 "));
+    EXPECT_FALSE(contains(out, "family="));
+    EXPECT_FALSE(contains(out, "hwtype="));
+    EXPECT_FALSE(contains(out, "ts="));
+    EXPECT_TRUE(contains(out, " trunc=1500"));
     EXPECT_EQ(encoder.interface_snaplen(), 262144U + 20U);
+    // The full comment (text and JSON output) keeps every key.
+    const std::string full(encoder.comment(nfcap::decode_nflog(m.record()), context()));
+    EXPECT_NE(full.find("nflog:9 hook=input family=ipv4 in=4 hwtype=1"), std::string::npos)
+        << full;
+    EXPECT_NE(full.find("ts=kernel trunc=1500"), std::string::npos) << full;
+}
+
+TEST(RecordEncoder, CommentKeepsWhatTheRecordDoesNotState) {
+    // An IPv6 family whose payload is IPv4 (the record disagrees with itself): family stays.
+    const auto m = input_record(64, 64);
+    auto packet = nfcap::decode_nflog(m.record());
+    packet.family = nfcap::Family::ipv6;
+    packet.has_prefix = true; // an empty prefix is left out ...
+    RecordEncoder raw(LinkType::raw, 262144);
+    ByteBuffer out;
+    ASSERT_EQ(raw.append(out, packet, m.record(), context()), EncodeResult::written);
+    EXPECT_TRUE(contains(out, " family=ipv6 ")) << "the payload says IPv4";
+    EXPECT_FALSE(contains(out, "prefix="));
+    // ... and a RAW record has no header that holds the hardware type.
+    EXPECT_TRUE(contains(out, " hwtype=1"));
+    packet.prefix = "x"; // a prefix that is not empty stays
+    out.clear();
+    ASSERT_EQ(raw.append(out, packet, m.record(), context()), EncodeResult::written);
+    EXPECT_TRUE(contains(out, " prefix=x "));
 }
 
 TEST(RecordEncoder, MissingKernelTimeFallsBackAndSaysSo) {
