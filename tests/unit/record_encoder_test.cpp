@@ -119,8 +119,7 @@ TEST(RecordEncoder, Sll2RecordKeepsKernelTimeLengthsAndComment) {
     EXPECT_EQ(encoder.interface_snaplen(), 262144U + 20U);
     // The full comment (text and JSON output) keeps every key.
     const std::string full(encoder.comment(nfcap::decode_nflog(m.record()), context()));
-    EXPECT_NE(full.find("nflog:9 hook=input family=ipv4 in=4 hwtype=1"), std::string::npos)
-        << full;
+    EXPECT_NE(full.find("nflog:9 hook=input family=ipv4 in=4 hwtype=1"), std::string::npos) << full;
     EXPECT_NE(full.find("ts=kernel trunc=1500"), std::string::npos) << full;
 }
 
