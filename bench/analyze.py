@@ -148,7 +148,7 @@ def sustained(by, tool, rates, per_packet):
             best = f"≥ {f_rate(offered)} rec/s" if offered else best
         else:
             best = f"{f_rate(rate * per_packet)} rec/s"
-    return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "none"
+    return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "loses flat out"
 
 
 def slot_ratios(rs, tool, rate, ref, attr):
@@ -162,16 +162,19 @@ def slot_ratios(rs, tool, rate, ref, attr):
     return vals
 
 
-def counts_line(rs, suite):
-    """What each point ran: records per run and repetitions, and whether that is full mode's."""
+def counts_line(rs, suite, mode=None):
+    """What each point ran: the mode, records per run and repetitions, and whether that is the
+    full mode's."""
     sent = [x.sent_records for x in rs if x.sent_records is not None]
     reps = len({x.rep for x in rs})
     lo, hi = (int(min(sent)), int(max(sent))) if sent else (0, 0)
     span = f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
     want = FULL_RECORDS.get(suite, 1_000_000)
-    text = f"Each point: {span} records sent per run, {reps} repetitions."
+    in_mode = f" (mode {mode})" if mode else ""
+    text = f"Each point{in_mode}: {span} records sent per run, {reps} repetitions."
     if lo < want or reps < FULL_REPS:
-        text = (f"**Reduced counts (not a full run): {span} records per run, {reps} repetitions** "
+        text = (f"**Reduced counts{in_mode}, not a full run: {span} records per run, {reps} "
+                f"repetitions** "
                 f"(full mode: ≥ {want:,} records per run, ≥ {FULL_REPS} repetitions).")
     return text
 
@@ -185,7 +188,7 @@ def own_loss_cell(xs):
     return f_own_loss(worst.own_lost, worst.own_certainty)
 
 
-def live_table(runs, suite, out):
+def live_table(runs, suite, out, mode=None):
     rs = [x for x in runs if x.suite == suite]
     if not rs:
         return
@@ -203,7 +206,7 @@ def live_table(runs, suite, out):
         by[(x.tool, x.rate)].append(x)
     refs = [t for t in ("null", "floor", "tcpdump") if t in tools]
 
-    out.append(counts_line(rs, suite))
+    out.append(counts_line(rs, suite, mode))
     out.append("")
     unit = "packets" if nfq else "records"
     head = (f"| offered | tool | loss % median | loss % worst | own count | {unit}/s | "
@@ -320,6 +323,7 @@ def main():
                    "calib-nflog", "calib-nflog-x8", "calib-nfqueue")
     runs = [Run(r) for r in rows if r["suite"] in live_suites]
     out = ["# nfcap performance", ""]
+    mode = None
     if a.system:
         sysinfo = dict(line.rstrip("\n").split(": ", 1) for line in open(a.system) if ": " in line)
         out.append(f"`{sysinfo.get('command', 'bench/run.sh')}` on {sysinfo.get('date', '?')}: "
@@ -330,10 +334,16 @@ def main():
                    f"ulogd2 {sysinfo.get('ulogd2', '?')}; {sysinfo.get('editcap', 'editcap')}. "
                    f"Load average before the run: {sysinfo.get('load average before the run', '?')}, "
                    f"after: {sysinfo.get('load average after the run', '?')}.")
-        mode = sysinfo.get("mode", "?")
-        if mode != "full":
+        mode = sysinfo.get("mode")
+        if mode == "flat":
             out.append("")
-            out.append(f"**Mode {mode}: counts and repetitions below the full mode's "
+            out.append("**Mode flat: only the flat-out points of NFLOG at 1 and at 8 records per "
+                       "packet, with the full mode's counts and repetitions and every NFLOG reader; "
+                       "no paced rates, NFQUEUE, replay, callgrind or long capture (their targets "
+                       "are not checked).**")
+        elif mode != "full":
+            out.append("")
+            out.append(f"**Mode {mode or '?'}: counts and repetitions below the full mode's "
                        f"(≥ 1 M records per live point, 3.2 M with 8 log rules, ≥ {FULL_REPS} "
                        "repetitions); each table says what it ran.**")
         out.append("")
@@ -441,7 +451,7 @@ def main():
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         if any(x.suite == suite for x in runs):
             out += [f"## {titles[suite]}", ""]
-            live_table(runs, suite, out)
+            live_table(runs, suite, out, mode)
             out.append("")
 
     # ---- replay
