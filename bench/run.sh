@@ -21,7 +21,7 @@
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
 # repetitions, 48 minutes on 2 vCPUs. --flat: only the flat-out points of nflog and nflog-x8,
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
-# callgrind or long capture), a few minutes, for iterating on performance. --quick (the
+# callgrind or long capture), about 4 minutes, for iterating on performance. --quick (the
 # default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
 # counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
 # nothing).
@@ -45,7 +45,7 @@ for arg in "$@"; do
   --flat) MODE=flat ;;
   --smoke) MODE=smoke ;;
   -h | --help)
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
