@@ -29,9 +29,18 @@ import statistics
 import sys
 from collections import defaultdict
 
-RSS_LIMIT_MIB = 64
-CPU_RATIO_LIMIT = 3.0
-NFQ_RATE_RATIO = 0.95
+# The targets of the performance issue (see targets() and bench/README.md).
+CPU_X_TCPDUMP = 0.8       # NFLOG: nfcap's CPU per record at most 0.8x tcpdump's, at every point
+CPU_X_FLOOR = 1.25        # ... and at most 1.25x the floor reader's
+X8_LOSSLESS_RUNS = 10     # NFLOG x8 flat out: the issue asks 10 lossless runs of 10
+NFQ_PACED_RATE = 50_000   # NFQUEUE: the paced point of the CPU targets (packets/s)
+NFQ_CPU_X_NULL = 1.2      # ... CPU per packet at most 1.2x the null reader's, below tcpdump's
+NFQ_RATE_RATIO = 0.95     # NFQUEUE flat out: at least 0.95x the null reader's rate, zero loss
+REPLAY_X_EDITCAP = 2.0    # replay: at least 2x editcap's records/s
+INSTR_PER_RECORD = 1000   # replay under callgrind: at most 1,000 instructions per record
+RSS_LIMIT_MIB = 64        # peak RSS in every nfcap run
+RSS_GROWTH_MIB = 2        # long run's peak over the short runs' of the same point: "grew" above
+NOT_MEASURED = "not measured in this run"
 FULL_RECORDS = {"nflog": 1_000_000, "nflog-x8": 3_200_000, "nfqueue": 1_000_000}
 FULL_REPS = 5
 
@@ -148,7 +157,7 @@ def sustained(by, tool, rates, per_packet):
             best = f"≥ {f_rate(offered)} rec/s" if offered else best
         else:
             best = f"{f_rate(rate * per_packet)} rec/s"
-    return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "none"
+    return best or f"< {f_rate(rates[0] * per_packet)} rec/s" if rates[0] else best or "loses flat out"
 
 
 def slot_ratios(rs, tool, rate, ref, attr):
@@ -162,16 +171,19 @@ def slot_ratios(rs, tool, rate, ref, attr):
     return vals
 
 
-def counts_line(rs, suite):
-    """What each point ran: records per run and repetitions, and whether that is full mode's."""
+def counts_line(rs, suite, mode=None):
+    """What each point ran: the mode, records per run and repetitions, and whether that is the
+    full mode's."""
     sent = [x.sent_records for x in rs if x.sent_records is not None]
     reps = len({x.rep for x in rs})
     lo, hi = (int(min(sent)), int(max(sent))) if sent else (0, 0)
     span = f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
     want = FULL_RECORDS.get(suite, 1_000_000)
-    text = f"Each point: {span} records sent per run, {reps} repetitions."
+    in_mode = f" (mode {mode})" if mode else ""
+    text = f"Each point{in_mode}: {span} records sent per run, {reps} repetitions."
     if lo < want or reps < FULL_REPS:
-        text = (f"**Reduced counts (not a full run): {span} records per run, {reps} repetitions** "
+        text = (f"**Reduced counts{in_mode}, not a full run: {span} records per run, {reps} "
+                f"repetitions** "
                 f"(full mode: ≥ {want:,} records per run, ≥ {FULL_REPS} repetitions).")
     return text
 
@@ -185,7 +197,7 @@ def own_loss_cell(xs):
     return f_own_loss(worst.own_lost, worst.own_certainty)
 
 
-def live_table(runs, suite, out):
+def live_table(runs, suite, out, mode=None):
     rs = [x for x in runs if x.suite == suite]
     if not rs:
         return
@@ -203,7 +215,7 @@ def live_table(runs, suite, out):
         by[(x.tool, x.rate)].append(x)
     refs = [t for t in ("null", "floor", "tcpdump") if t in tools]
 
-    out.append(counts_line(rs, suite))
+    out.append(counts_line(rs, suite, mode))
     out.append("")
     unit = "packets" if nfq else "records"
     head = (f"| offered | tool | loss % median | loss % worst | own count | {unit}/s | "
@@ -309,6 +321,242 @@ def calibration_lines(runs, out):
             "NFLOG sequence number). The bytes/rec columns show both, run by run.", ""]
 
 
+def replay_figures(rows):
+    """Per repetition and tool of the replay suite: records/s, CPU per M records, RSS, records."""
+    replay = defaultdict(dict)
+    for r in rows:
+        if r["suite"] != "replay":
+            continue
+        wall = num(r["wall_s"])
+        n = num(r["records"])
+        cpu = (num(r["utime_s"]) or 0) + (num(r["stime_s"]) or 0)
+        replay[r["rep"]][r["tool"]] = {
+            "rps": n / wall if n and wall else None,
+            "cpu": cpu / n * 1e6 if n else None,
+            "rss": (num(r["maxrss_kb"]) or 0) / 1024,
+            "n": n,
+            "in": num(r["matched"]),
+        }
+    return replay
+
+
+def verdict_cell(ok):
+    """True: met; False: missed; None: no data; a string says what held (e.g. too few runs)."""
+    if ok is None:
+        return NOT_MEASURED
+    if isinstance(ok, str):
+        return ok
+    return "met" if ok else "**missed**"
+
+
+def rates_of(rs):
+    return sorted({x.rate for x in rs}, key=lambda v: (v == 0, v))
+
+
+def nflog_cpu_target(runs, suite, ref, limit):
+    """nfcap's CPU per record / ref's, median of the same-slot ratios per point, the worst point."""
+    rs = [x for x in runs if x.suite == suite]
+    per_packet = int(rs[0].r["records_per_packet"] or 1) if rs else 1
+    points = []
+    for rate in rates_of(rs):
+        vals = slot_ratios(rs, "nfcap", rate, ref, "cpu_per_m")
+        if vals:
+            points.append((rate, median(vals), vals))
+    if not points:
+        return None, NOT_MEASURED
+    rate, worst, vals = max(points, key=lambda p: p[1])
+    figure = f"worst point: {rate_label(rate, per_packet)} {cell(vals, f_ratio)}"
+    if len(points) > 1:
+        figure += "; every point: " + ", ".join(f"{rate_label(r)} {m:.2f}" for r, m, _ in points)
+    missing = [what for what, present in
+               (("flat out", any(r == 0 for r, _, _ in points)),
+                ("paced rates", any(r > 0 for r, _, _ in points))) if not present]
+    if missing:
+        figure += f"; {' and '.join(missing)}: {NOT_MEASURED}"
+    if worst > limit:
+        return False, figure
+    if missing:  # met where measured: say where
+        return f"met ({'flat out' if 'paced rates' in missing else 'paced rates'} only)", figure
+    return True, figure
+
+
+def lossless(xs):
+    return [x for x in xs if x.loss is not None and x.loss <= 0]
+
+
+def null_ceiling(runs, suite):
+    """The paced rates (packets/s) of SUITE up to the null reader's ceiling, and that ceiling
+    as text: the null reader's median flat-out records/s, and no paced rate above the first one
+    where the null reader itself lost anything."""
+    rs = [x for x in runs if x.suite == suite]
+    per_packet = int(rs[0].r["records_per_packet"] or 1) if rs else 1
+    null_top = [x.offered for x in rs if x.tool == "null" and x.rate == 0 and x.offered]
+    ceiling = median(null_top)
+    rates = []
+    for rate in [r for r in rates_of(rs) if r > 0]:
+        nulls = [x for x in rs if x.tool == "null" and x.rate == rate]
+        if ceiling is not None and rate * per_packet > ceiling:
+            break
+        if nulls and len(lossless(nulls)) < len(nulls):
+            break
+        rates.append(rate)
+    text = (f"null's flat-out rate {f_rate(ceiling)} records/s" if ceiling is not None
+            else "null's flat-out rate not measured: every paced rate")
+    return rates, text
+
+
+def targets(runs, rows, replay, cg):
+    """The performance issue's targets, one table row each; a target whose data this run does not
+    have says so."""
+    out = []
+
+    def target(name, ok, figure):
+        out.append(f"| {name} | {figure} | {verdict_cell(ok)} |")
+
+    # NFLOG CPU per record, at 1 and at 8 records per packet, every point.
+    for suite, what in (("nflog", "1 record per packet"), ("nflog-x8", "8 records per packet")):
+        for ref, limit, whose in (("tcpdump", CPU_X_TCPDUMP, "tcpdump's"),
+                                  ("floor", CPU_X_FLOOR, "the floor reader's")):
+            ok, figure = nflog_cpu_target(runs, suite, ref, limit)
+            target(f"NFLOG, {what}, flat out and paced: nfcap's CPU per record ≤ {limit:g}× {whose} "
+                   "(median of the same-slot ratios per point, worst point)", ok, figure)
+
+    # NFLOG x8 flat out: every run lossless (the calibration run is one of them).
+    top = [x for x in runs if x.suite in ("nflog-x8", "calib-nflog-x8") and x.tool == "nfcap"
+           and x.rate == 0]
+    name = (f"NFLOG, 8 records per packet, flat out, default settings: zero loss in every run "
+            f"({X8_LOSSLESS_RUNS} of {X8_LOSSLESS_RUNS})")
+    if not top:
+        target(name, None, NOT_MEASURED)
+    else:
+        k, n = len(lossless(top)), len(top)
+        losses = [x.loss for x in top if x.loss is not None]
+        figure = f"{k} of {n} runs lossless"
+        cal = [x for x in top if x.suite.startswith("calib-")]
+        if cal:  # nfcap's calibration run before the suite is such a run too
+            rest = [x for x in top if x not in cal]
+            figure += (f" (the suite's {len(lossless(rest))} of {len(rest)}, the calibration "
+                       f"run{'s' if len(cal) > 1 else ''} {len(lossless(cal))} of {len(cal)})")
+        figure += (f"; loss worst {f_loss(max(losses)) if losses else 'n/a'} %; nfcap's own count, "
+                   f"worst run: {own_loss_cell(top)}")
+        ok = False if k < n else True if n >= X8_LOSSLESS_RUNS else (
+            f"not decided: {n} runs, fewer than {X8_LOSSLESS_RUNS}")
+        target(name, ok, figure)
+
+    # NFLOG paced: zero loss at every rate up to the null reader's ceiling.
+    parts, all_ok, checked = [], True, []
+    for suite in ("nflog", "nflog-x8"):
+        rates, ceiling = null_ceiling(runs, suite)
+        xs = [x for x in runs if x.suite == suite and x.tool == "nfcap" and x.rate in rates]
+        if not xs:
+            parts.append(f"{suite}: {NOT_MEASURED}")
+            continue
+        checked.append(suite)
+        k, n = len(lossless(xs)), len(xs)
+        all_ok = all_ok and k == n
+        per_packet = int(xs[0].r["records_per_packet"] or 1)
+        text = (f"{suite}: {', '.join(rate_label(r, per_packet) for r in rates)} "
+                f"(up to the {ceiling}): "
+                f"{k} of {n} runs lossless")
+        if k < n:
+            bad = max((x for x in xs if x.loss is not None), key=lambda x: x.loss)
+            text += f", worst {f_loss(bad.loss)} % at {rate_label(bad.rate)}"
+        parts.append(text)
+    ok = None if not checked else False if not all_ok else True if len(checked) == 2 else (
+        f"met ({checked[0]} only)")
+    target("NFLOG, 1 and 8 records per packet, default settings: zero loss at every paced rate up "
+           "to the null reader's ceiling", ok, "; ".join(parts) if checked else NOT_MEASURED)
+
+    # NFQUEUE at 50k packets/s: CPU per packet against the null reader and tcpdump.
+    nfq = [x for x in runs if x.suite == "nfqueue"]
+    paced = rate_label(NFQ_PACED_RATE)
+    for ref, limit, name in (
+            ("null", NFQ_CPU_X_NULL, f"≤ {NFQ_CPU_X_NULL:g}× the null reader's"),
+            ("tcpdump", 1.0, "below tcpdump's")):
+        vals = slot_ratios(nfq, "nfcap", NFQ_PACED_RATE, ref, "cpu_per_m")
+        m = median(vals)
+        ok = None if m is None else (m <= limit if ref == "null" else m < limit)
+        target(f"NFQUEUE --auto-accept at {paced}: CPU per packet {name}", ok,
+               f"× {ref}: {cell(vals, f_ratio)}" if vals else NOT_MEASURED)
+
+    # NFQUEUE flat out: rate against the null reader's, zero loss.
+    vals = slot_ratios(nfq, "nfcap", 0, "null", "rec_per_s")
+    top = [x for x in nfq if x.tool == "nfcap" and x.rate == 0]
+    name = f"NFQUEUE --auto-accept, flat out: ≥ {NFQ_RATE_RATIO:g}× the null reader's rate, zero loss"
+    if not vals or not top:
+        target(name, None, NOT_MEASURED)
+    else:
+        k, n = len(lossless(top)), len(top)
+        losses = [x.loss for x in top if x.loss is not None]
+        target(name, median(vals) >= NFQ_RATE_RATIO and k == n,
+               f"rate × null {cell(vals, f_ratio)}; {k} of {n} runs lossless (worst "
+               f"{f_loss(max(losses)) if losses else 'n/a'} %)")
+
+    # Replay: speed against editcap, instructions per record.
+    speed = [d["nfcap"]["rps"] / d["editcap"]["rps"] for d in replay.values()
+             if "nfcap" in d and "editcap" in d and d["nfcap"]["rps"] and d["editcap"]["rps"]]
+    target(f"Replay: nfcap -r ≥ {REPLAY_X_EDITCAP:g}× editcap -F pcapng's records/s",
+           median(speed) >= REPLAY_X_EDITCAP if speed else None,
+           f"nfcap's records/s ÷ editcap's: {cell(speed, f_ratio)}" if speed else NOT_MEASURED)
+    ir, n = (num(cg["nfcap"]["instructions"]), num(cg["nfcap"]["records"])) if "nfcap" in cg else (None, None)
+    if ir and n:
+        figure = f"{ir / n:,.0f} instructions per record over {int(n):,} records (whole run)"
+        small = cg.get("nfcap-1k")
+        if small and num(small["instructions"]) and num(small["records"]) and n > num(small["records"]):
+            figure += (f"; marginal {(ir - num(small['instructions'])) / (n - num(small['records'])):,.0f}")
+        target(f"Replay under callgrind: ≤ {INSTR_PER_RECORD:,} instructions per record",
+               ir / n <= INSTR_PER_RECORD, figure)
+    else:
+        target(f"Replay under callgrind: ≤ {INSTR_PER_RECORD:,} instructions per record", None,
+               NOT_MEASURED)
+
+    # Peak RSS: below the limit everywhere, and flat over the long runs.
+    rss_all = [(num(r["maxrss_kb"]) / 1024, r["suite"]) for r in rows
+               if r["tool"] == "nfcap" and num(r["maxrss_kb"]) is not None]
+    if rss_all:
+        peak, where = max(rss_all)
+        target(f"Peak RSS < {RSS_LIMIT_MIB} MiB in every nfcap run", peak < RSS_LIMIT_MIB,
+               f"highest: {peak:.1f} MiB ({where}), over {len(rss_all)} nfcap runs")
+    else:
+        target(f"Peak RSS < {RSS_LIMIT_MIB} MiB in every nfcap run", None, NOT_MEASURED)
+    parts, grew, any_data = [], False, False
+    for long_suite, label, short in (
+            ("rss-live", "long live capture",
+             lambda r: r["suite"] == "nflog" and r["rate"] == "0"),
+            ("rss-replay", "replay from a pipe", lambda r: r["suite"] == "replay")):
+        longs = [r for r in rows if r["suite"] == long_suite and r["tool"] == "nfcap"
+                 and num(r["maxrss_kb"]) is not None]
+        shorts = [r for r in rows if short(r) and r["tool"] == "nfcap" and num(r["maxrss_kb"]) is not None]
+        if not longs or not shorts:
+            continue
+        any_data = True
+        lp = max(num(r["maxrss_kb"]) for r in longs) / 1024
+        sp = max(num(r["maxrss_kb"]) for r in shorts) / 1024
+        ln = max((num(r["records"]) or 0) for r in longs)
+        sn = max((num(r["records"]) or 0) for r in shorts)
+        up = lp - sp > RSS_GROWTH_MIB
+        grew = grew or up
+        parts.append(f"{label}, {int(ln):,} records: peak {lp:.1f} MiB against {sp:.1f} MiB over "
+                     f"{int(sn):,} records at the same point: "
+                     + (f"grew by {lp - sp:.1f} MiB" if up else "did not grow"))
+    target(f"Peak RSS stays flat over the long run (grew: more than {RSS_GROWTH_MIB} MiB above "
+           "the shorter runs of the same point)", (not grew) if any_data else None,
+           "; ".join(parts) if any_data else NOT_MEASURED)
+
+    pinned = [x for x in runs if x.cpus != "NA"]
+    if pinned:
+        single = [x.cpus for x in pinned if x.cpus.isdigit()]
+        cpu = max(set(single), key=single.count) if single else None
+        off = [x for x in pinned if x.cpus != cpu]
+        target("Every reader, all its threads included, on one CPU", not off,
+               f"{len(pinned) - len(off)} of {len(pinned)} runs on CPU {cpu} only"
+               + ("; not: " + ", ".join(f"{x.suite} {x.tool} {rate_label(x.rate)} rep {x.rep} "
+                                       f"({x.cpus})" for x in off) if off else ""))
+    else:
+        target("Every reader, all its threads included, on one CPU", None, NOT_MEASURED)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("csv")
@@ -320,6 +568,7 @@ def main():
                    "calib-nflog", "calib-nflog-x8", "calib-nfqueue")
     runs = [Run(r) for r in rows if r["suite"] in live_suites]
     out = ["# nfcap performance", ""]
+    mode = None
     if a.system:
         sysinfo = dict(line.rstrip("\n").split(": ", 1) for line in open(a.system) if ": " in line)
         out.append(f"`{sysinfo.get('command', 'bench/run.sh')}` on {sysinfo.get('date', '?')}: "
@@ -330,105 +579,31 @@ def main():
                    f"ulogd2 {sysinfo.get('ulogd2', '?')}; {sysinfo.get('editcap', 'editcap')}. "
                    f"Load average before the run: {sysinfo.get('load average before the run', '?')}, "
                    f"after: {sysinfo.get('load average after the run', '?')}.")
-        mode = sysinfo.get("mode", "?")
-        if mode != "full":
+        mode = sysinfo.get("mode")
+        if mode == "flat":
             out.append("")
-            out.append(f"**Mode {mode}: counts and repetitions below the full mode's "
+            out.append("**Mode flat: only the flat-out points of NFLOG at 1 and at 8 records per "
+                       "packet, with the full mode's counts and repetitions and every NFLOG reader; "
+                       "no paced rates, NFQUEUE, replay, callgrind or long capture (the targets "
+                       f"that need them say \"{NOT_MEASURED}\").**")
+        elif mode != "full":
+            out.append("")
+            out.append(f"**Mode {mode or '?'}: counts and repetitions below the full mode's "
                        f"(≥ 1 M records per live point, 3.2 M with 8 log rules, ≥ {FULL_REPS} "
                        "repetitions); each table says what it ran.**")
         out.append("")
 
     # ---- targets
-    targets = []
-
-    def target(name, ok, figure):
-        targets.append(f"| {name} | {figure} | {'met' if ok else '**missed**' if ok is not None else 'not measured'} |")
-
-    def slot_ratio(suite, rate, attr):
-        vals = []
-        rs = [x for x in runs if x.suite == suite]
-        for rep in sorted({x.rep for x in rs}):
-            a_ = [x for x in rs if x.tool == "nfcap" and x.rate == rate and x.rep == rep]
-            b_ = [x for x in rs if x.tool == "null" and x.rate == rate and x.rep == rep]
-            if a_ and b_ and getattr(a_[0], attr) and getattr(b_[0], attr):
-                vals.append(getattr(a_[0], attr) / getattr(b_[0], attr))
-        return vals
-
-    for suite, what in (("nflog", "1 record per packet"), ("nflog-x8", "8 records per packet")):
-        top = [x for x in runs if x.suite == suite and x.tool == "nfcap" and x.rate == 0]
-        if not top:
-            continue
-        lost = [x.loss for x in top]
-        own = [x.own_lost or 0 for x in top]
-        rate = median([x.rec_per_s for x in top])
-        ok = all(v is not None and v <= 0 for v in lost) and all(g == 0 for g in own)
-        target(f"NFLOG ({what}), default settings: no loss flat out",
-               ok, f"loss {cell(lost, f_loss)} % at {f_rate(rate) if rate else '?'} records/s "
-                   f"(the sender's limit); nfcap's own count, worst run: {own_loss_cell(top)}")
-        per_rate = []
-        worst = None
-        for r in sorted({x.rate for x in runs if x.suite == suite}, key=lambda v: (v == 0, v)):
-            m = median(slot_ratio(suite, r, "cpu_per_m"))
-            if m is not None:
-                per_rate.append(f"{rate_label(r)} {m:.2f}")
-                worst = m if worst is None else max(worst, m)
-        target(f"NFLOG ({what}): CPU per record ≤ {CPU_RATIO_LIMIT:g}× the null reader's",
-               None if worst is None else worst <= CPU_RATIO_LIMIT,
-               "× null (median per rate): " + ", ".join(per_rate))
-
-    nfq_top = slot_ratio("nfqueue", 0, "rec_per_s")
-    nfq_runs = [x for x in runs if x.suite == "nfqueue" and x.tool == "nfcap"]
-    if nfq_runs:
-        zero = all(x.loss is not None and x.loss <= 0 for x in nfq_runs)
-        m = median(nfq_top)
-        worst_loss = max((x.loss for x in nfq_runs if x.loss is not None), default=None)
-        target(f"NFQUEUE --auto-accept: flat-out rate ≥ {NFQ_RATE_RATIO}× the batch null reader's, zero loss",
-               m is not None and m >= NFQ_RATE_RATIO and zero,
-               f"rate × null {cell(nfq_top, f_ratio)}; worst loss over all rates "
-               f"{f_loss(worst_loss) if worst_loss is not None else '?'} %")
-
-    rp = [r for r in rows if r["suite"] == "replay"]
-    replay = defaultdict(dict)
-    for r in rp:
-        wall = num(r["wall_s"])
-        n = num(r["records"])
-        cpu = (num(r["utime_s"]) or 0) + (num(r["stime_s"]) or 0)
-        replay[r["rep"]][r["tool"]] = {
-            "rps": n / wall if n and wall else None,
-            "cpu": cpu / n * 1e6 if n else None,
-            "rss": (num(r["maxrss_kb"]) or 0) / 1024,
-            "n": n,
-            "in": num(r["matched"]),
-        }
-    speed = [d["nfcap"]["rps"] / d["editcap"]["rps"] for d in replay.values()
-             if "nfcap" in d and "editcap" in d and d["nfcap"]["rps"] and d["editcap"]["rps"]]
-    if speed:
-        target("Replay: nfcap -r faster than editcap -F pcapng", median(speed) > 1,
-               f"nfcap's records/s ÷ editcap's: {cell(speed, f_ratio)}")
-
-    rss_all = [(num(r["maxrss_kb"]) / 1024, r["suite"]) for r in rows
-               if r["tool"] == "nfcap" and num(r["maxrss_kb"]) is not None]
-    if rss_all:
-        peak, where = max(rss_all)
-        target(f"Peak RSS < {RSS_LIMIT_MIB} MiB everywhere", peak < RSS_LIMIT_MIB,
-               f"highest: {peak:.1f} MiB ({where}), over {len(rss_all)} nfcap runs")
-
-    pinned = [x for x in runs if x.cpus != "NA"]
-    if pinned:
-        single = [x.cpus for x in pinned if x.cpus.isdigit()]
-        cpu = max(set(single), key=single.count) if single else None
-        off = [x for x in pinned if x.cpus != cpu]
-        target("Every reader, all its threads included, on one CPU", not off,
-               f"{len(pinned) - len(off)} of {len(pinned)} runs on CPU {cpu} only"
-               + ("; not: " + ", ".join(f"{x.suite} {x.tool} {rate_label(x.rate)} rep {x.rep} "
-                                       f"({x.cpus})" for x in off) if off else ""))
+    replay = replay_figures(rows)
+    cg = {r["tool"]: r for r in rows if r["suite"] == "callgrind"}
+    target_rows = targets(runs, rows, replay, cg)
 
     reduced = any(counts_line([x for x in runs if x.suite == su], su).startswith("**")
                   for su in ("nflog", "nflog-x8", "nfqueue") if any(x.suite == su for x in runs))
     out += ["## Targets", ""]
     if reduced:
         out += ["Reduced counts: the verdicts below say what this run showed, not what nfcap does.", ""]
-    out += ["| target | this run | |", "|---|---|---|"] + targets + [""]
+    out += ["| target | this run | |", "|---|---|---|"] + target_rows + [""]
 
     # ---- live tables
     calibration_lines(runs, out)
@@ -441,7 +616,7 @@ def main():
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         if any(x.suite == suite for x in runs):
             out += [f"## {titles[suite]}", ""]
-            live_table(runs, suite, out)
+            live_table(runs, suite, out, mode)
             out.append("")
 
     # ---- replay
@@ -466,7 +641,6 @@ def main():
         out.append("")
 
     # ---- callgrind
-    cg = {r["tool"]: r for r in rows if r["suite"] == "callgrind"}
     if cg:
         out += ["## Instructions per record (callgrind, replay)", "",
                 "| command | instructions / record (100,000 records, whole run) | marginal (100k run − 1k run) / 99,000 |",

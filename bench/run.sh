@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nfcap's performance benchmark: one command, run as root from anywhere.
 #
-#   sudo bench/run.sh [--quick|--full|--smoke] [OUT]
+#   sudo bench/run.sh [--quick|--full|--flat|--smoke] [OUT]
 #
 # Builds nfcap in Release, creates two private network namespaces joined by a veth pair, and
 # measures nfcap against the null readers written for the benchmark (bench/src) and the peers
@@ -10,8 +10,8 @@
 #   nflog    NFLOG group 7: nfcap, null_nflog (null: counts; floor: also writes nfcap's bytes
 #            per record), tcpdump -i nflog:7, dumpcap -i nflog:7, ulogd2 (NFLOG -> BASE -> PCAP),
 #            at several offered rates and flat out;
-#   nflog-x8 (full mode) the same with 8 log rules per packet: 8 records per packet, to push the
-#            record rate past what one sending core can do in packets;
+#   nflog-x8 (full, flat and smoke modes) the same with 8 log rules per packet: 8 records per
+#            packet, to push the record rate past what one sending core can do in packets;
 #   nfqueue  NFQUEUE queue 5: nfcap --auto-accept, null_nfqueue (batch verdicts; null and
 #            floor), tcpdump -Z root -i nfqueue:5;
 #   replay   nfcap -r and editcap -F pcapng on a 2,000,000-record NFLOG recording made with
@@ -19,9 +19,12 @@
 #   callgrind instructions per record of nfcap -r (valgrind --tool=callgrind);
 #   rss      nfcap's peak RSS over a 10,000,000-record replay and a long live capture.
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
-# repetitions, about an hour on 2 vCPUs (an estimate from the counts). --quick (the default):
-# smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny counts, 2
-# repetitions, about a minute, to check that the harness works (its figures mean nothing).
+# repetitions, 48 minutes on 2 vCPUs. --flat: only the flat-out points of nflog and nflog-x8,
+# with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
+# callgrind or long capture), about 4 minutes, for iterating on performance. --quick (the
+# default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
+# counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
+# nothing).
 # Results go to OUT (default bench/out/MODE): results.csv (one raw row per run), summary.md
 # (the tables and the targets, also printed), callgrind-*.txt, system.txt, run.log. See
 # bench/README.md for the method.
@@ -39,13 +42,14 @@ for arg in "$@"; do
   case $arg in
   --quick) MODE=quick ;;
   --full) MODE=full ;;
+  --flat) MODE=flat ;;
   --smoke) MODE=smoke ;;
   -h | --help)
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
-    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--smoke] [OUT])" >&2
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--smoke] [OUT])" >&2
     exit 2
     ;;
   *) OUT=$arg ;;
@@ -59,7 +63,9 @@ OUT=${OUT:-$HERE/out/$MODE}
 
 # --- settings ---------------------------------------------------------------------------------
 # A paced point sends max(rate x PACED_S, MIN_N) packets, a flat-out point MAX_N; every nflog-x8
-# point sends X8_N packets (8 records each).
+# point sends X8_N packets (8 records each). Empty X8_RATES or NFQ_RATES: no such suite;
+# LONG_N=0: no long live capture; REPLAY_RECORDS=0: no replay suite and no callgrind (which
+# profiles the replay of that recording).
 SIZE=64             # UDP payload bytes
 GROUP=7             # NFLOG group
 QUEUE=5             # NFQUEUE queue
@@ -93,6 +99,19 @@ full)
   X8_N=400000 # 3.2 M records
   LONG_N=10000000
   CALLGRIND_EDITCAP=1
+  ;;
+flat) # the full mode's flat-out NFLOG points alone: same counts, repetitions and readers
+  REPS=5
+  NFLOG_RATES="0"
+  NFQ_RATES=""
+  X8_RATES="0"
+  PACED_S=2
+  MIN_N=1000000
+  MAX_N=1000000
+  X8_N=400000 # 3.2 M records
+  LONG_N=0
+  REPLAY_RECORDS=0
+  CALLGRIND_EDITCAP=0
   ;;
 smoke) # does the harness work? (a couple of minutes; the figures mean nothing)
   REPS=2
@@ -553,108 +572,112 @@ calibrate() { # calibrate SUITE KIND
 say "calibration: nfcap's bytes per record, for the floor reader"
 calibrate nflog nflog
 [ -n "$X8_RATES" ] && calibrate nflog-x8 nflog
-calibrate nfqueue nfqueue
+[ -n "$NFQ_RATES" ] && calibrate nfqueue nfqueue
 
 NFLOG_TOOLS="null floor nfcap tcpdump dumpcap ulogd"
 NFQ_TOOLS="null floor nfcap tcpdump"
 suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
 [ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"
-suite nfqueue nfqueue "$NFQ_RATES" "$NFQ_TOOLS"
+[ -n "$NFQ_RATES" ] && suite nfqueue nfqueue "$NFQ_RATES" "$NFQ_TOOLS"
 
 # --- long live capture: nfcap's peak RSS ------------------------------------------------------
-say "long live capture: $LONG_N records flat out into nfcap (peak RSS)"
-live rss-live nflog nfcap 0 "$LONG_N" 1
+if [ "$LONG_N" -gt 0 ]; then
+  say "long live capture: $LONG_N records flat out into nfcap (peak RSS)"
+  live rss-live nflog nfcap 0 "$LONG_N" 1
+fi
 
-# --- replay -----------------------------------------------------------------------------------
-say "recording $REPLAY_RECORDS records with tcpdump for the replay suite"
-REC=$W/rec.pcap
-ip netns exec "$NS_B" taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/rec.rs" -p "$W/reader.pid" -t 120 -- \
-  tcpdump -Z root -n -B 4096 -c "$REPLAY_RECORDS" -i "nflog:$GROUP" -w "$REC" \
-  >"$W/rec.out" 2>"$W/rec.err" &
-recbg=$!
-BG_PIDS+=("$recbg")
-wait_bound nflog || say "warning: tcpdump did not bind NFLOG group $GROUP"
-sleep 0.2
-nsa taskset -c "$SENDER_CPU" "$TRAFFIC" udp-send 192.0.2.2 "$PORT_LOG" $((REPLAY_RECORDS * 11 / 10)) \
-  "$SIZE" --batch 64 --timeout 60 >/dev/null || true
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$recbg" 2>/dev/null || break
-  sleep 0.1
-done
-stop_bg "$recbg"
-rec_n=$(count_file "$REC")
-say "recording: ${rec_n:-0} records, $(du -m "$REC" | cut -f1) MB"
-[ "${rec_n:-0}" -gt 0 ] || {
-  echo "run.sh: the replay recording is empty" >&2
-  exit 1
-}
-editcap -r "$REC" "$W/rec100k.pcap" 1-100000 >/dev/null
-editcap -r "$REC" "$W/rec1k.pcap" 1-1000 >/dev/null
-
-# timed TOOL REP CMD...: runs CMD pinned to the reader CPU, one CSV row (suite replay).
-timed() {
-  local tool=$1 rep=$2 out_records
-  shift 2
-  taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- "$@" >"$W/replay.out" 2>"$W/replay.err" || true
-  case $tool in
-  nfcap) out_records=$(summary_field "packets written" "$W/replay.err") ;;
-  editcap) out_records=$(count_file "$W/replay.pcapng") ;;
-  pcap_count) out_records=$(kv records "$W/replay.out") ;;
-  esac
-  local fb=0
-  [ -f "$W/replay.pcapng" ] && fb=$(stat -c %s "$W/replay.pcapng")
-  row replay "$rep" "$tool" 0 1 NA NA NA "$rec_n" NA "${out_records:-NA}" NA NA NA NA \
-    "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" "$(kv maxrss_kb "$W/replay.rs")" \
-    "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "" "$fb" NA NA NA
-  awk -v t="$tool" -v r="$rep" -v n="${out_records:-0}" -v w="$(kv wall "$W/replay.rs")" \
-    'BEGIN { printf "  replay   rep %d %-10s %9d records in %.2f s: %8.0f rec/s\n", r, t, n, w, n / w }'
-  rm -f "$W/replay.pcapng"
-}
-say "suite replay: nfcap -r, editcap -F pcapng, pcap_count (floor), $REPS repetitions"
-replay_tools=(nfcap editcap pcap_count)
-for ((rep = 1; rep <= REPS; rep++)); do
-  for ((j = 0; j < 3; j++)); do
-    case ${replay_tools[(j + rep - 1) % 3]} in
-    nfcap) timed nfcap "$rep" "$NFCAP" -r "$REC" -w "$W/replay.pcapng" ;;
-    editcap) timed editcap "$rep" editcap -F pcapng "$REC" "$W/replay.pcapng" ;;
-    pcap_count) timed pcap_count "$rep" "$BIN/pcap_count" "$REC" ;;
-    esac
+# --- replay and callgrind (both use the recording) --------------------------------------------
+if [ "$REPLAY_RECORDS" -gt 0 ]; then
+  say "recording $REPLAY_RECORDS records with tcpdump for the replay suite"
+  REC=$W/rec.pcap
+  ip netns exec "$NS_B" taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/rec.rs" -p "$W/reader.pid" -t 120 -- \
+    tcpdump -Z root -n -B 4096 -c "$REPLAY_RECORDS" -i "nflog:$GROUP" -w "$REC" \
+    >"$W/rec.out" 2>"$W/rec.err" &
+  recbg=$!
+  BG_PIDS+=("$recbg")
+  wait_bound nflog || say "warning: tcpdump did not bind NFLOG group $GROUP"
+  sleep 0.2
+  nsa taskset -c "$SENDER_CPU" "$TRAFFIC" udp-send 192.0.2.2 "$PORT_LOG" $((REPLAY_RECORDS * 11 / 10)) \
+    "$SIZE" --batch 64 --timeout 60 >/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$recbg" 2>/dev/null || break
+    sleep 0.1
   done
-done
+  stop_bg "$recbg"
+  rec_n=$(count_file "$REC")
+  say "recording: ${rec_n:-0} records, $(du -m "$REC" | cut -f1) MB"
+  [ "${rec_n:-0}" -gt 0 ] || {
+    echo "run.sh: the replay recording is empty" >&2
+    exit 1
+  }
+  editcap -r "$REC" "$W/rec100k.pcap" 1-100000 >/dev/null
+  editcap -r "$REC" "$W/rec1k.pcap" 1-1000 >/dev/null
 
-# 10 M records: the recording five times over, as one pcap stream (its header once), piped in.
-say "replay of $((5 * rec_n)) records (peak RSS)"
-stream5() {
-  cat "$REC"
-  for ((i = 1; i < 5; i++)); do tail -c +25 "$REC"; done
-}
-stream5 | taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- \
-  "$NFCAP" -r - -w - >/dev/null 2>"$W/replay.err" || true
-row rss-replay 1 nfcap 0 1 NA NA NA $((5 * rec_n)) NA "$(summary_field "packets written" "$W/replay.err")" \
-  NA NA NA NA "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" \
-  "$(kv maxrss_kb "$W/replay.rs")" "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "from a pipe to /dev/null" \
-  NA NA NA NA
+  # timed TOOL REP CMD...: runs CMD pinned to the reader CPU, one CSV row (suite replay).
+  timed() {
+    local tool=$1 rep=$2 out_records
+    shift 2
+    taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- "$@" >"$W/replay.out" 2>"$W/replay.err" || true
+    case $tool in
+    nfcap) out_records=$(summary_field "packets written" "$W/replay.err") ;;
+    editcap) out_records=$(count_file "$W/replay.pcapng") ;;
+    pcap_count) out_records=$(kv records "$W/replay.out") ;;
+    esac
+    local fb=0
+    [ -f "$W/replay.pcapng" ] && fb=$(stat -c %s "$W/replay.pcapng")
+    row replay "$rep" "$tool" 0 1 NA NA NA "$rec_n" NA "${out_records:-NA}" NA NA NA NA \
+      "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" "$(kv maxrss_kb "$W/replay.rs")" \
+      "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "" "$fb" NA NA NA
+    awk -v t="$tool" -v r="$rep" -v n="${out_records:-0}" -v w="$(kv wall "$W/replay.rs")" \
+      'BEGIN { printf "  replay   rep %d %-10s %9d records in %.2f s: %8.0f rec/s\n", r, t, n, w, n / w }'
+    rm -f "$W/replay.pcapng"
+  }
+  say "suite replay: nfcap -r, editcap -F pcapng, pcap_count (floor), $REPS repetitions"
+  replay_tools=(nfcap editcap pcap_count)
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for ((j = 0; j < 3; j++)); do
+      case ${replay_tools[(j + rep - 1) % 3]} in
+      nfcap) timed nfcap "$rep" "$NFCAP" -r "$REC" -w "$W/replay.pcapng" ;;
+      editcap) timed editcap "$rep" editcap -F pcapng "$REC" "$W/replay.pcapng" ;;
+      pcap_count) timed pcap_count "$rep" "$BIN/pcap_count" "$REC" ;;
+      esac
+    done
+  done
 
-# --- callgrind --------------------------------------------------------------------------------
-# Instructions per record: the whole run on 100,000 records divided by 100,000, and the marginal
-# cost (100,000-record run minus 1,000-record run, over 99,000) which leaves out start-up.
-callgrind() { # callgrind TOOL FILE RECORDS CMD...
-  local tool=$1 file=$2 n=$3 ir
-  shift 3
-  valgrind --tool=callgrind --callgrind-out-file="$file" "$@" >/dev/null 2>"$file.log" || true
-  ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$file")
-  row callgrind 1 "$tool" 0 1 NA NA NA "$n" NA "$n" NA NA NA NA NA NA NA NA NA "${ir:-NA}" "" NA NA NA NA
-  echo "  callgrind $tool on $n records: ${ir:-?} instructions"
-}
-say "callgrind: nfcap -r on 1,000 and 100,000 records"
-callgrind nfcap-1k "$W/cg.nfcap1k" 1000 "$NFCAP" -r "$W/rec1k.pcap" -w "$W/cg.pcapng"
-callgrind nfcap "$OUT/callgrind.nfcap.out" 100000 "$NFCAP" -r "$W/rec100k.pcap" -w "$W/cg.pcapng"
-callgrind_annotate "$OUT/callgrind.nfcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-nfcap.txt" || true
-if [ "$CALLGRIND_EDITCAP" = 1 ]; then
-  say "callgrind: editcap -F pcapng on 1,000 and 100,000 records"
-  callgrind editcap-1k "$W/cg.editcap1k" 1000 editcap -F pcapng "$W/rec1k.pcap" "$W/cg.pcapng"
-  callgrind editcap "$OUT/callgrind.editcap.out" 100000 editcap -F pcapng "$W/rec100k.pcap" "$W/cg.pcapng"
-  callgrind_annotate "$OUT/callgrind.editcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-editcap.txt" || true
+  # 10 M records: the recording five times over, as one pcap stream (its header once), piped in.
+  say "replay of $((5 * rec_n)) records (peak RSS)"
+  stream5() {
+    cat "$REC"
+    for ((i = 1; i < 5; i++)); do tail -c +25 "$REC"; done
+  }
+  stream5 | taskset -c "$READER_CPU" "$BIN/runstat" -o "$W/replay.rs" -t 600 -- \
+    "$NFCAP" -r - -w - >/dev/null 2>"$W/replay.err" || true
+  row rss-replay 1 nfcap 0 1 NA NA NA $((5 * rec_n)) NA "$(summary_field "packets written" "$W/replay.err")" \
+    NA NA NA NA "$(kv utime "$W/replay.rs")" "$(kv stime "$W/replay.rs")" \
+    "$(kv maxrss_kb "$W/replay.rs")" "$(kv wall "$W/replay.rs")" "$(kv status "$W/replay.rs")" "" "from a pipe to /dev/null" \
+    NA NA NA NA
+
+  # --- callgrind ------------------------------------------------------------------------------
+  # Instructions per record: the whole run on 100,000 records divided by 100,000, and the marginal
+  # cost (100,000-record run minus 1,000-record run, over 99,000) which leaves out start-up.
+  callgrind() { # callgrind TOOL FILE RECORDS CMD...
+    local tool=$1 file=$2 n=$3 ir
+    shift 3
+    valgrind --tool=callgrind --callgrind-out-file="$file" "$@" >/dev/null 2>"$file.log" || true
+    ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$file")
+    row callgrind 1 "$tool" 0 1 NA NA NA "$n" NA "$n" NA NA NA NA NA NA NA NA NA "${ir:-NA}" "" NA NA NA NA
+    echo "  callgrind $tool on $n records: ${ir:-?} instructions"
+  }
+  say "callgrind: nfcap -r on 1,000 and 100,000 records"
+  callgrind nfcap-1k "$W/cg.nfcap1k" 1000 "$NFCAP" -r "$W/rec1k.pcap" -w "$W/cg.pcapng"
+  callgrind nfcap "$OUT/callgrind.nfcap.out" 100000 "$NFCAP" -r "$W/rec100k.pcap" -w "$W/cg.pcapng"
+  callgrind_annotate "$OUT/callgrind.nfcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-nfcap.txt" || true
+  if [ "$CALLGRIND_EDITCAP" = 1 ]; then
+    say "callgrind: editcap -F pcapng on 1,000 and 100,000 records"
+    callgrind editcap-1k "$W/cg.editcap1k" 1000 editcap -F pcapng "$W/rec1k.pcap" "$W/cg.pcapng"
+    callgrind editcap "$OUT/callgrind.editcap.out" 100000 editcap -F pcapng "$W/rec100k.pcap" "$W/cg.pcapng"
+    callgrind_annotate "$OUT/callgrind.editcap.out" 2>/dev/null | head -45 >"$OUT/callgrind-editcap.txt" || true
+  fi
 fi
 
 # --- tables -----------------------------------------------------------------------------------
@@ -665,4 +688,6 @@ say "done in ${elapsed}s; tables:"
   >"$OUT/summary.md"
 cat "$OUT/summary.md"
 echo
-echo "raw rows: $CSV; tables: $OUT/summary.md; callgrind: $OUT/callgrind-nfcap.txt"
+where="raw rows: $CSV; tables: $OUT/summary.md"
+[ "$REPLAY_RECORDS" -gt 0 ] && where+="; callgrind: $OUT/callgrind-nfcap.txt"
+echo "$where"
