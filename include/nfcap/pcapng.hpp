@@ -11,15 +11,32 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nfcap {
 
-using ByteBuffer = std::vector<std::byte>;
+// Default-initialises what it constructs without arguments: growing a buffer by a block's size
+// leaves the new bytes as they are instead of zero-filling them first, since every block is
+// written whole right after (its padding explicitly). A zero-fill of every block was 2 % of a
+// busy recorder's time.
+template <typename T> struct UninitialisedAllocator : std::allocator<T> {
+    template <typename U> struct rebind { using other = UninitialisedAllocator<U>; };
+    UninitialisedAllocator() = default;
+    template <typename U>
+    UninitialisedAllocator(const UninitialisedAllocator<U>& /*other*/) noexcept {} // NOLINT
+    template <typename U> void construct(U* at) noexcept { ::new (static_cast<void*>(at)) U; }
+    template <typename U, typename... Args> void construct(U* at, Args&&... args) {
+        ::new (static_cast<void*>(at)) U(std::forward<Args>(args)...);
+    }
+};
+
+using ByteBuffer = std::vector<std::byte, UninitialisedAllocator<std::byte>>;
 
 class EncodeError : public std::runtime_error {
   public:
