@@ -29,14 +29,22 @@ std::string_view hook_name(Family family, std::uint8_t hook) {
 }
 
 Direction hook_direction(Family family, std::uint8_t hook) {
-    const std::string_view name = hook_name(family, hook);
-    if (name == "prerouting" || name == "input" || name == "ingress" || name == "brouting") {
-        return Direction::inbound;
+    // By number, as hook_name() names them (called twice per record written: no string
+    // compares). Forward is both received and sent: unknown.
+    constexpr Direction in = Direction::inbound;
+    constexpr Direction out = Direction::outbound;
+    constexpr Direction both = Direction::unknown;
+    // prerouting, input, forward, output, postrouting, then ingress (inet) or brouting (bridge)
+    constexpr std::array<Direction, 6> inet{in, in, both, out, out, in};
+    constexpr std::array<Direction, 3> arp{in, out, both}; // input, output, forward
+    switch (family) {
+    case Family::arp:
+        return hook < arp.size() ? arp[hook] : both;
+    case Family::netdev:
+        return hook == 0 ? in : hook == 1 ? out : both; // ingress, egress
+    default: // inet families and bridge share the first five; the sixth is inbound in both
+        return hook < inet.size() ? inet[hook] : both;
     }
-    if (name == "output" || name == "postrouting" || name == "egress") {
-        return Direction::outbound;
-    }
-    return Direction::unknown; // forward: the packet is both received and sent
 }
 
 std::string_view family_name(Family family) {

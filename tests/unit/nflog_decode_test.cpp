@@ -350,3 +350,24 @@ TEST(NflogDecode, WholeRecordsAndImpossibleRecordsAreNotTruncated) {
     bad[13] = std::byte{0};
     EXPECT_THROW((void)decode_nflog(std::span(bad).first(40), size), DecodeError);
 }
+
+TEST(HookDirection, AgreesWithTheHookNamesOfEveryFamily) {
+    // Inbound hooks are those where the packet arrives, outbound those where it leaves;
+    // forward (and any hook a family does not define) is neither.
+    for (const auto family :
+         {nfcap::Family::unspec, nfcap::Family::inet, nfcap::Family::ipv4, nfcap::Family::arp,
+          nfcap::Family::netdev, nfcap::Family::bridge, nfcap::Family::ipv6}) {
+        for (unsigned hook = 0; hook < 256; ++hook) {
+            const auto h = static_cast<std::uint8_t>(hook);
+            const std::string_view name = nfcap::hook_name(family, h);
+            const nfcap::Direction expected =
+                name == "prerouting" || name == "input" || name == "ingress" || name == "brouting"
+                    ? nfcap::Direction::inbound
+                : name == "output" || name == "postrouting" || name == "egress"
+                    ? nfcap::Direction::outbound
+                    : nfcap::Direction::unknown;
+            EXPECT_EQ(nfcap::hook_direction(family, h), expected)
+                << "family " << static_cast<int>(family) << " hook " << hook << " (" << name << ")";
+        }
+    }
+}
