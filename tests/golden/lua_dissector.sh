@@ -122,8 +122,9 @@ expect_frames 'nfcap.prefix == "café"' '5'
 expect_frames 'nfcap.prefix == "caf\xc3\xa9"' '5'
 expect_field 5 nfcap.prefix 'café'
 expect_frames 'nfcap.prefix == "all keys é"' '8'
-expect_frames 'nfcap.prefix == ""' '6'
-expect_frames 'nfcap.prefix' '1 2 3 4 5 6 7 8 9 21'
+# 17 and 23 are NFLOG records without a prefix key: an empty prefix is implied.
+expect_frames 'nfcap.prefix == ""' '6 17 23'
+expect_frames 'nfcap.prefix' '1 2 3 4 5 6 7 8 9 17 21 23'
 # "a\x00b\xffc\x0a\xAB": a display-filter string may hold \x00, but a Wireshark 4.0 string
 # field cannot (it is a C string), so the exact bytes are in nfcap.prefix.bytes.
 expect_frames 'nfcap.prefix.bytes == 61:00:62:ff:63:0a:ab' '4'
@@ -161,7 +162,8 @@ expect_frames 'nfcap.ct == "established-reply" && nfcap.ctstatus == 0x18a && nfc
 expect_frames 'nfcap.ctid == 3735928559 && nfcap.ctzone == 7' '8'
 expect_frames 'nfcap.seq == 41 && nfcap.seq_global == 1002' '2'
 expect_frames 'nfcap.seq == 100 && nfcap.seq_global == 200' '8'
-expect_frames 'nfcap.ts == "kernel"' '1 2 24 26 27 28 29 31'
+# Written ts=kernel in 1 2 24 26 27 28 29 31; implied (no ts key) in the others that parse.
+expect_frames 'nfcap.ts == "kernel"' '1 2 3 4 5 6 7 9 17 21 23 24 26 27 28 29 30 31 32'
 expect_frames 'nfcap.ts == "receive"' '8 25'
 expect_frames 'nfcap.trunc == 1500' '8 25'
 expect_frames 'nfcap.truncated == "100/180"' '8'
@@ -235,8 +237,9 @@ expect_field 17 nfcap.malformed 'bad number for uid: uid=abc,bad number for mark
 expect_frames 'nfcap.malformed contains "after closing quote"' '18'
 expect_frames 'nfcap.malformed contains "bad source token"' '19'
 expect_frames 'nfcap.malformed contains "unquoted value"' '20'
-# What was read before the error is still shown.
-expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10'
+# What was read before the error is still shown (10). A malformed value is no syntax error:
+# the comment parses, so the family is still implied from the packet (17, 28-32).
+expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10 17 28 29 30 31 32'
 # Malformed NFQUEUE values.
 expect_frames 'nfcap.malformed contains "bad number for priority"' '28'
 expect_frames 'nfcap.malformed contains "bad number for id"' '28 31'
