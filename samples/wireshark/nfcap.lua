@@ -21,8 +21,8 @@
 -- Fields:
 --   nfcap.source (string, "nflog:123"), nfcap.source.kind ("nflog"/"nfqueue"),
 --   nfcap.source.group (uint16: NFLOG group or NFQUEUE number)
---   nfcap.hook, nfcap.family, nfcap.ct, nfcap.ts (strings, as written)
---   nfcap.prefix (string), nfcap.prefix.bytes (bytes; only when the prefix holds a NUL byte or
+--   nfcap.hook, nfcap.family*, nfcap.ct, nfcap.ts* (strings, as written)
+--   nfcap.prefix* (string), nfcap.prefix.bytes (bytes; only when the prefix holds a NUL byte or
 --       invalid UTF-8, which a Wireshark string field cannot carry exactly)
 --   nfcap.in / .out / .physin / .physout (string "eth0/2"), with .name (string) and
 --       .index (uint32) children, e.g. nfcap.in.name, nfcap.in.index
@@ -30,7 +30,7 @@
 --   nfcap.truncated (string "80/188": the record itself was cut by the recording nfcap
 --       replayed) with nfcap.truncated.captured, .original (uint32: record bytes there / before
 --       the cut)
---   nfcap.hwtype, nfcap.ctzone (uint16)
+--   nfcap.hwtype*, nfcap.ctzone (uint16)
 --   nfcap.mark, nfcap.ctmark, nfcap.ctstatus (uint32, hex)
 --   NFQUEUE: nfcap.priority, nfcap.id (uint32)
 --       nfcap.verdict (string "accept", "drop", "repeat", "queue:6") with nfcap.verdict.queue
@@ -42,11 +42,27 @@
 --           nfcap.skbinfo.unknown (uint32, hex: the trailing number for bits nfcap has no
 --           name for); a lowercase name this script does not know is kept in nfcap.skbinfo
 --       nfcap.secctx (string: the security context, unescaped like the prefix)
---   nfcap.hwaddr (string "52:54:00:12:34:56"), nfcap.hwheader (string, hex digits)
+--   nfcap.hwaddr* (string "52:54:00:12:34:56"), nfcap.hwheader (string, hex digits)
 --   nfcap.vlan (string "0x8100/0x0005") with nfcap.vlan.tpid, .tci (hex), .id, .pcp, .dei
 --   nfcap.other (string "key=value") with nfcap.other.key / nfcap.other.value: any key this
 --       script does not know (keys added to nfcap later still show up here)
 --   nfcap.malformed (string: what is wrong and where); also raised as an expert info.
+--
+-- Implied fields (* above): nfcap leaves out of the comment what the record itself states.
+-- When the key is absent, the field is still added, as a generated item (in brackets in
+-- Wireshark), so the same filters work on full and compact comments:
+--   nfcap.family   "ipv4" / "ipv6": the IP version of the packet's first (outer) IP header
+--                  (ip.version, ipv6); nothing when the packet has no IP header
+--   nfcap.ts       "kernel" (the kernel's timestamp)
+--   nfcap.prefix   "" (empty) on an nflog:N source; NFQUEUE has no prefix
+--   nfcap.hwtype   on a LINUX_SLL2 frame: the header's hardware type (sll.hatype), unless
+--                  65535 (ARPHRD_VOID: nfcap writes it when the record has no hardware type)
+--   nfcap.hwaddr   on a LINUX_SLL2 frame: the first sll.halen bytes of the header's address
+--                  (sll.src.eth, sll.src.other or sll.src.ipv4), "xx:xx:..."; nothing when
+--                  sll.halen is 0
+--   (nfcap.seq_global is written only when several NFLOG groups are recorded: nothing implied)
+-- A key in the comment always wins, even with a malformed value. After a syntax error nothing
+-- is implied: whether the key follows the error is unknown.
 --
 -- String values are unescaped (quotes removed, \" \\ \xNN decoded). A Wireshark string field is a
 -- C string, so a NUL byte shows as U+FFFD there, and Wireshark 4.2+ also replaces invalid UTF-8;
@@ -155,6 +171,24 @@ for _, name in ipairs({ "frame.comment", "pkt_comment" }) do
         comment_field = f
         break
     end
+end
+
+-- Fields of other dissectors that state what a compact comment leaves out (see "Implied
+-- values" below). Any of them may be missing in some Wireshark version: then that value is not
+-- implied.
+local function optional_field(name)
+    local ok, f = pcall(Field.new, name)
+    if ok then return f end
+    return nil
+end
+local ip_version_field = optional_field("ip.version")     -- IPv6 adds a hidden ip.version too
+local ipv6_version_field = optional_field("ipv6.version")
+local sll_ifindex_field = optional_field("sll.ifindex")   -- only LINUX_SLL2 has it
+local sll_hatype_field = optional_field("sll.hatype")
+local sll_halen_field = optional_field("sll.halen")
+local sll_address_fields = {}                             -- the one present depends on halen/hatype
+for _, name in ipairs({ "sll.src.eth", "sll.src.other", "sll.src.ipv4" }) do
+    sll_address_fields[#sll_address_fields + 1] = optional_field(name)
 end
 
 -- ---------------------------------------------------------------------------------------------
@@ -501,13 +535,118 @@ handlers.skbinfo = function(tree, value)
     if unknown_bits then item:add(F["skbinfo.unknown"], unknown_bits) end
 end
 
+-- ---------------------------------------------------------------------------------------------
+-- Implied values. nfcap leaves keys out of the comment when the record itself states them; they
+-- are added back as generated items (shown in brackets) so filters work as on a full comment.
+-- Only for a comment that parsed to its end: after a syntax error, whether a key follows is
+-- unknown. A key that is there, even with a malformed value, is never replaced.
+
+-- The first (outermost) occurrence of a field in this packet, or nil.
+local function first_of(f)
+    if not f then return nil end
+    local ok, fi = pcall(function() return ({ f() })[1] end)
+    if ok then return fi end
+    return nil
+end
+
+local function value_of(fi)
+    if not fi then return nil end
+    local ok, v = pcall(function() return fi.value end)
+    if ok then return v end
+    return nil
+end
+
+-- "ipv4"/"ipv6" from the packet's first (outer) IP header, or nil. Wireshark adds a tunnel's
+-- inner ip.version before the outer one, so the order of occurrences says nothing: the header
+-- at the smallest offset in the frame's own bytes is the first (a reassembled buffer has other
+-- offsets, so it counts only when the frame has no IP header of its own).
+local function packet_family(frame_len)
+    local best, best_offset, best_own
+    local function consider(f, only6)
+        if not f then return end
+        local ok, infos = pcall(function() return { f() } end)
+        if not ok then return end
+        for _, fi in ipairs(infos) do
+            local ok_fi, version, offset, source_len = pcall(function()
+                return tonumber(fi.value), fi.offset, fi.source and fi.source:len()
+            end)
+            if ok_fi and (version == 6 or (version == 4 and not only6)) and offset then
+                local own = source_len == frame_len
+                if best == nil or (own and not best_own)
+                   or (own == best_own and offset < best_offset) then
+                    best, best_offset, best_own = version, offset, own
+                end
+            end
+        end
+    end
+    consider(ip_version_field, false)
+    consider(ipv6_version_field, true)
+    if best == 4 then return "ipv4" end
+    if best == 6 then return "ipv6" end
+    return nil
+end
+
+-- The hardware type, hardware address ("xx:xx:...", or nil when the address length is 0) and
+-- whether there is an SLL2 header at all.
+local ARPHRD_VOID = 0xffff  -- what nfcap writes in the header when the record has no hwtype
+
+local function sll2_hardware()
+    if not first_of(sll_ifindex_field) then return nil, nil end
+    local hatype = tonumber(value_of(first_of(sll_hatype_field)))
+    if hatype == ARPHRD_VOID then hatype = nil end
+    local halen = tonumber(value_of(first_of(sll_halen_field))) or 0
+    local hwaddr
+    if halen > 0 then
+        for _, f in ipairs(sll_address_fields) do
+            local fi = first_of(f)
+            local ok, bytes = pcall(function() return fi.range:bytes() end)
+            if fi and ok and bytes and bytes:len() > 0 then
+                local parts = {}
+                for i = 0, math.min(halen, bytes:len()) - 1 do
+                    parts[#parts + 1] = string.format("%02x", bytes:get_index(i))
+                end
+                hwaddr = table.concat(parts, ":")
+                break
+            end
+        end
+    end
+    return hatype, hwaddr
+end
+
+local function add_implied(root, kind, present, frame_len)
+    local function generated(item, note)
+        item:set_generated()
+        item:append_text(" (" .. note .. ")")
+        return item
+    end
+    if not present.family then
+        local family = packet_family(frame_len)
+        if family then generated(root:add(F.family, family), "from the IP header") end
+    end
+    if not present.prefix and kind == "nflog" then
+        generated(root:add(F.prefix, ""), "none logged"):set_text('Prefix: "" (none logged)')
+    end
+    if not present.hwtype or not present.hwaddr then
+        local hatype, hwaddr = sll2_hardware()
+        if not present.hwtype and hatype then
+            generated(root:add(F.hwtype, hatype), "from the LINUX_SLL2 header")
+        end
+        if not present.hwaddr and hwaddr then
+            generated(root:add(F.hwaddr, hwaddr), "from the LINUX_SLL2 header")
+        end
+    end
+    if not present.ts then
+        generated(root:add(F.ts, "kernel"), "the kernel's timestamp, not in the comment")
+    end
+end
+
 local function add_malformed(tree, reason)
     local item = tree:add(F.malformed, string_field_value(reason))
     item:add_proto_expert_info(ef_malformed, "Malformed nfcap comment: " .. reason)
     return item
 end
 
-local function dissect_comment(comment, tree)
+local function dissect_comment(comment, tree, frame_len)
     local source, pairs_, err = parse_comment(comment)
     if not source then return false end
 
@@ -540,7 +679,13 @@ local function dissect_comment(comment, tree)
         if pair.key == "prefix" then root:append_text(', prefix "' .. escape(pair.value) .. '"') end
     end
 
-    if err then add_malformed(root, err) end
+    if err then
+        add_malformed(root, err)
+    elseif kind then
+        local present = {}
+        for _, pair in ipairs(pairs_) do present[pair.key] = true end
+        add_implied(root, kind, present, frame_len)
+    end
     if err or any_bad then root:append_text(" [malformed]") end
     return true
 end
@@ -549,10 +694,12 @@ function nfcap.dissector(tvb, pinfo, tree)
     if not comment_field then return end
     local ok_fetch, infos = pcall(function() return { comment_field() } end)
     if not ok_fetch then return end
+    local ok_len, frame_len = pcall(function() return tvb:len() end)
+    if not ok_len then frame_len = nil end
     for _, fi in ipairs(infos) do
         local ok_value, comment = pcall(function() return fi.value end)
         if ok_value and type(comment) == "string" then
-            local ok, err = pcall(dissect_comment, comment, tree)
+            local ok, err = pcall(dissect_comment, comment, tree, frame_len)
             if not ok then
                 -- A bug in this script: report it as malformed instead of raising.
                 pcall(function()

@@ -94,11 +94,25 @@ expect_field() {
     pass
 }
 
+# expect_tree_line FRAME LINE: that frame's nfcap subtree (tshark -V -O nfcap) holds LINE, leading
+# spaces aside. A generated item is shown in brackets.
+expect_tree_line() {
+    local frame=$1 expected=$2 line
+    run_tshark "$fixture" -Y "frame.number == $frame" -V -O nfcap
+    while IFS= read -r line; do
+        if [[ ${line#"${line%%[! ]*}"} == "$expected" ]]; then
+            pass
+            return
+        fi
+    done <<<"$out"
+    fail "frame $frame: no line [$expected] in the nfcap tree: $out"
+}
+
 # --- Sanity of the fixture (no dissector involved) ---------------------------------------------
-expect_frames 'frame.comment' '1 2 3 4 5 6 7 8 9 10 11 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32'
-expect_frames 'ip.checksum.status == 1' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32' \
+expect_frames 'frame.comment' '1 2 3 4 5 6 7 8 9 10 11 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48'
+expect_frames 'ip.checksum.status == 1' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 35 37 38 39 40 43 44 47 48' \
     -o ip.check_checksum:TRUE
-expect_frames 'udp.length == 12' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32'
+expect_frames 'udp.length == 12' '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48'
 
 # --- No Lua errors at all ----------------------------------------------------------------------
 # A runtime error in a Lua dissector does not reach stderr: it becomes a "_ws.lua.error" item.
@@ -106,10 +120,10 @@ expect_frames '_ws.lua.error' ''
 expect_frames 'nfcap.malformed contains "internal error"' ''
 
 # --- Which frames are nfcap's ------------------------------------------------------------------
-expect_frames 'nfcap' '1 2 3 4 5 6 7 8 9 10 13 14 15 16 17 18 19 20 21 23 24 25 26 27 28 29 30 31 32'
+expect_frames 'nfcap' '1 2 3 4 5 6 7 8 9 10 13 14 15 16 17 18 19 20 21 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48'
 expect_frames '!nfcap' '11 12 22'
 expect_frames 'nfcap.source == "nflog:123"' '2 3 4'
-expect_frames 'nfcap.source.kind == "nfqueue"' '9 21 24 25 26 27 28 29 30 31 32'
+expect_frames 'nfcap.source.kind == "nfqueue"' '9 21 24 25 26 27 28 29 30 31 32 35 36 42'
 expect_frames 'nfcap.source.kind == "nflog" && nfcap.source.group == 65535' '8'
 expect_frames 'nfcap.source == "nflog:0" && !nfcap.hook && !nfcap.malformed' '23'
 
@@ -122,8 +136,9 @@ expect_frames 'nfcap.prefix == "café"' '5'
 expect_frames 'nfcap.prefix == "caf\xc3\xa9"' '5'
 expect_field 5 nfcap.prefix 'café'
 expect_frames 'nfcap.prefix == "all keys é"' '8'
-expect_frames 'nfcap.prefix == ""' '6'
-expect_frames 'nfcap.prefix' '1 2 3 4 5 6 7 8 9 21'
+# 17 and 23 are NFLOG records without a prefix key: an empty prefix is implied.
+expect_frames 'nfcap.prefix == ""' '6 17 23 33 34 38 39 40 41 43 44 45 46 48'
+expect_frames 'nfcap.prefix' '1 2 3 4 5 6 7 8 9 17 21 23 33 34 37 38 39 40 41 43 44 45 46 48'
 # "a\x00b\xffc\x0a\xAB": a display-filter string may hold \x00, but a Wireshark 4.0 string
 # field cannot (it is a C string), so the exact bytes are in nfcap.prefix.bytes.
 expect_frames 'nfcap.prefix.bytes == 61:00:62:ff:63:0a:ab' '4'
@@ -131,10 +146,10 @@ expect_frames 'nfcap.prefix.bytes' '4'
 expect_field 4 nfcap.prefix.bytes '610062ff630aab'
 
 # --- Hook, family, interfaces ------------------------------------------------------------------
-expect_frames 'nfcap.hook == "input"' '2 3 4 9 10 13 14 15 16 17 18 24 28 29'
-expect_frames 'nfcap.hook == "prerouting"' '8 27'
-expect_frames 'nfcap.family == "ipv6"' '5 6 21 24'
-expect_frames 'nfcap.family == "bridge"' '7'
+expect_frames 'nfcap.hook == "input"' '2 3 4 9 10 13 14 15 16 17 18 24 28 29 35 36 42 43 44 46 47 48'
+expect_frames 'nfcap.hook == "prerouting"' '8 27 33 34 40 41'
+expect_frames 'nfcap.family == "ipv6"' '5 6 21 24 34 36 39 41 42 45 46'
+expect_frames 'nfcap.family == "bridge"' '7 37'
 expect_frames 'nfcap.in.name == "eth0" && nfcap.in.index == 2' '2 3 8'
 expect_frames 'nfcap.in == "eth0/2"' '2 3 8'
 expect_frames 'nfcap.in.index == 7 && !nfcap.in.name' '7'
@@ -153,7 +168,7 @@ expect_frames 'nfcap.uid == 4294967295 && nfcap.gid == 65534' '8'
 expect_frames 'nfcap.mark == 0x10' '2 24'
 expect_frames 'nfcap.mark == 0xdeadbeef' '8'
 expect_field 2 nfcap.mark '0x00000010'
-expect_frames 'nfcap.hwtype == 1 && nfcap.hwaddr == "52:54:00:12:34:56"' '2 8'
+expect_frames 'nfcap.hwtype == 1 && nfcap.hwaddr == "52:54:00:12:34:56"' '2 8 41'
 expect_frames 'nfcap.hwheader == "525400123456aabbccddeeff0800"' '8'
 expect_frames 'nfcap.vlan == "0x8100/0x2005"' '8'
 expect_frames 'nfcap.vlan.tpid == 0x8100 && nfcap.vlan.tci == 0x2005 && nfcap.vlan.id == 5 && nfcap.vlan.pcp == 1 && nfcap.vlan.dei == 0' '8'
@@ -161,8 +176,9 @@ expect_frames 'nfcap.ct == "established-reply" && nfcap.ctstatus == 0x18a && nfc
 expect_frames 'nfcap.ctid == 3735928559 && nfcap.ctzone == 7' '8'
 expect_frames 'nfcap.seq == 41 && nfcap.seq_global == 1002' '2'
 expect_frames 'nfcap.seq == 100 && nfcap.seq_global == 200' '8'
-expect_frames 'nfcap.ts == "kernel"' '1 2 24 26 27 28 29 31'
-expect_frames 'nfcap.ts == "receive"' '8 25'
+# Written ts=kernel in 1 2 24 26 27 28 29 31; implied (no ts key) in the others that parse.
+expect_frames 'nfcap.ts == "kernel"' '1 2 3 4 5 6 7 9 17 21 23 24 26 27 28 29 30 31 32 33 34 35 36 38 39 40 41 42 43 44 45 46 48'
+expect_frames 'nfcap.ts == "receive"' '8 25 37'
 expect_frames 'nfcap.trunc == 1500' '8 25'
 expect_frames 'nfcap.truncated == "100/180"' '8'
 expect_frames 'nfcap.truncated.captured == 100 && nfcap.truncated.original == 180' '8'
@@ -177,16 +193,16 @@ expect_field 24 nfcap.priority '6'
 expect_frames 'nfcap.id == 41' '24'
 expect_frames 'nfcap.id == 17' '9'
 expect_frames 'nfcap.id == 4294967295' '26'
-expect_frames 'nfcap.id' '9 24 25 26 27 30 32'
+expect_frames 'nfcap.id' '9 24 25 26 27 30 32 35 36 42'
 expect_field 24 nfcap.id '41'
 expect_frames 'nfcap.verdict == "queue:6"' '24'
 expect_frames 'nfcap.verdict.queue == 6' '24'
 expect_frames 'nfcap.verdict.queue' '24'
-expect_frames 'nfcap.verdict == "accept"' '9 25'
-expect_frames 'nfcap.verdict == "drop"' '26'
+expect_frames 'nfcap.verdict == "accept"' '9 25 35 42'
+expect_frames 'nfcap.verdict == "drop"' '26 36'
 expect_frames 'nfcap.verdict == "repeat"' '27'
 expect_frames 'nfcap.verdict == "stolen" && !nfcap.verdict.queue' '31'
-expect_frames 'nfcap.verdict' '9 24 25 26 27 31'
+expect_frames 'nfcap.verdict' '9 24 25 26 27 31 35 36 42'
 expect_field 24 nfcap.verdict 'queue:6'
 expect_frames 'nfcap.setmark == "0x10/0xffffffff"' '24'
 expect_frames 'nfcap.setmark.value == 0x10' '24'
@@ -212,6 +228,57 @@ expect_field 24 nfcap.secctx 'a b'
 expect_field 27 nfcap.secctx 's\t'
 expect_frames 'nfcap.source.kind == "nfqueue" && nfcap.source.group == 65535' '27'
 
+# --- Implied values: keys a compact comment leaves out -----------------------------------------
+# Frames 33-48 (33-39 RAW, 40-48 LINUX_SLL2). The family is the outer IP header's version.
+expect_frames 'frame.number >= 33 && nfcap.family == "ipv4"' '33 35 38 40 43 44 48'
+expect_frames 'frame.number >= 33 && nfcap.family == "ipv6"' '34 36 39 41 42 45 46'
+expect_frames 'nfcap.source == "nflog:7" && nfcap.seq == 5 && nfcap.family == "ipv4"' '33'
+expect_frames 'nfcap.source == "nflog:7" && nfcap.seq == 5 && nfcap.family == "ipv6"' '34'
+expect_field 38 nfcap.family 'ipv4'
+expect_field 39 nfcap.family 'ipv6'
+expect_frames 'frame.number >= 33 && nfcap.ts == "kernel"' '33 34 35 36 38 39 40 41 42 43 44 45 46 48'
+expect_frames 'frame.number >= 33 && nfcap.prefix == ""' '33 34 38 39 40 41 43 44 45 46 48'
+# NFQUEUE has no prefix: none is implied (9 and 21 write one).
+expect_frames 'nfcap.source.kind == "nfqueue" && nfcap.prefix' '9 21'
+expect_frames 'nfcap.source.kind == "nfqueue" && frame.number >= 33 && nfcap.family && nfcap.ts == "kernel"' '35 36 42'
+# Hardware type and address from the SLL2 header: Ethernet (sll.src.eth) and other addresses
+# (sll.src.other, sll.src.ipv4); only the first halen bytes; none when halen is 0; nothing for
+# hatype 0xffff; nothing on RAW frames.
+expect_frames 'sll.src.eth' '40 41 46 47'
+expect_frames 'sll.src.other' '42 43'
+expect_frames 'nfcap.hwaddr == "6a:10:73:4c:e6:27"' '40 46'
+expect_frames 'nfcap.hwtype == 1' '2 8 40 41'
+expect_frames 'nfcap.hwtype == 32 && nfcap.hwaddr == "80:00:00:48:fe:80:00:01"' '42'
+expect_frames 'nfcap.hwtype == 4660 && nfcap.hwaddr == "0a:0b:0c"' '43'
+expect_frames 'nfcap.hwtype == 778 && nfcap.hwaddr == "c0:00:02:09"' '48'
+expect_frames 'nfcap.hwtype == 772 && !nfcap.hwaddr' '44'
+expect_frames 'nfcap.hwtype == 65535' ''
+expect_frames 'frame.number >= 40 && !nfcap.hwtype' '45 46 47'
+expect_frames 'frame.number >= 40 && !nfcap.hwaddr' '44 45 47'
+expect_frames 'frame.number >= 33 && frame.number <= 39 && (nfcap.hwtype || nfcap.hwaddr)' ''
+# A key that is written wins, once: no implied copy beside it.
+expect_frames 'nfcap.family == "bridge" && ip.version == 4' '7 37'
+expect_frames 'nfcap.prefix == "br" && nfcap.ts == "receive"' '37'
+expect_field 37 nfcap.family 'bridge'
+expect_field 37 nfcap.ts 'receive'
+expect_field 41 nfcap.hwaddr '52:54:00:12:34:56'
+expect_field 41 nfcap.hwtype '1'
+expect_field 41 nfcap.family 'ipv6'
+# A malformed value is still a written key (46: hwtype); after a syntax error nothing is
+# implied (10 13-16 18-20 47), a malformed value does not stop it (17 28-32 46).
+expect_frames 'nfcap.malformed contains "for hwtype" && !nfcap.hwtype && nfcap.hwaddr == "6a:10:73:4c:e6:27"' '46'
+expect_frames 'nfcap.malformed && nfcap.ts' '17 28 29 30 31 32 46'
+expect_frames 'nfcap.malformed && !nfcap.ts' '10 13 14 15 16 18 19 20 47'
+# Implied items are generated (in brackets); written ones are not.
+expect_tree_line 33 '[Family: ipv4 (from the IP header)]'
+expect_tree_line 33 '[Prefix: "" (none logged)]'
+expect_tree_line 33 "[Timestamp source: kernel (the kernel's timestamp, not in the comment)]"
+expect_tree_line 40 '[Hardware type (ARPHRD): 1 (from the LINUX_SLL2 header)]'
+expect_tree_line 40 '[Hardware address: 6a:10:73:4c:e6:27 (from the LINUX_SLL2 header)]'
+expect_tree_line 41 'Hardware address: 52:54:00:12:34:56'
+expect_tree_line 41 'Prefix: '
+expect_tree_line 37 'Family: bridge'
+
 # --- Unknown keys ------------------------------------------------------------------------------
 expect_frames 'nfcap.other' '9'
 expect_frames 'nfcap.other == "newkey=x y"' '9'
@@ -223,9 +290,9 @@ expect_frames 'nfcap.seq == 9 && nfcap.prefix == "q"' '9'
 expect_frames 'nfcap.other.key == "priority" || nfcap.other.key == "id" || nfcap.other.key == "verdict" || nfcap.other.key == "setmark" || nfcap.other.key == "skbinfo" || nfcap.other.key == "secctx"' ''
 
 # --- Malformed comments ------------------------------------------------------------------------
-expect_frames 'nfcap.malformed' '10 13 14 15 16 17 18 19 20 28 29 30 31 32'
-expect_frames 'nfcap.malformed.expert' '10 13 14 15 16 17 18 19 20 28 29 30 31 32'
-expect_frames 'nfcap.malformed contains "unterminated quote"' '10'
+expect_frames 'nfcap.malformed' '10 13 14 15 16 17 18 19 20 28 29 30 31 32 46 47'
+expect_frames 'nfcap.malformed.expert' '10 13 14 15 16 17 18 19 20 28 29 30 31 32 46 47'
+expect_frames 'nfcap.malformed contains "unterminated quote"' '10 47'
 expect_frames 'nfcap.malformed contains "bad escape"' '13'
 expect_frames 'nfcap.malformed contains "\\x escape"' '14'
 expect_frames 'nfcap.malformed contains "without '"'"'='"'"'"' '15'
@@ -235,8 +302,9 @@ expect_field 17 nfcap.malformed 'bad number for uid: uid=abc,bad number for mark
 expect_frames 'nfcap.malformed contains "after closing quote"' '18'
 expect_frames 'nfcap.malformed contains "bad source token"' '19'
 expect_frames 'nfcap.malformed contains "unquoted value"' '20'
-# What was read before the error is still shown.
-expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10'
+# What was read before the error is still shown (10). A malformed value is no syntax error:
+# the comment parses, so the family is still implied from the packet (17, 28-32).
+expect_frames 'nfcap.malformed && nfcap.family == "ipv4"' '10 17 28 29 30 31 32'
 # Malformed NFQUEUE values.
 expect_frames 'nfcap.malformed contains "bad number for priority"' '28'
 expect_frames 'nfcap.malformed contains "bad number for id"' '28 31'
@@ -292,7 +360,7 @@ if $have_nfcap && [[ -f $recording ]]; then
     [[ $all_frames -eq 12 ]] || fail "replayed NFQUEUE session: $all_frames frames, expected 12"
     pass
     by_field=$(frames_matching "$replayed" 'nfcap.skbinfo.csum_not_verified') || exit 1
-    by_comment=$(frames_matching "$replayed" 'frame.comment matches "skbinfo=([a-z-]+,)*csum-not-verified[ ,]"') || exit 1
+    by_comment=$(frames_matching "$replayed" 'frame.comment matches "skbinfo=([a-z-]+,)*csum-not-verified([ ,]|$)"') || exit 1
     [[ -n $by_field ]] || fail "replayed NFQUEUE session: no frame has nfcap.skbinfo.csum_not_verified"
     [[ $by_field == "$by_comment" ]] \
         || fail "replayed NFQUEUE session: nfcap.skbinfo.csum_not_verified in frames [$by_field], comments say [$by_comment]"

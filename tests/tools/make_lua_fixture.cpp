@@ -3,15 +3,19 @@
 //
 // Usage: make_lua_fixture OUT.pcapng
 //
-// Layout: one SHB, one IDB (LINKTYPE_RAW, if_tsresol 9 = nanoseconds) and one EPB per entry of
-// kFrames below, each carrying a minimal IPv4/UDP packet and zero or more opt_comment options.
-// Standalone on purpose (no project libraries): it must not share bugs with nfcap's own
-// pcapng writer. Frame numbers are 1-based in kFrames order; the test script relies on them.
+// Layout: one SHB, two IDBs (0: LINKTYPE_RAW, 1: LINKTYPE_LINUX_SLL2; both if_tsresol 9 =
+// nanoseconds) and one EPB per entry of kFrames below, each carrying a minimal UDP packet (IPv4,
+// IPv6, or one in the other) and zero or more opt_comment options. A frame with an SLL2 header
+// is on interface 1, all others on interface 0. Standalone on purpose (no project libraries): it
+// must not share bugs with nfcap's own pcapng writer. Frame numbers are 1-based in kFrames order;
+// the test script relies on them.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,10 +25,27 @@ namespace {
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
-// One frame: its comments (empty: an EPB without options). `sv` literals keep embedded bytes.
+// The packet a frame carries: UDP in IPv4 or IPv6, or tunnelled: the first name is the outer
+// header (protocol 41 carries IPv6 in IPv4, next header 4 carries IPv4 in IPv6).
+enum class Payload { ipv4, ipv6, ipv6_in_ipv4, ipv4_in_ipv6 };
+
+// The LINKTYPE_LINUX_SLL2 header fields that vary (the protocol follows the payload, the
+// interface index is 2, the packet type "to us"): ARPHRD type, address length and address.
+struct Sll2 {
+    std::uint16_t hatype;
+    std::uint8_t halen;
+    std::array<std::uint8_t, 8> addr;
+};
+
+// One frame: its comments (empty: an EPB without options; `sv` literals keep embedded bytes),
+// its packet, and an SLL2 header when it is on the LINUX_SLL2 interface.
 struct Frame {
     std::vector<std::string_view> comments;
+    Payload payload = Payload::ipv4;
+    std::optional<Sll2> sll2 = std::nullopt;
 };
+
+constexpr std::array<std::uint8_t, 8> kVethMac = {0x6a, 0x10, 0x73, 0x4c, 0xe6, 0x27, 0, 0};
 
 const std::vector<Frame> kFrames = {
     // 1: plain record, bare values only.
@@ -102,6 +123,49 @@ const std::vector<Frame> kFrames = {
     {{"nfqueue:2 verdict=stolen skbinfo=csum-not-ready,new-flag,0x10 id=4294967296 ts=kernel"sv}},
     // 32: NFQUEUE, malformed: empty element in skbinfo, queue:N with a sign.
     {{"nfqueue:2 verdict=queue:+6 skbinfo=gso,,csum-not-ready id=5"sv}},
+    // Compact comments: nfcap leaves out what the record itself states (family: the packet's IP
+    // version; ts: kernel; an NFLOG prefix: empty; hwtype and hwaddr: the SLL2 header).
+    // 33: NFLOG on IPv4, no family, prefix or ts.
+    {{"nflog:7 hook=prerouting in=vethb/2 seq=5"sv}},
+    // 34: the same on IPv6.
+    {{"nflog:7 hook=prerouting in=vethb/2 seq=5"sv}, Payload::ipv6},
+    // 35: NFQUEUE on IPv4, no family or ts (and no prefix: a queue has none).
+    {{"nfqueue:3 hook=input id=9 verdict=accept"sv}},
+    // 36: NFQUEUE on IPv6.
+    {{"nfqueue:3 hook=input id=10 verdict=drop"sv}, Payload::ipv6},
+    // 37: keys that are written win: a bridge family on an IPv4 packet, a prefix, ts=receive.
+    {{"nflog:7 hook=forward family=bridge prefix=br seq=6 ts=receive"sv}},
+    // 38: IPv6 in IPv4: the outer header is the family.
+    {{"nflog:7 hook=forward seq=7"sv}, Payload::ipv6_in_ipv4},
+    // 39: IPv4 in IPv6.
+    {{"nflog:7 hook=forward seq=8"sv}, Payload::ipv4_in_ipv6},
+    // 40: SLL2 with an Ethernet address: hwtype and hwaddr come from the header.
+    {{"nflog:7 hook=prerouting in=vethb/2 seq=9"sv}, Payload::ipv4, Sll2{1, 6, kVethMac}},
+    // 41: SLL2, every key written (as before compact comments): the comment's hwaddr wins.
+    {{"nflog:7 hook=prerouting family=ipv6 prefix=\"\" in=vethb/2 hwtype=1 "
+      "hwaddr=52:54:00:12:34:56 seq=10 ts=kernel"sv},
+     Payload::ipv6,
+     Sll2{1, 6, kVethMac}},
+    // 42: SLL2 with an 8-byte InfiniBand-type address (not Ethernet), NFQUEUE.
+    {{"nfqueue:3 hook=input in=ib0/4 id=11 verdict=accept"sv},
+     Payload::ipv6,
+     Sll2{32, 8, {0x80, 0x00, 0x00, 0x48, 0xfe, 0x80, 0x00, 0x01}}},
+    // 43: SLL2 with a 3-byte address in the 8-byte field: only those 3 bytes are the address.
+    {{"nflog:7 hook=input in=odd0/6 seq=11"sv},
+     Payload::ipv4,
+     Sll2{0x1234, 3, {0x0a, 0x0b, 0x0c, 0xee, 0xee, 0xee, 0xee, 0xee}}},
+    // 44: SLL2 with a hardware type but no address (loopback).
+    {{"nflog:7 hook=input in=lo/1 seq=12"sv}, Payload::ipv4, Sll2{772, 0, {}}},
+    // 45: SLL2 without either: 0xffff is what nfcap writes when the record has no hardware type.
+    {{"nflog:7 hook=output out=eth0/2 seq=13"sv}, Payload::ipv6, Sll2{0xffff, 0, {}}},
+    // 46: a key that is there but malformed is not replaced (hwtype); hwaddr still comes from SLL2.
+    {{"nflog:7 hook=input hwtype=abc seq=14"sv}, Payload::ipv6, Sll2{1, 6, kVethMac}},
+    // 47: malformed: what follows the error is unknown, so nothing is implied.
+    {{R"(nflog:7 hook=input prefix="open)"sv}, Payload::ipv4, Sll2{1, 6, kVethMac}},
+    // 48: SLL2 with a GRE-over-IP address (Wireshark shows it as an IPv4 address).
+    {{"nflog:7 hook=input in=gre1/5 seq=15"sv},
+     Payload::ipv4,
+     Sll2{778, 4, {0xc0, 0x00, 0x02, 0x09, 0, 0, 0, 0}}},
 };
 
 void put16(std::string& out, std::uint16_t v) {
@@ -138,24 +202,90 @@ void put_option(std::string& out, std::uint16_t code, std::string_view value) {
     pad4(out);
 }
 
-// A 20-byte IPv4 header (correct checksum) + 8-byte UDP header + 4 payload bytes.
-std::string ipv4_udp(std::uint16_t id) {
-    // Version/IHL, TOS, total length 32, id, DF, TTL 64, UDP, checksum (below), 192.0.2.1 -> .2.
-    std::string p =
-        "\x45\x00\x00\x20\x00\x00\x40\x00\x40\x11\x00\x00\xc0\x00\x02\x01\xc0\x00\x02\x02"s;
-    p[4] = static_cast<char>(id >> 8U);
-    p[5] = static_cast<char>(id & 0xffU);
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i < p.size(); i += 2)
-        sum += static_cast<std::uint32_t>(static_cast<unsigned char>(p[i]) << 8U) |
-               static_cast<unsigned char>(p[i + 1]);
+// The Internet checksum of `bytes` (RFC 1071), added to `sum` first; returns the complement.
+std::uint16_t checksum(std::string_view bytes, std::uint32_t sum = 0) {
+    for (std::size_t i = 0; i < bytes.size(); i += 2) {
+        const auto hi = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+        const auto lo = i + 1 < bytes.size()
+                            ? static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]))
+                            : 0U;
+        sum += (hi << 8U) | lo;
+    }
     while (sum > 0xffffU)
         sum = (sum & 0xffffU) + (sum >> 16U);
-    p[10] = static_cast<char>((~sum >> 8U) & 0xffU);
-    p[11] = static_cast<char>(~sum & 0xffU);
-    // UDP 40000 -> 9 (discard), length 12, checksum 0 (none, allowed for IPv4), payload "nfcp".
-    p += "\x9c\x40\x00\x09\x00\x0c\x00\x00nfcp"sv;
+    return static_cast<std::uint16_t>(~sum & 0xffffU);
+}
+
+void put16be(std::string& out, std::size_t at, std::uint16_t v) {
+    out[at] = static_cast<char>(v >> 8U);
+    out[at + 1] = static_cast<char>(v & 0xffU);
+}
+
+// An 8-byte UDP header 40000 -> 9 (discard), length 12, checksum 0, then the payload "nfcp".
+std::string udp() {
+    return "\x9c\x40\x00\x09\x00\x0c\x00\x00nfcp"s;
+}
+
+// A 20-byte IPv4 header (correct checksum) 192.0.2.1 -> 192.0.2.2 in front of `inner`.
+std::string ipv4(std::uint16_t id, std::uint8_t protocol, std::string_view inner) {
+    // Version/IHL, TOS, total length, id, DF, TTL 64, protocol, checksum (below), addresses.
+    std::string p =
+        "\x45\x00\x00\x00\x00\x00\x40\x00\x40\x00\x00\x00\xc0\x00\x02\x01\xc0\x00\x02\x02"s;
+    put16be(p, 2, static_cast<std::uint16_t>(p.size() + inner.size()));
+    put16be(p, 4, id);
+    p[9] = static_cast<char>(protocol);
+    put16be(p, 10, checksum(p));
+    p += inner;
     return p;
+}
+
+// A 40-byte IPv6 header 2001:db8::1 -> 2001:db8::2 in front of `inner`.
+std::string ipv6(std::uint8_t next_header, std::string_view inner) {
+    std::string p = "\x60\x00\x00\x00\x00\x00\x00\x40"s; // version 6, length (below), hop limit 64
+    put16be(p, 4, static_cast<std::uint16_t>(inner.size()));
+    p[6] = static_cast<char>(next_header);
+    const std::string address = "\x20\x01\x0d\xb8"s + std::string(11, '\0');
+    p += address + '\x01';
+    p += address + '\x02';
+    p += inner;
+    return p;
+}
+
+// UDP in IPv6 with its (mandatory) checksum over the pseudo-header.
+std::string ipv6_udp() {
+    std::string segment = udp();
+    std::string pseudo = ipv6(17, segment).substr(8, 32); // source and destination
+    pseudo += "\x00\x00\x00\x0c\x00\x00\x00\x11"sv;       // UDP length 12, next header 17
+    put16be(segment, 6, checksum(segment, 0xffffU - checksum(pseudo)));
+    return ipv6(17, segment);
+}
+
+std::string packet_of(Payload payload, std::uint16_t id) {
+    switch (payload) {
+    case Payload::ipv4:
+        return ipv4(id, 17, udp());
+    case Payload::ipv6:
+        return ipv6_udp();
+    case Payload::ipv6_in_ipv4:
+        return ipv4(id, 41, ipv6_udp());
+    case Payload::ipv4_in_ipv6:
+        return ipv6(4, ipv4(id, 17, udp()));
+    }
+    return {};
+}
+
+// The 20-byte LINKTYPE_LINUX_SLL2 header for `packet`: protocol, reserved, interface index 2,
+// hatype, packet type 0 (host), halen, address (8 bytes); big-endian.
+std::string sll2_header(const Sll2& sll2, std::string_view packet) {
+    std::string h(20, '\0');
+    const bool v6 = !packet.empty() && (static_cast<unsigned char>(packet[0]) >> 4U) == 6U;
+    put16be(h, 0, v6 ? 0x86ddU : 0x0800U);
+    h[7] = '\x02';
+    put16be(h, 8, sll2.hatype);
+    h[11] = static_cast<char>(sll2.halen);
+    for (std::size_t i = 0; i < sll2.addr.size(); ++i)
+        h[12 + i] = static_cast<char>(sll2.addr[i]);
+    return h;
 }
 
 } // namespace
@@ -175,20 +305,25 @@ int main(int argc, char** argv) {
     put32(shb, 0xffffffffU);
     file += block(0x0A0D0D0AU, shb);
 
-    std::string idb;
-    put16(idb, 101); // LINKTYPE_RAW
-    put16(idb, 0);
-    put32(idb, 0);                // snaplen: unlimited
-    put_option(idb, 9, "\x09"sv); // if_tsresol: 10^-9
-    put_option(idb, 0, ""sv);     // opt_endofopt
-    file += block(1, idb);
+    for (const std::uint16_t link_type :
+         {std::uint16_t{101}, std::uint16_t{276}}) { // interface 0: RAW, 1: LINUX_SLL2
+        std::string idb;
+        put16(idb, link_type);
+        put16(idb, 0);
+        put32(idb, 0);                // snaplen: unlimited
+        put_option(idb, 9, "\x09"sv); // if_tsresol: 10^-9
+        put_option(idb, 0, ""sv);     // opt_endofopt
+        file += block(1, idb);
+    }
 
     std::uint64_t ts = 1700000000ULL * 1000000000ULL;
     std::uint16_t id = 1;
     for (const Frame& frame : kFrames) {
-        const std::string packet = ipv4_udp(id++);
+        std::string packet = packet_of(frame.payload, id++);
+        if (frame.sll2)
+            packet = sll2_header(*frame.sll2, packet) + packet;
         std::string epb;
-        put32(epb, 0); // interface id
+        put32(epb, frame.sll2 ? 1U : 0U); // interface id
         put32(epb, static_cast<std::uint32_t>(ts >> 32U));
         put32(epb, static_cast<std::uint32_t>(ts & 0xffffffffU));
         put32(epb, static_cast<std::uint32_t>(packet.size()));
