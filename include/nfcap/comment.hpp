@@ -43,6 +43,10 @@ struct CommentContext {
     // With leave_out_implied: the record's link-layer header (LINKTYPE_LINUX_SLL2) holds the
     // hardware type and address, so `hwtype` and `hwaddr` are left out too.
     bool hw_in_link_header = false;
+    // With leave_out_implied: the frame's network layer is the payload itself (LINUX_SLL2,
+    // RAW), whose IP version then states the family. A LINKTYPE_NFLOG frame holds the record's
+    // attributes, which Wireshark does not read as an IP packet for NFQUEUE records.
+    bool payload_is_frame = false;
 };
 
 // Appends the comment for `packet` to `out` (which the caller clears and reuses, so the hot

@@ -311,7 +311,7 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
             out.put(hook);
         }
     }
-    if (!implied || !family_implied(p)) {
+    if (!implied || !context.payload_is_frame || !family_implied(p)) {
         out.key("family");
         if (const std::string_view family = family_name(p.family); !family.empty()) {
             out.put(family);

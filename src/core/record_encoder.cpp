@@ -123,6 +123,7 @@ std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& co
                      context.verdict, time(p, context)};
     c.leave_out_implied = leave_out_implied;
     c.hw_in_link_header = leave_out_implied && link_type_ == LinkType::linux_sll2;
+    c.payload_is_frame = link_type_ == LinkType::linux_sll2 || link_type_ == LinkType::raw;
     return write_comment(comment_, p, c);
 }
 

@@ -136,6 +136,13 @@ TEST(RecordEncoder, CommentKeepsWhatTheRecordDoesNotState) {
     EXPECT_FALSE(contains(out, "prefix="));
     // ... and a RAW record has no header that holds the hardware type.
     EXPECT_TRUE(contains(out, " hwtype=1"));
+    // A LINKTYPE_NFLOG frame holds attributes, not the IP packet: the family stays.
+    RecordEncoder nflog(LinkType::nflog, 262144);
+    out.clear();
+    ASSERT_EQ(nflog.append(out, nfcap::decode_nflog(m.record()), m.record(), context()),
+              EncodeResult::written);
+    EXPECT_TRUE(contains(out, "nflog:9 hook=input family=ipv4 in=4 "));
+    EXPECT_FALSE(contains(out, "ts="));
     packet.prefix = "x"; // a prefix that is not empty stays
     out.clear();
     ASSERT_EQ(raw.append(out, packet, m.record(), context()), EncodeResult::written);
