@@ -406,3 +406,84 @@ TEST(Sink, SlowReaderIsGivenUpOnAtMostOneAndAHalfSecondsAfterTheStop) {
     reader.join();
     ::close(fds[0]);
 }
+
+namespace {
+
+std::vector<std::byte> file_bytes(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    auto bytes = read_all(fd);
+    ::close(fd);
+    return bytes;
+}
+
+// Hands `chunk` to the sink as the recorder does: after the tail the sink keeps at the front of
+// the (large, so aligned) buffer, which then holds only that tail again.
+void write_as_recorder(nfcap::Sink& sink, nfcap::ByteBuffer& buffer,
+                       const std::vector<std::byte>& chunk) {
+    buffer.insert(buffer.end(), chunk.begin(), chunk.end());
+    const std::size_t tail = sink.write_keeping_tail(buffer);
+    ASSERT_LE(tail, buffer.size());
+    buffer.erase(buffer.begin(), buffer.end() - static_cast<std::ptrdiff_t>(tail));
+}
+
+} // namespace
+
+// Direct I/O needs a file system that has it: the build directory's (the tests run there), not
+// /tmp, which may be a tmpfs.
+TEST(Sink, DirectIoWritesTheSameBytesWhateverThePieces) {
+    const std::string path = "direct-io-test.out";
+    ::unlink(path.c_str());
+    auto sink = nfcap::open_output(path);
+    auto* fd_sink = dynamic_cast<FdSink*>(sink.get());
+    ASSERT_NE(fd_sink, nullptr);
+    ASSERT_TRUE(fd_sink->enable_direct_io()) << "the build directory's file system has O_DIRECT";
+    nfcap::ByteBuffer buffer;
+    buffer.reserve(8U << 20U); // large: aligned for direct I/O
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(buffer.data()) % nfcap::byte_buffer_alignment, 0U);
+    std::vector<std::byte> expected;
+    std::size_t step = 0;
+    for (const std::size_t size : {100U, 5000U, 70000U, 4096U, 1U, 200000U, 3U, 1048576U, 513U}) {
+        auto chunk = pattern(size);
+        for (auto& b : chunk) {
+            b ^= static_cast<std::byte>(step); // each piece differs from the last
+        }
+        if (++step == 5) {
+            // A plain write() in between (not realigned): the next pieces realign themselves.
+            buffer.clear();
+            sink->write(chunk);
+        } else {
+            write_as_recorder(*sink, buffer, chunk);
+        }
+        expected.insert(expected.end(), chunk.begin(), chunk.end());
+        ASSERT_EQ(file_bytes(path), expected) << "after piece " << step << " (" << size << " B)";
+    }
+    EXPECT_TRUE(fd_sink->direct_io()) << "the file system took the direct writes";
+    sink.reset();
+    EXPECT_EQ(file_bytes(path), expected);
+    ::unlink(path.c_str());
+}
+
+TEST(Sink, DirectIoFailureCutsTheFileBackToItsLastWholeWrite) {
+    const std::string path = "direct-io-fail.out";
+    ::unlink(path.c_str());
+    auto sink = nfcap::open_output(path);
+    ASSERT_TRUE(dynamic_cast<FdSink&>(*sink).enable_direct_io());
+    nfcap::ByteBuffer buffer;
+    buffer.reserve(1U << 20U);
+    write_as_recorder(*sink, buffer, pattern(10000));
+    {
+        FileSizeLimit limit(40000);
+        buffer.insert(buffer.end(), 100000, std::byte{1});
+        EXPECT_THROW(sink->write_keeping_tail(buffer), nfcap::WriteError);
+    }
+    EXPECT_EQ(file_bytes(path), pattern(10000)) << "the partial write was not taken back";
+    ::unlink(path.c_str());
+}
+
+TEST(Sink, DirectIoIsOnlyForRegularFiles) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    FdSink pipe(fds[1], "pipe", SinkKind::stream, FdSink::Ownership::owned);
+    EXPECT_FALSE(pipe.enable_direct_io());
+    ::close(fds[0]);
+}
