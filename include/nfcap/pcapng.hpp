@@ -11,9 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
-#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -23,44 +21,18 @@
 
 namespace nfcap {
 
-// Large ByteBuffers (from byte_buffer_aligned_from bytes on) start on a byte_buffer_alignment
-// boundary, so an output buffer can go to a file opened for direct I/O as it is.
-inline constexpr std::size_t byte_buffer_alignment = 4096;
-inline constexpr std::size_t byte_buffer_aligned_from = 64 * 1024;
-
 // Default-initialises what it constructs without arguments: growing a buffer by a block's size
 // leaves the new bytes as they are instead of zero-filling them first, since every block is
 // written whole right after (its padding explicitly). A zero-fill of every block was 2 % of a
-// busy recorder's time. Allocates large buffers aligned (see byte_buffer_alignment).
+// busy recorder's time.
 template <typename T> struct UninitialisedAllocator : std::allocator<T> {
-    using value_type = T;
     template <typename U> struct rebind { using other = UninitialisedAllocator<U>; };
     UninitialisedAllocator() = default;
     template <typename U>
     UninitialisedAllocator(const UninitialisedAllocator<U>& /*other*/) noexcept {} // NOLINT
-    T* allocate(std::size_t n) {
-        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) {
-            throw std::bad_array_new_length();
-        }
-        if (n * sizeof(T) >= byte_buffer_aligned_from) {
-            return static_cast<T*>(
-                ::operator new (n * sizeof(T), std::align_val_t{byte_buffer_alignment}));
-        }
-        return std::allocator<T>::allocate(n);
-    }
-    void deallocate(T* p, std::size_t n) noexcept {
-        if (n * sizeof(T) >= byte_buffer_aligned_from) {
-            ::operator delete (p, n * sizeof(T), std::align_val_t{byte_buffer_alignment});
-            return;
-        }
-        std::allocator<T>::deallocate(p, n);
-    }
     template <typename U> void construct(U* at) noexcept { ::new (static_cast<void*>(at)) U; }
     template <typename U, typename... Args> void construct(U* at, Args&&... args) {
         ::new (static_cast<void*>(at)) U(std::forward<Args>(args)...);
-    }
-    friend bool operator==(const UninitialisedAllocator&, const UninitialisedAllocator&) {
-        return true;
     }
 };
 

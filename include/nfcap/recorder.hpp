@@ -127,7 +127,7 @@ class Recorder final : public RecordHandler {
 
     bool done() const {
         return (options_.max_packets != 0 && written_ >= options_.max_packets) ||
-               (options_.max_bytes != 0 && bytes_written_ + unwritten() >= options_.max_bytes);
+               (options_.max_bytes != 0 && bytes_written_ + buffer_.size() >= options_.max_bytes);
     }
 
     // Ends the current file (statistics blocks, covering `file_start`..`now`) and starts the
@@ -170,10 +170,6 @@ class Recorder final : public RecordHandler {
     RecordEncoder encoder_;
     std::unique_ptr<PacketFilter> filter_;
     ByteBuffer buffer_;
-    // The first carried_ bytes of buffer_ are in the file already: a direct-I/O sink writes
-    // them again, aligned, with what follows (Sink::write_keeping_tail).
-    std::size_t carried_ = 0;
-    std::size_t unwritten() const { return buffer_.size() - carried_; }
     std::vector<InterfaceCounters> interfaces_;
     std::uint64_t written_ = 0;
     std::uint64_t delivered_ = 0;

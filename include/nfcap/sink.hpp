@@ -67,14 +67,6 @@ class Sink {
     // is cut back to where this call began, so it ends with the last unit written whole (and
     // the space taken by the partial unit is freed).
     virtual void write(std::span<const std::byte> bytes) = 0;
-    // Writes all of `bytes` like write(), and returns how many of the last ones the caller
-    // passes again at the start of its next call: a sink that writes whole aligned units
-    // (direct I/O) writes its partial last unit through the page cache, so the file is
-    // complete now, and rewrites it with the next call's bytes. 0 for most sinks.
-    virtual std::size_t write_keeping_tail(std::span<const std::byte> bytes) {
-        write(bytes);
-        return 0;
-    }
     // For writes that may wait for a reader (pipes and FIFOs, which are written non-blocking):
     // `give_up` is asked about every 100 ms while a write waits. Once it has said true, the
     // write throws WriteError when the reader has taken nothing for 0.5 s, or at the latest
@@ -105,16 +97,6 @@ class FdSink final : public Sink {
     FdSink& operator=(const FdSink&) = delete;
 
     void write(std::span<const std::byte> bytes) override;
-    // With direct I/O: the part of `bytes` that ends on an aligned file offset goes straight to
-    // the device (O_DIRECT: no copy into the page cache, which was most of a busy recorder's
-    // CPU), the rest through the page cache; returns the length of that rest. Without: write().
-    std::size_t write_keeping_tail(std::span<const std::byte> bytes) override;
-    // Turns on direct I/O for a regular file whose file system supports it; false (nothing
-    // changed) otherwise. Writes of write_keeping_tail() then go to the device in units of the
-    // file system's direct I/O alignment, from a caller's buffer aligned to it (smaller or
-    // unaligned ones, and write(), go through the page cache as before).
-    bool enable_direct_io();
-    bool direct_io() const { return direct_; }
     void set_give_up(std::function<bool()> give_up) override { give_up_ = std::move(give_up); }
     SinkKind kind() const override { return kind_; }
     const std::string& name() const override { return name_; }
@@ -127,9 +109,6 @@ class FdSink final : public Sink {
     void wait_for_reader(std::chrono::steady_clock::time_point progress,
                          std::optional<std::chrono::steady_clock::time_point>& stop_seen);
     [[noreturn]] void fail(int error, std::size_t written_now);
-    // pwrite()s all of `bytes` at `offset`, with O_DIRECT or without; false when the file
-    // system refused direct I/O (EINVAL) before anything was written.
-    bool write_at(std::span<const std::byte> bytes, std::uint64_t offset, bool direct);
 
     int fd_;
     std::string name_;
@@ -139,12 +118,6 @@ class FdSink final : public Sink {
     // A borrowed pipe's file status flags before it was made non-blocking; -1: none to restore.
     int restore_flags_ = -1;
     std::function<bool()> give_up_;
-    // Direct I/O (enable_direct_io): the alignment, where the next write_keeping_tail()'s first
-    // byte goes, and the end of what is in the file (every byte before it whole and written).
-    bool direct_ = false;
-    std::size_t align_ = 0;
-    std::uint64_t next_offset_ = 0;
-    std::uint64_t end_ = 0;
 };
 
 // Collects everything in memory (tests, embedding).

@@ -133,9 +133,6 @@ po::options_description describe() {
         "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
     add("file-mode", po::value<std::string>()->value_name("OCTAL"),
         "permission bits of the files nfcap creates, default 0600 (the umask does not apply)");
-    add("no-direct-io",
-        "write -w FILE through the page cache only; by default the bulk of a regular file goes "
-        "straight to the device (O_DIRECT) where the file system allows it");
 
     po::options_description kernel("Kernel tuning (live capture)");
     add = kernel.add_options();
@@ -607,7 +604,6 @@ Options parse_options(const std::vector<std::string>& argv) {
     }
     o.quiet = o.quiet || vm.count("quiet") != 0;
     o.loss_status = o.loss_status && vm.count("no-loss-status") == 0;
-    o.direct_io = vm.count("no-direct-io") == 0;
     o.fifo_reconnect = vm.count("fifo-reconnect") != 0;
     if (o.fifo_reconnect && (o.write_file == "-" || !live)) {
         throw UsageError("--fifo-reconnect needs a live capture written to a FIFO (-w PATH)");

@@ -55,7 +55,6 @@ struct Options {
     bool conntrack = false;
     bool quiet = false;          // no live status line on a terminal
     bool loss_status = true;     // exit status 4 when records were lost (--no-loss-status: 0)
-    bool direct_io = true;       // -w FILE: O_DIRECT where possible (--no-direct-io: never)
     bool fifo_reconnect = false; // a FIFO's reader went away: wait for the next one
     unsigned file_mode = 0600;   // --file-mode: permission bits of the files nfcap creates
     std::string user;            // -Z: run as this user once sockets and files are open

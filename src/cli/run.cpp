@@ -170,13 +170,7 @@ std::unique_ptr<Sink> output_for(const Options& o, const OutputFileOptions& file
     if (ring_buffer(o)) {
         return std::make_unique<RotatingFileSink>(o.write_file, o.ring_files, files);
     }
-    auto sink = open_output(o.write_file, o.format != OutputFormat::pcapng, files);
-    if (o.direct_io) {
-        if (auto* fd_sink = dynamic_cast<FdSink*>(sink.get())) {
-            fd_sink->enable_direct_io(); // a regular file on a file system that allows it
-        }
-    }
-    return sink;
+    return open_output(o.write_file, o.format != OutputFormat::pcapng, files);
 }
 
 // -Z: looked up before anything is opened, so a typo costs nothing.

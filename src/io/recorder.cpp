@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <utility>
 
 namespace nfcap {
 namespace {
@@ -168,7 +167,7 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     ++counters.written;
     ++written_;
     ++buffered_;
-    if (options_.rotate_bytes != 0 && file_bytes_ + unwritten() >= options_.rotate_bytes) {
+    if (options_.rotate_bytes != 0 && file_bytes_ + buffer_.size() >= options_.rotate_bytes) {
         rotate(RecordEncoder::time(packet, context)); // this record ends the file it is in
     } else if (buffer_.size() >= flush_threshold) {
         flush();
@@ -222,7 +221,6 @@ void Recorder::flush() {
         failed_ += buffered_; // the output failed: nothing more is written
         buffered_ = 0;
         buffer_.clear();
-        carried_ = 0;
         return;
     }
     if (waiting_for_reader_) {
@@ -241,16 +239,14 @@ void Recorder::flush() {
         fresh.insert(fresh.end(), buffer_.begin(), buffer_.end());
         buffer_.swap(fresh);
     }
-    if (unwritten() == 0) {
+    if (buffer_.empty()) {
         return;
     }
     // Clear before writing: if the reader is gone, these bytes can go nowhere anyway.
     ByteBuffer pending;
     pending.swap(buffer_);
-    const std::size_t carried = std::exchange(carried_, 0);
-    std::size_t tail = 0;
     try {
-        tail = sink_.write_keeping_tail(pending);
+        sink_.write(pending);
     } catch (const ReaderGone&) {
         pending.clear();
         buffer_.swap(pending);
@@ -276,13 +272,10 @@ void Recorder::flush() {
         buffered_ = 0;
         throw;
     }
-    bytes_written_ += pending.size() - carried;
-    file_bytes_ += pending.size() - carried;
-    // The sink takes its tail again with the next bytes; the capacity stays (no allocation on
-    // the next batch, and the alignment a direct-I/O file needs).
-    pending.erase(pending.begin(), pending.end() - static_cast<std::ptrdiff_t>(tail));
-    carried_ = tail;
-    buffer_.swap(pending);
+    bytes_written_ += pending.size();
+    file_bytes_ += pending.size();
+    pending.clear();
+    buffer_.swap(pending); // keep the capacity: no allocation on the next batch
     delivered_ += buffered_;
     buffered_ = 0;
 }

@@ -2,7 +2,6 @@
 
 #include "system_error.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -222,15 +221,6 @@ FdSink::~FdSink() {
 }
 
 void FdSink::write(std::span<const std::byte> bytes) {
-    if (direct_) {
-        // At the end of the file; the next write_keeping_tail() starts here (unaligned, so its
-        // first unit goes through the page cache and realigns it).
-        write_at(bytes, end_, false);
-        end_ += bytes.size();
-        next_offset_ = end_;
-        ::lseek(fd_, static_cast<off_t>(end_), SEEK_SET);
-        return;
-    }
     std::size_t done = 0;
     Clock::time_point progress = Clock::now();
     std::optional<Clock::time_point> stop_seen;
@@ -253,113 +243,6 @@ void FdSink::write(std::span<const std::byte> bytes) {
         }
         fail(errno, done);
     }
-}
-
-bool FdSink::enable_direct_io() {
-    struct stat st {};
-    if (ownership_ != Ownership::owned || kind_ != SinkKind::file || ::fstat(fd_, &st) != 0 ||
-        !S_ISREG(st.st_mode)) {
-        return false;
-    }
-    // The file system's own alignment (Linux 6.1+), else the largest common one.
-    std::size_t align = 4096;
-    struct statx sx {};
-    if (::statx(fd_, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
-        (sx.stx_mask & STATX_DIOALIGN) != 0) {
-        if (sx.stx_dio_offset_align == 0) {
-            return false; // the file system does no direct I/O on this file
-        }
-        align = std::max<std::size_t>(sx.stx_dio_offset_align, sx.stx_dio_mem_align);
-    }
-    // Only a power of two up to the allocation alignment of ByteBuffer's large buffers.
-    if (align > byte_buffer_alignment || (align & (align - 1)) != 0) {
-        return false;
-    }
-    // A file system without direct I/O refuses the flag here (tmpfs, for one).
-    const int flags = ::fcntl(fd_, F_GETFL);
-    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0) {
-        return false;
-    }
-    ::fcntl(fd_, F_SETFL, flags); // set only around the writes that use it
-    const off_t position = ::lseek(fd_, 0, SEEK_CUR);
-    if (position < 0) {
-        return false;
-    }
-    direct_ = true;
-    align_ = align;
-    next_offset_ = end_ = static_cast<std::uint64_t>(position);
-    return true;
-}
-
-bool FdSink::write_at(std::span<const std::byte> bytes, std::uint64_t offset, bool direct) {
-    const int flags = direct ? ::fcntl(fd_, F_GETFL) : 0;
-    if (direct && (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0)) {
-        return false;
-    }
-    std::size_t done = 0;
-    int error = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                                   static_cast<off_t>(offset + done));
-        if (n > 0) {
-            done += static_cast<std::size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            error = n < 0 ? errno : ENOSPC;
-            break;
-        }
-    }
-    if (direct) {
-        ::fcntl(fd_, F_SETFL, flags);
-    }
-    if (error == EINVAL && direct && done == 0) {
-        return false; // this file system does not take these writes directly after all
-    }
-    if (error != 0) {
-        // Cut back to the end of the last whole write, as fail() does for write().
-        if (::ftruncate(fd_, static_cast<off_t>(end_)) == 0) {
-            ::lseek(fd_, static_cast<off_t>(end_), SEEK_SET);
-        }
-        throw WriteError("cannot write to " + name_ + ": " +
-                         std::generic_category().message(error));
-    }
-    return true;
-}
-
-std::size_t FdSink::write_keeping_tail(std::span<const std::byte> bytes) {
-    if (!direct_) {
-        write(bytes);
-        return 0;
-    }
-    // bytes[0] belongs at next_offset_: the caller passes again the tail returned last time.
-    const std::uint64_t start = next_offset_;
-    const std::uint64_t end = start + bytes.size();
-    const std::uint64_t aligned_end = end & ~static_cast<std::uint64_t>(align_ - 1);
-    if (aligned_end <= start) { // not one whole unit yet: all through the page cache
-        write_at(bytes, start, false);
-        end_ = end;
-        ::lseek(fd_, static_cast<off_t>(end), SEEK_SET);
-        return bytes.size();
-    }
-    const auto head = static_cast<std::size_t>(aligned_end - start);
-    const bool aligned =
-        start % align_ == 0 && reinterpret_cast<std::uintptr_t>(bytes.data()) % align_ == 0;
-    if (!aligned || !write_at(bytes.first(head), start, true)) {
-        if (aligned) {
-            direct_ = false; // refused: the page cache from now on
-        }
-        write_at(bytes.first(head), start, false);
-    }
-    write_at(bytes.subspan(head), aligned_end, false);
-    end_ = end;
-    ::lseek(fd_, static_cast<off_t>(end), SEEK_SET); // where write() continues
-    if (!direct_) {
-        next_offset_ = end;
-        return 0;
-    }
-    next_offset_ = aligned_end;
-    return static_cast<std::size_t>(end - aligned_end);
 }
 
 void FdSink::wait_for_reader(Clock::time_point progress,
