@@ -4,8 +4,10 @@
 
 #include <nfcap/byte_reader.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,34 +21,42 @@ inline constexpr std::size_t attribute_header_size = 4;
 // Calls visit(type, value) for every attribute in `data`. `value` is the attribute's wire
 // length minus its header; the padding that follows (the aligned stride) is skipped but never
 // handed on. A final attribute whose padding is missing is accepted (some writers drop it).
+// The errors for_each_attribute reports, out of line: the walk itself stays small.
+[[noreturn]] void stray_bytes(std::size_t remaining, std::size_t offset);
+[[noreturn]] void short_attribute(std::uint16_t type, std::size_t offset, std::size_t length);
+[[noreturn]] void attribute_past_end(std::uint16_t type, std::size_t offset, std::size_t length,
+                                     std::size_t left);
+
+// Calls visit(type, value) for every attribute in `data`. `value` is the attribute's wire
+// length minus its header; the padding that follows (the aligned stride) is skipped but never
+// handed on. A final attribute whose padding is missing is accepted (some writers drop it).
+// Every record written goes through here once per attribute: plain pointer arithmetic, one
+// bounds check per header and one per value.
 template <typename Visit> void for_each_attribute(std::span<const std::byte> data, Visit&& visit) {
-    ByteReader reader(data);
-    while (!reader.empty()) {
-        const std::size_t offset = reader.position();
-        if (reader.remaining() < attribute_header_size) {
-            throw DecodeError(std::to_string(reader.remaining()) +
-                              " stray bytes after the last attribute at offset " +
-                              std::to_string(offset));
+    const std::byte* const begin = data.data();
+    const std::byte* at = begin;
+    const std::byte* const end = begin + data.size();
+    while (at != end) {
+        const auto left = static_cast<std::size_t>(end - at);
+        const auto offset = static_cast<std::size_t>(at - begin);
+        if (left < attribute_header_size) {
+            stray_bytes(left, offset);
         }
-        const std::uint16_t wire_length = reader.host16();
-        const auto type = static_cast<std::uint16_t>(reader.host16() & attribute_type_mask);
+        std::uint16_t wire_length = 0;
+        std::uint16_t type = 0;
+        std::memcpy(&wire_length, at, sizeof wire_length); // host order (netlink)
+        std::memcpy(&type, at + 2, sizeof type);
+        type &= attribute_type_mask;
         if (wire_length < attribute_header_size) {
-            throw DecodeError("attribute type " + std::to_string(type) + " at offset " +
-                              std::to_string(offset) + " has length " +
-                              std::to_string(wire_length) + ", less than its own header");
+            short_attribute(type, offset, wire_length);
         }
-        const std::size_t value_length = wire_length - attribute_header_size;
-        if (value_length > reader.remaining()) {
-            throw DecodeError("attribute type " + std::to_string(type) + " at offset " +
-                              std::to_string(offset) + " has length " +
-                              std::to_string(wire_length) + " but only " +
-                              std::to_string(reader.remaining() + attribute_header_size) +
-                              " bytes are left in the record");
+        if (wire_length > left) {
+            attribute_past_end(type, offset, wire_length, left);
         }
-        visit(type, reader.bytes(value_length));
-        const std::size_t stride = (wire_length + 3U) & ~std::size_t{3};
-        const std::size_t padding = stride - wire_length;
-        reader.skip(padding < reader.remaining() ? padding : reader.remaining());
+        visit(type, std::span<const std::byte>(at + attribute_header_size,
+                                               wire_length - attribute_header_size));
+        const std::size_t stride = (std::size_t{wire_length} + 3U) & ~std::size_t{3};
+        at += stride < left ? stride : left;
     }
 }
 
@@ -86,21 +96,40 @@ inline CutAttribute find_cut(std::span<const std::byte> data) {
     return cut;
 }
 
+[[noreturn]] void wrong_size(const char* name, std::size_t size, std::size_t expected);
+
 // Reads a fixed-size attribute value, refusing one of the wrong size.
 inline ByteReader fixed(std::span<const std::byte> value, std::size_t size, const char* name) {
     if (value.size() < size) {
-        throw DecodeError(std::string(name) + " is " + std::to_string(value.size()) +
-                          " bytes, expected " + std::to_string(size));
+        wrong_size(name, value.size(), size);
     }
     return ByteReader(value);
 }
 
+// The two most common attribute values (indices, marks, sequence numbers, types): one size
+// check and one load each, the error out of line.
 inline std::uint32_t be32_attr(std::span<const std::byte> value, const char* name) {
-    return fixed(value, 4, name).be32();
+    if (value.size() < 4) {
+        wrong_size(name, value.size(), 4);
+    }
+    std::uint32_t v = 0;
+    std::memcpy(&v, value.data(), sizeof v);
+    if constexpr (std::endian::native == std::endian::little) {
+        v = __builtin_bswap32(v);
+    }
+    return v;
 }
 
 inline std::uint16_t be16_attr(std::span<const std::byte> value, const char* name) {
-    return fixed(value, 2, name).be16();
+    if (value.size() < 2) {
+        wrong_size(name, value.size(), 2);
+    }
+    std::uint16_t v = 0;
+    std::memcpy(&v, value.data(), sizeof v);
+    if constexpr (std::endian::native == std::endian::little) {
+        v = __builtin_bswap16(v);
+    }
+    return v;
 }
 
 } // namespace nfcap::detail

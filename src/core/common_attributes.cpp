@@ -10,6 +10,29 @@
 
 namespace nfcap::detail {
 
+void wrong_size(const char* name, std::size_t size, std::size_t expected) {
+    throw DecodeError(std::string(name) + " is " + std::to_string(size) + " bytes, expected " +
+                      std::to_string(expected));
+}
+
+void stray_bytes(std::size_t remaining, std::size_t offset) {
+    throw DecodeError(std::to_string(remaining) +
+                      " stray bytes after the last attribute at offset " + std::to_string(offset));
+}
+
+void short_attribute(std::uint16_t type, std::size_t offset, std::size_t length) {
+    throw DecodeError("attribute type " + std::to_string(type) + " at offset " +
+                      std::to_string(offset) + " has length " + std::to_string(length) +
+                      ", less than its own header");
+}
+
+void attribute_past_end(std::uint16_t type, std::size_t offset, std::size_t length,
+                        std::size_t left) {
+    throw DecodeError("attribute type " + std::to_string(type) + " at offset " +
+                      std::to_string(offset) + " has length " + std::to_string(length) +
+                      " but only " + std::to_string(left) + " bytes are left in the record");
+}
+
 Timestamp decode_timestamp(std::span<const std::byte> value, const char* name) {
     ByteReader r = fixed(value, 16, name);
     const std::uint64_t sec = r.be64();
