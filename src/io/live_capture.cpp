@@ -627,7 +627,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
     }
     auto last_flush = Clock::now();
     auto last_accounted = Clock::now();
-    std::optional<Clock::time_point> held_since;
+    bool holding = false; // records processed, not written yet, since held_since
+    Clock::time_point held_since;
     for (;;) {
         // A failed output (a full disk) ends an NFLOG capture; a queue is kept: stopping it
         // would leave its traffic to the rule's bypass flag, so verdicts go on while what
@@ -643,8 +644,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         // Records processed but not written yet wait for their flush moment (flush_delay after
         // the first of them); meanwhile the writer takes the batches that come.
         Batch* batch = nullptr;
-        if (held_since && !stopping) {
-            const auto due = *held_since + flush_delay;
+        if (holding && !stopping) {
+            const auto due = held_since + flush_delay;
             batch = m.handoff.take(std::max(due - Clock::now(), Clock::duration::zero()), true);
         } else {
             batch = m.handoff.take(writer_tick);
@@ -652,14 +653,15 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         if (batch != nullptr) {
             m.process(*batch, result.reader_gone);
             m.handoff.give_back(batch);
-            if (!held_since) {
+            if (!holding) {
+                holding = true;
                 held_since = Clock::now();
             }
         }
         const auto now = Clock::now();
-        const bool due = held_since && now - *held_since >= flush_delay;
+        const bool due = holding && now - held_since >= flush_delay;
         if (batch == nullptr || due || stopping || now - last_flush >= flush_interval) {
-            held_since.reset();
+            holding = false;
             last_flush = Clock::now();
             try {
                 if (!result.reader_gone) {
