@@ -123,9 +123,10 @@ class HandOff {
         {
             std::lock_guard lock(mutex_);
             queued_bytes_ += b->bytes.capacity();
+            queued_used_ += b->bytes.size();
             ready_.push_back(b);
             // A writer that waits for its flush moment takes this batch then.
-            wake = !writer_coalescing_ || queued_bytes_ >= wake_bytes;
+            wake = !writer_coalescing_ || queued_used_ >= wake_bytes;
         }
         if (wake) {
             ready_cv_.notify_one();
@@ -154,19 +155,19 @@ class HandOff {
         }
         ready_cv_.notify_all();
     }
-    // A batch, or null after `timeout`. `coalescing`: the writer holds records it will write
-    // when the timeout ends; until then a submit wakes it only for wake_bytes of batches (a
-    // finished receive thread, wake(), always does).
+    // A batch at once when one is queued; else waits up to `timeout` for one. `coalescing`: the
+    // writer holds records it will write when the timeout ends; until then a submit wakes it
+    // only for wake_bytes of batches (a finished receive thread, wake(), always does).
     Batch* take(Clock::duration timeout, bool coalescing = false) {
         std::unique_lock lock(mutex_);
         writer_seen_ = Clock::now(); // a writer asking for work is not stalled
-        if (ready_.empty() || coalescing) {
+        if (ready_.empty()) {
+            // Coalescing, the batches that come meanwhile wait for the timeout (or for
+            // wake_bytes of them): then the writer takes them one after the other.
             writer_coalescing_ = coalescing;
-            const auto deadline = Clock::now() + timeout;
-            ready_cv_.wait_until(lock, deadline, [this, coalescing, deadline] {
-                return coalescing
-                           ? queued_bytes_ >= wake_bytes || woken_ || Clock::now() >= deadline
-                           : !ready_.empty() || woken_;
+            ready_cv_.wait_for(lock, timeout, [this, coalescing] {
+                return coalescing ? queued_used_ >= wake_bytes || woken_
+                                  : !ready_.empty() || woken_;
             });
             writer_coalescing_ = false;
             woken_ = false;
@@ -178,6 +179,7 @@ class HandOff {
         Batch* b = ready_.front();
         ready_.pop_front();
         queued_bytes_ -= b->bytes.capacity();
+        queued_used_ -= b->bytes.size();
         return b;
     }
     bool empty() {
@@ -200,6 +202,7 @@ class HandOff {
     std::vector<std::unique_ptr<Batch>> all_;
     std::vector<Batch*> free_;
     std::size_t queued_bytes_ = 0; // capacity of the batches in ready_
+    std::size_t queued_used_ = 0;  // bytes in use in those batches (what wakes the writer)
     std::size_t free_bytes_ = 0;   // capacity of the batches in free_
     bool closed_ = false;
     bool writer_coalescing_ = false; // the writer waits for its flush moment (see take())
