@@ -108,28 +108,28 @@ inline ByteReader fixed(std::span<const std::byte> value, std::size_t size, cons
 
 // The two most common attribute values (indices, marks, sequence numbers, types): one size
 // check and one load each, the error out of line.
-inline std::uint32_t be32_attr(std::span<const std::byte> value, const char* name) {
-    if (value.size() < 4) {
-        wrong_size(name, value.size(), 4);
+template <typename T> T big_endian_attr(std::span<const std::byte> value, const char* name) {
+    if (value.size() < sizeof(T)) {
+        wrong_size(name, value.size(), sizeof(T));
     }
-    std::uint32_t v = 0;
+    T v = 0;
     std::memcpy(&v, value.data(), sizeof v);
     if constexpr (std::endian::native == std::endian::little) {
-        v = __builtin_bswap32(v);
+        if constexpr (sizeof(T) == 4) {
+            v = __builtin_bswap32(v);
+        } else {
+            v = __builtin_bswap16(v);
+        }
     }
     return v;
 }
 
+inline std::uint32_t be32_attr(std::span<const std::byte> value, const char* name) {
+    return big_endian_attr<std::uint32_t>(value, name);
+}
+
 inline std::uint16_t be16_attr(std::span<const std::byte> value, const char* name) {
-    if (value.size() < 2) {
-        wrong_size(name, value.size(), 2);
-    }
-    std::uint16_t v = 0;
-    std::memcpy(&v, value.data(), sizeof v);
-    if constexpr (std::endian::native == std::endian::little) {
-        v = __builtin_bswap16(v);
-    }
-    return v;
+    return big_endian_attr<std::uint16_t>(value, name);
 }
 
 } // namespace nfcap::detail
