@@ -276,7 +276,11 @@ Pairs check_comment(std::string_view comment, std::string_view source) {
             fail("key " + key + " appears twice in: " + std::string(comment));
         }
     }
-    require(keys.count("ts") == 1, "comment without ts");
+    // A kernel timestamp is the default a pcapng comment leaves out; the others are named.
+    for (const auto& [key, value] : pairs) {
+        require(key != "ts" || value == "receive" || value == "file",
+                "ts is neither left out (kernel) nor receive nor file");
+    }
     return pairs;
 }
 
@@ -287,6 +291,34 @@ const std::string* find_value(const Pairs& pairs, std::string_view key) {
         }
     }
     return nullptr;
+}
+
+// The compact comment is the full one with only keys the record states taken out, in order:
+// family (the frame holds the IP packet), an empty prefix, ts=kernel, and with LINUX_SLL2 the
+// hardware type and address (its header holds them).
+void check_left_out(const std::string& full, const Pairs& compact, LinkType type) {
+    Pairs all;
+    try {
+        all = parse_comment(full);
+    } catch (const DecodeError& e) {
+        fail(std::string("parse_comment refused a full comment: ") + e.what());
+    }
+    std::size_t next = 0;
+    for (const auto& [key, value] : all) {
+        if (next < compact.size() && compact[next].first == key) {
+            require(compact[next].second == value, "a key kept its name but not its value");
+            ++next;
+            continue;
+        }
+        const bool may_go = (key == "family" && type != LinkType::nflog) ||
+                            (key == "prefix" && value.empty()) ||
+                            (key == "ts" && value == "kernel") ||
+                            ((key == "hwtype" || key == "hwaddr") && type == LinkType::linux_sll2);
+        if (!may_go) {
+            fail("the comment left out a key the record does not state: " + key);
+        }
+    }
+    require(next == compact.size(), "the compact comment has a key the full one lacks");
 }
 
 void check_encodings(const Packet& packet, std::span<const std::byte> record,
@@ -311,12 +343,19 @@ void check_encodings(const Packet& packet, std::span<const std::byte> record,
         if (e.type != LinkType::nflog && cut.payload.size() > e.snaplen) {
             cut.payload = cut.payload.first(e.snaplen);
         }
+        const CommentContext full_context{
+            source, nullptr, packet.timestamp ? TimestampSource::kernel : TimestampSource::file,
+            verdict, packet.timestamp.value_or(Timestamp{1, 0})};
+        std::string full; // every key, as text and JSON output have it
+        append_comment(full, cut, full_context);
+        // What a pcapng record's comment holds: the keys the record itself states left out.
+        CommentContext compact_context = full_context;
+        compact_context.leave_out_implied = true;
+        compact_context.hw_in_link_header = e.type == LinkType::linux_sll2;
+        compact_context.payload_is_frame =
+            e.type == LinkType::linux_sll2 || e.type == LinkType::raw;
         std::string expected;
-        append_comment(
-            expected, cut,
-            CommentContext{source, nullptr,
-                           packet.timestamp ? TimestampSource::kernel : TimestampSource::file,
-                           verdict, packet.timestamp.value_or(Timestamp{1, 0})});
+        append_comment(expected, cut, compact_context);
         const bool comment_too_long = expected.size() > max_option_length;
 
         RecordEncoder encoder(e.type, e.snaplen);
@@ -349,8 +388,11 @@ void check_encodings(const Packet& packet, std::span<const std::byte> record,
         require(contents.packets == 1 && contents.link_types.empty() && contents.statistics == 0,
                 "append wrote something other than one Enhanced Packet Block");
         const Pairs pairs = check_comment(contents.comments.front(), source);
+        require(contents.comments.front() == expected, "the comment is not the compact one");
+        check_left_out(full, pairs, e.type);
         const std::string* prefix = find_value(pairs, "prefix");
-        require(packet.has_prefix == (prefix != nullptr), "prefix key present iff a prefix");
+        require((packet.has_prefix && !packet.prefix.empty()) == (prefix != nullptr),
+                "prefix key present iff a prefix that is not empty");
         require(prefix == nullptr || *prefix == packet.prefix, "prefix does not round-trip");
         const std::string* secctx = find_value(pairs, "secctx");
         require(packet.secctx.empty() == (secctx == nullptr), "secctx key present iff secctx");
