@@ -2,17 +2,29 @@
 // A live NFQUEUE source: one netlink socket bound to one queue. It gives every packet its
 // verdict as soon as it is received, before anything is written, and only then hands the
 // bytes on, so a slow output can never hold traffic. Same shape as NflogSource.
+//
+// A program may instead hold a packet (its decide function answers `hold_packet`) and decide
+// it later, from any thread, with decide(id, ...): out of order, with a new mark or new bytes.
+// No packet is left without a verdict: one still held when its deadline passes, when the
+// queue is unbound or when the source is destroyed gets the configured fallback verdict, and
+// each of those cases is counted (HeldCounters).
 
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/packet.hpp>
 #include <nfcap/pcapng.hpp>
 #include <nfcap/verdict.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nfcap {
@@ -30,11 +42,43 @@ struct QueueConfig {
     bool uid_gid = true;    // NFQA_CFG_F_UID_GID
     bool secctx = false;    // NFQA_CFG_F_SECCTX
     bool conntrack = false; // NFQA_CFG_F_CONNTRACK
+
+    // Held packets: the verdict a packet gets when no decision came before its deadline, when
+    // the queue is unbound or the source destroyed, or when the decide function threw for it.
+    Verdict fallback;
+    // How long a packet may be held; zero: until the program decides it or stops. Deadlines
+    // are checked in receive(), so poll with at most next_deadline_ms() as the timeout.
+    std::chrono::milliseconds hold_timeout{0};
 };
 
-// Decides a packet's verdict in an embedding program. Runs on the receive thread, before the
-// packet is written anywhere; it must be quick and must not block.
-using VerdictFunction = std::function<Verdict(const Packet&)>;
+namespace detail {
+class HeldPackets;
+}
+
+// A verdict for a packet this queue does not hold (never received, or already decided), a
+// payload the kernel cannot take, or a verdict after unbind(). Nothing was sent.
+class VerdictError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Decides a packet in an embedding program: a decision now (a Verdict converts to one), or
+// `hold_packet` to decide it later with QueueSource::decide(). Runs on the receive thread,
+// before the packet is written anywhere; it must be quick and must not block. The Packet is a
+// view valid during the call: keep a RetainedPacket (retained_packet.hpp) to use it later.
+using VerdictFunction = std::function<std::optional<Decision>(const Packet&)>;
+inline constexpr std::nullopt_t hold_packet = std::nullopt;
+
+// What happened to held packets since the source was opened.
+struct HeldCounters {
+    std::uint64_t held = 0;              // held now, waiting for a decision
+    std::uint64_t decided_later = 0;     // decided by decide()
+    std::uint64_t refused = 0;           // decide() calls refused (VerdictError)
+    std::uint64_t fallback_deadline = 0; // got the fallback: no decision before the deadline
+    std::uint64_t fallback_close = 0;    // got the fallback: still held at unbind or destruction
+    std::uint64_t fallback_error = 0;    // got the fallback: the decide function threw for it,
+                                         // or answered with a payload the kernel cannot take
+};
 
 // The kernel's own counters for a queue (/proc/net/netfilter/nfnetlink_queue).
 struct QueueKernelCounters {
@@ -51,7 +95,9 @@ class QueueSource {
     // Binds the queue. `policy` is given to every packet unless `decide` is set, in which case
     // decide() is asked for each one. Throws BindError naming the owner or missing capability.
     QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide = {});
-    ~QueueSource(); // unbinds; see drain() for giving every queued packet its verdict first
+    // Gives every held packet the fallback verdict, then unbinds; see drain() for giving every
+    // queued packet its verdict first.
+    ~QueueSource();
     QueueSource(const QueueSource&) = delete;
     QueueSource& operator=(const QueueSource&) = delete;
 
@@ -61,8 +107,23 @@ class QueueSource {
 
     // Reads every message pending now (never blocks), sends the verdicts (one batch verdict
     // when the policy allows), then hands each datagram and record to `handler`. Returns the
-    // number of datagrams read.
+    // number of datagrams read. Also gives held packets past their deadline the fallback.
+    // When the decide function throws, the packets of the batch it had not decided get the
+    // fallback verdict, the records are handed on, and then the exception is rethrown.
     std::size_t receive(RecordHandler& handler);
+
+    // Decides a held packet, from any thread, and sends the verdict at once. A run of decided
+    // packets at the front of the held ones goes out as one batch verdict. Throws VerdictError
+    // (see there); nothing is decided then.
+    void decide(std::uint32_t id, const Decision& decision);
+    // Decides several held packets alike, in as few messages as their order allows. All or
+    // nothing: one id that is not held refuses the whole call.
+    void decide(std::span<const std::uint32_t> ids, const Decision& decision);
+    // Packets held now.
+    std::size_t held() const;
+    HeldCounters held_counters() const;
+    // Milliseconds until the earliest deadline of a held packet (a poll() timeout), -1 if none.
+    int next_deadline_ms() const;
 
     // Shutting down without holding traffic: every packet still queued is received and given
     // its verdict (bounded by `timeout_ms`). With fail-open and a plain accept policy, the
@@ -71,7 +132,8 @@ class QueueSource {
     // queue is unbound.
     void drain(RecordHandler& handler, int timeout_ms = 2000);
 
-    // Unbinds the queue now (closing the socket); the destructor does it otherwise.
+    // Gives every held packet the fallback verdict and unbinds the queue now (closing the
+    // socket); the destructor does it otherwise.
     void unbind();
 
     // Reads the kernel's counters for this queue; nullopt when the queue is not listed.
@@ -98,6 +160,11 @@ class QueueSource {
     void set_max_length(std::uint32_t length);
     void send_verdicts(std::span<const std::span<const std::byte>> datagrams, Timestamp time,
                        RecordHandler& handler);
+    void ask(std::span<const std::span<const std::byte>> datagrams);
+    // With the mutex held: turns every decision not sent yet into messages and sends them.
+    void flush_held(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
+    void send_buffer(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
+    void close_socket();
 
     QueueConfig config_;
     Verdict policy_;
@@ -114,13 +181,24 @@ class QueueSource {
     std::uint32_t max_length_ = 0;
     bool loss_countable_ = true;
     std::uint32_t last_id_ = 0;
+
+    // Held packets, shared with the threads that call decide().
+    mutable std::mutex held_mutex_;
+    std::unique_ptr<detail::HeldPackets> held_;
+    HeldCounters held_counters_;
+    std::vector<std::byte> decide_buffer_; // verdict messages of decide(), reused
+    // The receive thread's scratch for asking the decide function.
+    std::vector<Packet> asked_;
+    std::vector<std::pair<std::uint32_t, Decision>> answers_;
+    std::exception_ptr decide_error_;
 };
 
 // Appends one verdict message for `queue` to `out`: NFQNL_MSG_VERDICT for packet `id`, or with
 // `batch`, NFQNL_MSG_VERDICT_BATCH covering every packet up to and including `id`. `mark` is
-// the mark to set (nullopt: leave it). Exposed for tests.
+// the mark to set (nullopt: leave it); a non-empty `payload` replaces the packet (not with
+// `batch`). Exposed for tests.
 void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, std::uint32_t id,
                             const Verdict& verdict, std::optional<std::uint32_t> mark, bool batch,
-                            std::uint32_t sequence);
+                            std::uint32_t sequence, std::span<const std::byte> payload = {});
 
 } // namespace nfcap

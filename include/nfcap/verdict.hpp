@@ -1,9 +1,12 @@
 #pragma once
 // An NFQUEUE verdict policy as a value, and how the comment grammar names it. Pure.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nfcap {
 
@@ -22,6 +25,26 @@ struct Verdict {
     std::uint32_t new_mark(std::uint32_t old_mark) const {
         return (old_mark & ~mark_mask) | (mark.value_or(0) & mark_mask);
     }
+};
+
+// The most bytes a rewritten packet can have: one netlink attribute (NFQA_PAYLOAD) carries it,
+// and its 16-bit length counts its own 4-byte header.
+inline constexpr std::size_t max_rewrite_length = 0xffff - 4;
+
+// One packet's verdict, and optionally the bytes that replace the packet (the whole
+// network-layer packet, IP header first; at most max_rewrite_length bytes). The kernel copies
+// them over the packet and checks nothing: fix_lengths_and_checksums() (checksum.hpp) makes a
+// rewritten IPv4 or IPv6 packet with TCP or UDP consistent again.
+struct Decision {
+    Decision() = default;
+    Decision(const Verdict& v)
+        : verdict(v) {} // NOLINT(google-explicit-constructor): a callback
+                        // may answer with a plain Verdict
+    Decision(const Verdict& v, std::vector<std::byte> new_payload)
+        : verdict(v), payload(std::move(new_payload)) {}
+
+    Verdict verdict;
+    std::optional<std::vector<std::byte>> payload;
 };
 
 // "verdict=accept", "verdict=queue:6", "verdict=repeat setmark=0x10/0xff": the fragment the

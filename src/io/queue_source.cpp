@@ -4,6 +4,7 @@
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/queue_source.hpp>
 
+#include "../core/held_packets.hpp"
 #include "netfilter_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
@@ -30,6 +31,9 @@ namespace nfcap {
 namespace {
 
 constexpr std::size_t datagrams_per_batch = 64;
+// Verdict messages are sent in datagrams of at most this many bytes (a netlink socket refuses
+// one larger than its send buffer, 208 KiB by default).
+constexpr std::size_t send_limit = 128U << 10U;
 constexpr int ack_timeout_ms = 5000;
 // The kernel keeps a packet copy within one netlink attribute: 0xffff minus its 4-byte header.
 constexpr std::uint32_t max_copy_range = 0xffff - 4;
@@ -86,26 +90,54 @@ int request(int fd, nlmsghdr* nlh, std::vector<std::byte>& scratch) {
     }
 }
 
+// Counts and throws the refusal of a verdict for packet `id`.
+[[noreturn]] void refuse(HeldCounters& counters, std::uint16_t queue, std::uint32_t id,
+                         detail::HeldPackets::Refusal why) {
+    ++counters.refused;
+    const std::string packet =
+        "nfqueue:" + std::to_string(queue) + ": packet " + std::to_string(id);
+    switch (why) {
+    case detail::HeldPackets::Refusal::already_decided:
+        throw VerdictError(packet + " was already decided");
+    case detail::HeldPackets::Refusal::payload_too_long:
+        throw VerdictError(packet + ": a new payload is at most " +
+                           std::to_string(max_rewrite_length) +
+                           " bytes long (what one netlink attribute carries)");
+    case detail::HeldPackets::Refusal::not_held:
+    case detail::HeldPackets::Refusal::none:
+        break;
+    }
+    throw VerdictError(packet + " is not held here (never received by this queue, or already "
+                                "decided)");
+}
+
 } // namespace
 
 void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, std::uint32_t id,
                             const Verdict& verdict, std::optional<std::uint32_t> mark, bool batch,
-                            std::uint32_t sequence) {
-    std::array<char, 128> message{};
+                            std::uint32_t sequence, std::span<const std::byte> payload) {
+    // Built in place at the end of `out`: header, nfgenmsg, verdict, mark, payload.
+    const std::size_t at = out.size();
+    const std::size_t room = 128 + ((payload.size() + 3U) & ~std::size_t{3});
+    out.resize(at + room);
     nlmsghdr* nlh =
-        nfq_nlmsg_put(message.data(), batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
+        nfq_nlmsg_put(reinterpret_cast<char*>(out.data() + at), // netlink ABI, aligned by 4
+                      batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
     nlh->nlmsg_seq = sequence;
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(kernel_verdict(verdict)));
     if (mark) {
         nfq_nlmsg_verdict_put_mark(nlh, *mark);
     }
-    const auto* bytes = reinterpret_cast<const std::byte*>(nlh);
-    out.insert(out.end(), bytes, bytes + nlh->nlmsg_len);
+    if (!payload.empty() && !batch) {
+        nfq_nlmsg_verdict_put_pkt(nlh, payload.data(), static_cast<std::uint32_t>(payload.size()));
+    }
+    out.resize(at + nlh->nlmsg_len);
 }
 
 QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide)
     : config_(config), policy_(policy), decide_(std::move(decide)),
-      verdict_text_(decide_ ? std::string() : describe(policy)) {
+      verdict_text_(decide_ ? std::string() : describe(policy)),
+      held_(std::make_unique<detail::HeldPackets>()) {
     fd_ = detail::open_netfilter_socket(config_.receive_buffer, warnings_);
     try {
         configure();
@@ -121,9 +153,28 @@ QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction dec
 }
 
 QueueSource::~QueueSource() {
+    try {
+        close_socket();
+    } catch (const std::exception&) { // a verdict that could not be sent: the kernel drops
+    }                                 // that packet with the queue
     if (fd_ >= 0) {
-        ::close(fd_); // the kernel unbinds the queue with the socket
+        ::close(fd_);
     }
+}
+
+void QueueSource::close_socket() {
+    const std::lock_guard lock(held_mutex_);
+    if (fd_ < 0) {
+        return;
+    }
+    // Unbinding drops every packet still queued (the kernel flushes the queue with NF_DROP):
+    // held packets get the fallback first.
+    held_counters_.fallback_close += held_->decide_all(config_.fallback);
+    held_counters_.held = held_->held();
+    const int fd = fd_;
+    flush_held(decide_buffer_, nullptr, {});
+    fd_ = -1;
+    ::close(fd); // the kernel unbinds the queue with the socket
 }
 
 void QueueSource::configure() {
@@ -199,6 +250,13 @@ void QueueSource::set_max_length(std::uint32_t length) {
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler) {
+    if (decide_ && fd_ >= 0) { // deadlines pass without traffic too
+        const std::lock_guard lock(held_mutex_);
+        if (held_->held() > 0) {
+            verdict_buffer_.clear();
+            flush_held(verdict_buffer_, &handler, detail::wall_clock());
+        }
+    }
     std::array<mmsghdr, datagrams_per_batch> messages{};
     std::array<iovec, datagrams_per_batch> vectors{};
     std::array<std::span<const std::byte>, datagrams_per_batch> received{};
@@ -240,6 +298,9 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
         }                                                                      // in send_verdicts
         counters_.datagrams += count;
         total += count;
+        if (decide_error_) {
+            std::rethrow_exception(std::exchange(decide_error_, nullptr));
+        }
         if (count < datagrams_per_batch) {
             return total;
         }
@@ -249,7 +310,31 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
 void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> datagrams,
                                 Timestamp time, RecordHandler& handler) {
     verdict_buffer_.clear();
-    const bool batch = !decide_ && policy_.batchable();
+    if (decide_) {
+        ask(datagrams);
+        const std::lock_guard lock(held_mutex_);
+        for (auto& [id, decision] : answers_) {
+            if (held_->decide(id, std::move(decision)) != detail::HeldPackets::Refusal::none) {
+                // A payload the kernel cannot take (or a decision decide() already gave on
+                // another thread, which stands): the fallback, as for a decide function that
+                // throws.
+                if (held_->decide(id, config_.fallback) == detail::HeldPackets::Refusal::none) {
+                    ++held_counters_.fallback_error;
+                    if (!decide_error_) {
+                        decide_error_ = std::make_exception_ptr(
+                            VerdictError("nfqueue:" + std::to_string(config_.queue) + ": packet " +
+                                         std::to_string(id) +
+                                         ": the decision's new payload is empty or longer than " +
+                                         std::to_string(max_rewrite_length) +
+                                         " bytes; the packet got the fallback verdict"));
+                    }
+                }
+            }
+        }
+        flush_held(verdict_buffer_, &handler, time);
+        return;
+    }
+    const bool batch = policy_.batchable();
     std::optional<std::uint32_t> highest;
     for (const auto datagram : datagrams) {
         NetlinkWalker walker(datagram);
@@ -277,7 +362,7 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
                 }
                 const Packet packet = decode_nfqueue(record);
                 last_id_ = *packet.packet_id;
-                const Verdict verdict = decide_ ? decide_(packet) : policy_;
+                const Verdict& verdict = policy_;
                 std::optional<std::uint32_t> mark;
                 if (verdict.mark) {
                     mark = verdict.new_mark(packet.mark.value_or(0));
@@ -293,28 +378,186 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
         append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_, policy_.mark,
                                true, ++sequence_);
     }
-    if (verdict_buffer_.empty()) {
+    send_buffer(verdict_buffer_, &handler, time);
+}
+
+void QueueSource::send_buffer(std::vector<std::byte>& buffer, RecordHandler* handler,
+                              Timestamp time) {
+    if (buffer.empty() || fd_ < 0) {
+        buffer.clear();
         return;
     }
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     for (;;) {
-        if (::sendto(fd_, verdict_buffer_.data(), verdict_buffer_.size(), 0,
-                     reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) {
+        if (::sendto(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+                     sizeof kernel) >= 0) {
             break;
         }
         if (errno != EINTR) {
+            buffer.clear();
             detail::throw_errno("cannot send verdicts to nfqueue:" + std::to_string(config_.queue));
         }
     }
-    handler.on_sent(verdict_buffer_, time);
+    if (handler != nullptr) {
+        handler->on_sent(buffer, time);
+    }
+    buffer.clear();
+}
+
+void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
+    // Decode every packet of the batch once and hold it before any decide function runs, so
+    // that one may hand a packet to another thread which decides it at once.
+    asked_.clear();
+    answers_.clear();
+    for (const auto datagram : datagrams) {
+        NetlinkWalker walker(datagram);
+        RecordKind kind{};
+        std::span<const std::byte> record;
+        for (;;) {
+            try {
+                if (!walker.next(kind, record)) {
+                    break;
+                }
+            } catch (const DecodeError&) {
+                ++counters_.damaged;
+                break;
+            }
+            if (kind != RecordKind::nfqueue) {
+                continue;
+            }
+            ++packets_;
+            try {
+                asked_.push_back(decode_nfqueue(record));
+                last_id_ = *asked_.back().packet_id;
+            } catch (const DecodeError&) {
+                ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
+            }
+        }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline = config_.hold_timeout.count() > 0 ? now + config_.hold_timeout
+                                                           : detail::HeldPackets::no_deadline;
+    {
+        const std::lock_guard lock(held_mutex_);
+        std::size_t kept = 0;
+        for (auto& packet : asked_) {
+            if (held_->hold(*packet.packet_id, packet.mark, deadline)) {
+                asked_[kept++] = packet;
+            } else { // an id out of the kernel's order: never held, so answered at once
+                ++counters_.damaged;
+                append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
+                                       config_.fallback, config_.fallback.mark, false, ++sequence_);
+            }
+        }
+        asked_.resize(kept);
+    }
+    for (std::size_t i = 0; i < asked_.size(); ++i) {
+        try {
+            if (auto answer = decide_(asked_[i])) {
+                answers_.emplace_back(*asked_[i].packet_id, std::move(*answer));
+            }
+        } catch (...) {
+            // This packet and the ones not asked yet get the fallback; the error goes to the
+            // caller of receive() once the batch is handed on.
+            decide_error_ = std::current_exception();
+            const std::lock_guard lock(held_mutex_);
+            for (std::size_t j = i; j < asked_.size(); ++j) {
+                if (held_->decide(*asked_[j].packet_id, config_.fallback) ==
+                    detail::HeldPackets::Refusal::none) {
+                    ++held_counters_.fallback_error;
+                }
+            }
+            break;
+        }
+    }
+}
+
+void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* handler,
+                             Timestamp time) {
+    held_counters_.fallback_deadline +=
+        held_->expire(std::chrono::steady_clock::now(), config_.fallback);
+    held_counters_.held = held_->held();
+    if (held_->unsent() == 0) {
+        send_buffer(buffer, handler, time);
+        return;
+    }
+    held_->flush([&](const detail::VerdictMessage& m) {
+        const std::size_t payload = m.payload != nullptr ? m.payload->size() : 0;
+        if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
+            send_buffer(buffer, handler, time);
+        }
+        append_verdict_message(buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, ++sequence_,
+                               m.payload != nullptr ? std::span<const std::byte>(*m.payload)
+                                                    : std::span<const std::byte>());
+    });
+    send_buffer(buffer, handler, time);
+}
+
+void QueueSource::decide(std::uint32_t id, const Decision& decision) {
+    decide(std::span<const std::uint32_t>(&id, 1), decision);
+}
+
+void QueueSource::decide(std::span<const std::uint32_t> ids, const Decision& decision) {
+    const std::lock_guard lock(held_mutex_);
+    const std::string queue = "nfqueue:" + std::to_string(config_.queue);
+    if (fd_ < 0) {
+        ++held_counters_.refused;
+        throw VerdictError(queue + ": the queue was unbound; its held packets got the fallback");
+    }
+    if (decision.payload && decision.payload->empty()) {
+        ++held_counters_.refused;
+        throw VerdictError(queue + ": a new payload cannot be empty");
+    }
+    using Refusal = detail::HeldPackets::Refusal;
+    if (decision.payload && decision.payload->size() > max_rewrite_length) {
+        refuse(held_counters_, config_.queue, ids.empty() ? 0 : ids.front(),
+               Refusal::payload_too_long);
+    }
+    // All or nothing: check every id first (a repeated id is refused as already decided).
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (!held_->is_held(ids[i])) {
+            refuse(held_counters_, config_.queue, ids[i],
+                   held_->is_decided(ids[i]) ? Refusal::already_decided : Refusal::not_held);
+        }
+        if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+            ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+            refuse(held_counters_, config_.queue, ids[i], Refusal::already_decided);
+        }
+    }
+    for (const std::uint32_t id : ids) {
+        (void)held_->decide(id, decision);
+        ++held_counters_.decided_later;
+    }
+    flush_held(decide_buffer_, nullptr, {});
+}
+
+std::size_t QueueSource::held() const {
+    const std::lock_guard lock(held_mutex_);
+    return held_->held();
+}
+
+HeldCounters QueueSource::held_counters() const {
+    const std::lock_guard lock(held_mutex_);
+    HeldCounters c = held_counters_;
+    c.held = held_->held();
+    return c;
+}
+
+int QueueSource::next_deadline_ms() const {
+    const std::lock_guard lock(held_mutex_);
+    const auto next = held_->next_deadline();
+    if (!next) {
+        return -1;
+    }
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(*next - std::chrono::steady_clock::now())
+            .count();
+    return static_cast<int>(std::clamp<std::int64_t>(left, 0, 1 << 30));
 }
 
 void QueueSource::unbind() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    close_socket();
 }
 
 void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
@@ -327,7 +570,8 @@ void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
     for (;;) {
         receive(handler);
         const auto waiting = kernel_counters();
-        if (!waiting || waiting->waiting == 0 || std::chrono::steady_clock::now() >= deadline) {
+        if (!waiting || waiting->waiting <= held() ||
+            std::chrono::steady_clock::now() >= deadline) {
             return;
         }
         pollfd p{fd_, POLLIN, 0};

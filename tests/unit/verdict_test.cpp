@@ -26,6 +26,7 @@ struct Parsed {
     std::uint32_t verdict = 0;
     std::uint32_t id = 0;
     std::optional<std::uint32_t> mark;
+    std::optional<std::vector<std::byte>> payload;
     std::size_t length = 0;
 };
 
@@ -51,6 +52,9 @@ Parsed parse(const std::vector<std::byte>& bytes, std::size_t offset = 0) {
             p.id = ntohl(v->id);
         } else if (mnl_attr_get_type(attr) == NFQA_MARK) {
             p.mark = ntohl(mnl_attr_get_u32(attr));
+        } else if (mnl_attr_get_type(attr) == NFQA_PAYLOAD) {
+            const auto* data = static_cast<const std::byte*>(mnl_attr_get_payload(attr));
+            p.payload.emplace(data, data + mnl_attr_get_payload_len(attr));
         }
     }
     return p;
@@ -109,6 +113,26 @@ TEST(VerdictMessage, DropQueueAndRepeatEncodeAsTheKernelExpects) {
     EXPECT_EQ(parse(out, third).verdict, static_cast<std::uint32_t>(NF_REPEAT));
     EXPECT_EQ(parse(out, third).mark, 0x20U);
     EXPECT_EQ(third % 4, 0U) << "messages stay aligned when several go out in one send";
+}
+
+TEST(VerdictMessage, RewriteCarriesTheNewPacketAfterTheVerdictAndMark) {
+    std::vector<std::byte> out;
+    nfcap::append_verdict_message(out, 2, 9, Verdict{}, std::nullopt, false, 1); // one before
+    std::vector<std::byte> packet(1501);
+    for (std::size_t i = 0; i < packet.size(); ++i) {
+        packet[i] = static_cast<std::byte>(i * 7);
+    }
+    const std::size_t second = out.size();
+    nfcap::append_verdict_message(out, 2, 10, Verdict{}, 0x44, false, 2, packet);
+    const Parsed p = parse(out, second);
+    EXPECT_EQ(p.type, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT);
+    EXPECT_EQ(p.id, 10U);
+    EXPECT_EQ(p.mark, 0x44U);
+    ASSERT_TRUE(p.payload);
+    EXPECT_EQ(*p.payload, packet);
+    EXPECT_EQ(out.size() - second, p.length);
+    EXPECT_EQ(p.length % 4, 0U); // the next message starts aligned
+    EXPECT_EQ(parse(out).id, 9U);
 }
 
 TEST(Verdict, MaskedMarkChangesOnlyMaskedBits) {

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Held packets and deferred verdicts on a real kernel, through the library (QueueSource) as an
+# embedding program uses it (tests/tools/queue_hold.cpp):
+#  - 200 packets held, then accepted from a second thread in reverse order with a mark: all
+#    arrive, in reverse order, and a later rule sees the mark;
+#  - 100 held, every other one dropped: the receiver gets exactly the others;
+#  - UDP payloads rewritten longer and a TCP payload rewritten inside an open connection: the
+#    receivers read the new bytes, and tshark finds every checksum of the rewritten packets good
+#    (recorded by nfcap from an NFLOG rule after the queue);
+#  - the deadline's fallback fires and is counted; verdicts for bad ids are refused cleanly;
+#  - a program that stops while holding packets gives them the fallback: they arrive, and no
+#    packet stays queued.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
+require_cmd tshark iptables nft /usr/bin/python3
+ensure_test_tools
+[ -x "${NFCAP_QUEUE_HOLD:-}" ] || fail "NFCAP_QUEUE_HOLD is not set (run through ctest)"
+PEER=(/usr/bin/python3 "${NFCAP_SOURCE_DIR:-$NFCAP_LIB_DIR/../..}/tests/tools/queue_peer.py")
+setup_pair
+
+in_b iptables -t mangle -A INPUT -p udp --dport 8301 -j NFQUEUE --queue-num 7
+in_b iptables -t mangle -A INPUT -p tcp --dport 8302 -j NFQUEUE --queue-num 7
+cat >"$WORK/after.nft" <<'EOF'
+table inet after {
+  chain input {
+    type filter hook input priority 10; policy accept;
+    udp dport 8301 meta mark 0x33 counter
+    udp dport 8301 counter
+    udp dport 8301 log group 31
+    tcp dport 8302 log group 31
+  }
+}
+EOF
+nft_b "$WORK/after.nft"
+counter() { # counter N: packets counted by the Nth counter of the later chain
+    in_b nft list chain inet after input | grep -o 'counter packets [0-9]*' | sed -n "${1}p" | grep -o '[0-9]*$'
+}
+queue_listed() { in_b awk '$1 == 7 { found = 1 } END { exit !found }' /proc/net/netfilter/nfnetlink_queue; }
+wait_queue() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        queue_listed && return 0
+        sleep 0.1
+    done
+    fail "queue 7 has no listener"
+}
+field() { sed -n "s/^$1=//p" "$2"; }
+
+# run_hold NAME MODE COUNT [ARGS...]: the holding program in B, COUNT datagrams from A to a
+# receiver in B; leaves $WORK/NAME.out (the program), $WORK/NAME.recv (the receiver).
+run_hold() {
+    local name=$1 mode=$2 count=$3 rc=0
+    shift 3
+    bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 7 "$mode" "$count" --timeout 20 "$@" \
+        >"$WORK/$name.out" 2>"$WORK/$name.err"
+    local holder=$BG_PID
+    wait_queue
+    bg_in "$NS_B" "${PEER[@]}" udp-recv 8301 "$count" 25 >"$WORK/$name.recv"
+    local receiver=$BG_PID
+    wait_port "$NS_B" udp 8301
+    in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8301 "$count" 64 --rate 2000 >/dev/null
+    wait_pid "$holder" 30 || rc=$?
+    [ "$rc" -eq 0 ] || fail "$name: holding program exit status $rc: $(cat "$WORK/$name.err")"
+    wait_pid "$receiver" 30 || true
+    cat "$WORK/$name.out"
+}
+
+# --- hold 200, accept in reverse order from a second thread, with a mark.
+run_hold reverse reverse 200
+check_eq "reverse: decided later" 200 "$(field decided_later "$WORK/reverse.out")"
+check_eq "reverse: datagrams received" 200 "$(field received "$WORK/reverse.recv")"
+check_eq "reverse: distinct datagrams" 200 "$(grep -c '^seq=' "$WORK/reverse.recv" | tr -d ' ')"
+check_eq "reverse: distinct sequence numbers" 200 "$(grep -o '^seq=[0-9]*' "$WORK/reverse.recv" | sort -u | wc -l | tr -d ' ')"
+check_eq "reverse: the first to arrive was the last held" "seq=199" "$(grep -m1 -o '^seq=[0-9]*' "$WORK/reverse.recv")"
+check_eq "reverse: packets the later rule saw with mark 0x33" 200 "$(counter 1)"
+
+# --- hold 100, accept every other one, drop the rest.
+run_hold alternate alternate 100
+check_eq "alternate: held packets decided" 100 "$(field decided_later "$WORK/alternate.out")"
+expected=$(seq 0 2 98 | sed 's/^/seq=/' | tr '\n' ' ')
+got=$(grep -o '^seq=[0-9]*' "$WORK/alternate.recv" | sort -t= -k2 -n | tr '\n' ' ')
+check_eq "alternate: the receiver got exactly the accepted half" "$expected" "$got"
+
+# --- rewrite: UDP longer, TCP in place, recorded after the queue by nfcap from NFLOG.
+bg_in "$NS_B" "$NFCAP" -g 31 -w "$WORK/rewritten.pcapng" 2>"$WORK/nflog.err"
+recorder=$BG_PID
+wait_started "$WORK/nflog.err" "$recorder"
+bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 7 rewrite 20 --timeout 20 >"$WORK/rewrite.out" 2>"$WORK/rewrite.err"
+holder=$BG_PID
+wait_queue
+bg_in "$NS_B" "${PEER[@]}" tcp-recv 8302 10 >"$WORK/tcp.recv"
+tcp_receiver=$BG_PID
+wait_port "$NS_B" tcp 8302
+text="lower case letters from the sender, 0123456789, inside one connection"
+in_a "${PEER[@]}" tcp-send 192.0.2.2 8302 "$text" 10
+wait_pid "$tcp_receiver" 15 || fail "the TCP receiver did not finish: $(cat "$WORK/tcp.recv")"
+check_eq "rewrite: what the TCP receiver read" "$(echo "$text" | tr a-z A-Z)" "$(head -1 "$WORK/tcp.recv")"
+bg_in "$NS_B" "${PEER[@]}" udp-recv 8301 20 25 >"$WORK/rewrite.recv"
+receiver=$BG_PID
+wait_port "$NS_B" udp 8301
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8301 20 64 --rate 2000 >/dev/null
+rc=0
+wait_pid "$holder" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "rewrite: holding program exit status $rc: $(cat "$WORK/rewrite.err")"
+wait_pid "$receiver" 30 || true
+sleep 0.3
+rc=0
+stop_pid "$recorder" || rc=$?
+[ "$rc" -eq 0 ] || fail "nfcap -g 31 exit status $rc: $(cat "$WORK/nflog.err")"
+check_eq "rewrite: UDP datagrams received" 20 "$(field received "$WORK/rewrite.recv")"
+check_eq "rewrite: UDP datagrams that carry the new bytes, 10 longer" 20 \
+    "$(grep -c '^seq=[0-9]* len=74 tag=REWRITTEN:$' "$WORK/rewrite.recv" | tr -d ' ')"
+checks=(-o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
+tshark -r "$WORK/rewritten.pcapng" "${checks[@]}" -T fields -e ip.checksum.status \
+    -e udp.checksum.status -e tcp.checksum.status -e udp.length -e tcp.len >"$WORK/checksums.txt"
+check_eq "rewrite: UDP packets recorded after the queue" 20 "$(awk -F'\t' '$2 != ""' "$WORK/checksums.txt" | wc -l | tr -d ' ')"
+check_eq "rewrite: UDP packets with a good IP and UDP checksum and the new length" 20 \
+    "$(awk -F'\t' '$1 == 1 && $2 == 1 && $4 == 82' "$WORK/checksums.txt" | wc -l | tr -d ' ')"
+tcp_total=$(awk -F'\t' '$3 != ""' "$WORK/checksums.txt" | wc -l | tr -d ' ')
+[ "$tcp_total" -ge 3 ] || fail "rewrite: only $tcp_total TCP packets recorded"
+check_eq "rewrite: TCP packets with a good IP and TCP checksum" "$tcp_total" \
+    "$(awk -F'\t' '$3 != "" && $1 == 1 && $3 == 1' "$WORK/checksums.txt" | wc -l | tr -d ' ')"
+check_eq "rewrite: TCP packets with the payload, upper-cased" 1 \
+    "$(tshark -r "$WORK/rewritten.pcapng" -Y "tcp.payload contains \"LOWER CASE\"" | wc -l | tr -d ' ')"
+
+# --- the deadline: held packets nobody decides get the fallback (accept) after 300 ms.
+run_hold deadline deadline 10 --hold-ms 300
+check_eq "deadline: fallbacks counted" 10 "$(field fallback_deadline "$WORK/deadline.out")"
+check_eq "deadline: datagrams received" 10 "$(field received "$WORK/deadline.recv")"
+
+# --- bad ids: refused with one clear line each, nothing else decided.
+run_hold bad bad-ids 5
+check_eq "bad ids: refusals counted" 5 "$(field refused "$WORK/bad.out")"
+grep -q "^refused: nfqueue:7: packet [0-9]* is not held here (never received by this queue, or already decided)$" "$WORK/bad.out" ||
+    fail "no refusal of an unknown id: $(cat "$WORK/bad.out")"
+grep -q "^refused: nfqueue:7: packet [0-9]* was already decided$" "$WORK/bad.out" ||
+    fail "no refusal of a second verdict: $(cat "$WORK/bad.out")"
+grep -q "a new payload is at most 65531 bytes long" "$WORK/bad.out" ||
+    fail "no refusal of a payload too long: $(cat "$WORK/bad.out")"
+check_eq "bad ids: datagrams received" 5 "$(field received "$WORK/bad.recv")"
+
+# --- unbinding while holding: the fallback for each, counted; later verdicts refused.
+run_hold unbind unbind 10
+check_eq "unbind: fallbacks at close counted" 10 "$(field fallback_close "$WORK/unbind.out")"
+check_eq "unbind: datagrams received" 10 "$(field received "$WORK/unbind.recv")"
+grep -q "^refused: nfqueue:7: the queue was unbound; its held packets got the fallback$" "$WORK/unbind.out" ||
+    fail "no refusal after unbind: $(cat "$WORK/unbind.out")"
+
+# --- a program that stops while holding: the fallback for each, none left queued.
+run_hold exit exit 30
+check_eq "exit: packets held when the program ended" 30 "$(field "left holding" "$WORK/exit.out")"
+check_eq "exit: datagrams received" 30 "$(field received "$WORK/exit.recv")"
+if queue_listed; then
+    fail "queue 7 is still listed after the program ended: $(in_b cat /proc/net/netfilter/nfnetlink_queue)"
+fi
+echo "ok: queue 7 gone, nothing left queued"
+
+echo "1 passed, 0 failed"

@@ -1,0 +1,341 @@
+// nfcap_queue_hold: drives QueueSource's held packets and deferred verdicts on a real queue,
+// for tests/privileged/nfqueue_hold.sh. Every wait is bounded by --timeout.
+//
+//   nfcap_queue_hold QUEUE MODE COUNT [--timeout S] [--hold-ms MS]
+//
+//   reverse    hold COUNT packets, then accept them from a second thread in reverse order,
+//              setting mark 0x33
+//   alternate  hold COUNT packets, then from a second thread accept the 1st, 3rd, 5th, ... in
+//              one call and drop the others in another
+//   rewrite    hold each UDP packet; a second thread prepends "REWRITTEN:" to its payload,
+//              or upper-cases the letters of a TCP payload, fixes lengths and checksums and
+//              accepts it; runs for COUNT UDP packets, or until --timeout with TCP
+//   deadline   hold COUNT packets and never decide them: --hold-ms passes and the fallback
+//              (accept) is given
+//   bad-ids    hold COUNT packets, check that verdicts for ids not held are refused, then
+//              accept them all
+//   exit       hold COUNT packets, then leave: the source's destructor gives the fallback
+//   unbind     hold COUNT packets, then unbind(), which gives the fallback; a verdict after it
+//              is refused
+//
+// Prints "name=value" lines (held, decided, the HeldCounters). Exit status 0 when every check
+// of the mode passed, 1 otherwise (a line on stderr says which), 2 on bad usage.
+#include <nfcap/checksum.hpp>
+#include <nfcap/queue_source.hpp>
+#include <nfcap/retained_packet.hpp>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Ignore final : public nfcap::RecordHandler {
+  public:
+    void on_record(std::span<const std::byte>, nfcap::Timestamp) override {}
+    bool wants_records() const override { return false; }
+};
+
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+void check(bool ok, const std::string& what) {
+    if (!ok) {
+        throw Failure(what);
+    }
+}
+
+// Receives until `done()` or the timeout; the decide function runs inside.
+template <class Done>
+void receive_until(nfcap::QueueSource& source, Clock::time_point deadline, Done done) {
+    Ignore ignore;
+    while (!done()) {
+        check(Clock::now() < deadline, "timed out");
+        const int next = source.next_deadline_ms();
+        pollfd p{source.fd(), POLLIN, 0};
+        ::poll(&p, 1, next >= 0 ? std::min(next, 50) : 50);
+        source.receive(ignore);
+    }
+}
+
+void print_counters(const nfcap::QueueSource& source) {
+    const nfcap::HeldCounters c = source.held_counters();
+    std::printf("held=%llu\ndecided_later=%llu\nrefused=%llu\nfallback_deadline=%llu\n"
+                "fallback_close=%llu\nfallback_error=%llu\n",
+                static_cast<unsigned long long>(c.held),
+                static_cast<unsigned long long>(c.decided_later),
+                static_cast<unsigned long long>(c.refused),
+                static_cast<unsigned long long>(c.fallback_deadline),
+                static_cast<unsigned long long>(c.fallback_close),
+                static_cast<unsigned long long>(c.fallback_error));
+}
+
+// Holds `count` packets (their retained copies in `kept`), deciding none.
+std::vector<nfcap::RetainedPacket> hold(nfcap::QueueConfig config, std::size_t count,
+                                        Clock::time_point deadline,
+                                        std::unique_ptr<nfcap::QueueSource>& source) {
+    std::vector<nfcap::RetainedPacket> kept;
+    source = std::make_unique<nfcap::QueueSource>(
+        config, nfcap::Verdict{},
+        [&kept](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+            kept.emplace_back(p);
+            return nfcap::hold_packet;
+        });
+    receive_until(*source, deadline, [&] { return kept.size() >= count; });
+    check(source->held() == kept.size(), "held() is " + std::to_string(source->held()) + " with " +
+                                             std::to_string(kept.size()) + " packets kept");
+    return kept;
+}
+
+std::uint32_t id_of(const nfcap::RetainedPacket& p) {
+    return p->packet_id.value();
+}
+
+// The new bytes for a packet: UDP gets "REWRITTEN:" before its payload, TCP its letters
+// upper-cased (same length, so the connection's sequence numbers stay right).
+std::vector<std::byte> rewritten(const nfcap::Packet& p) {
+    std::vector<std::byte> bytes(p.payload.begin(), p.payload.end());
+    check(bytes.size() >= 20 && (std::to_integer<unsigned>(bytes[0]) >> 4U) == 4, "not IPv4");
+    const std::size_t header = (std::to_integer<unsigned>(bytes[0]) & 0xfU) * 4;
+    const unsigned protocol = std::to_integer<unsigned>(bytes[9]);
+    if (protocol == 17) {
+        const std::string tag = "REWRITTEN:";
+        const auto at = bytes.begin() + static_cast<std::ptrdiff_t>(header + 8);
+        bytes.insert(at, reinterpret_cast<const std::byte*>(tag.data()),
+                     reinterpret_cast<const std::byte*>(tag.data()) + tag.size());
+    } else if (protocol == 6) {
+        const std::size_t offset =
+            header + (std::to_integer<unsigned>(bytes[header + 12]) >> 4U) * 4;
+        for (std::size_t i = offset; i < bytes.size(); ++i) {
+            const auto c = std::to_integer<unsigned char>(bytes[i]);
+            if (c >= 'a' && c <= 'z') {
+                bytes[i] = static_cast<std::byte>(c - 'a' + 'A');
+            }
+        }
+    }
+    nfcap::fix_lengths_and_checksums(bytes);
+    return bytes;
+}
+
+// Packets handed from the receive thread to the deciding one.
+class Handoff {
+  public:
+    void push(nfcap::RetainedPacket p) {
+        const std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(p));
+        ready_.notify_one();
+    }
+    std::optional<nfcap::RetainedPacket> pop(Clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        if (!ready_.wait_until(lock, deadline, [&] { return !queue_.empty() || closed_; }) ||
+            queue_.empty()) {
+            return std::nullopt;
+        }
+        auto p = std::move(queue_.front());
+        queue_.pop_front();
+        return p;
+    }
+    void close() {
+        const std::lock_guard lock(mutex_);
+        closed_ = true;
+        ready_.notify_all();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<nfcap::RetainedPacket> queue_;
+    bool closed_ = false;
+};
+
+int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
+        Clock::time_point deadline) {
+    std::unique_ptr<nfcap::QueueSource> source;
+    if (mode == "reverse" || mode == "alternate") {
+        auto kept = hold(config, count, deadline, source);
+        std::thread decider([&] {
+            if (mode == "reverse") {
+                nfcap::Verdict marked;
+                marked.mark = 0x33;
+                for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+                    source->decide(id_of(*it), marked);
+                }
+                return;
+            }
+            std::vector<std::uint32_t> accepted, dropped;
+            for (std::size_t i = 0; i < kept.size(); ++i) {
+                (i % 2 == 0 ? accepted : dropped).push_back(id_of(kept[i]));
+            }
+            nfcap::Verdict drop;
+            drop.kind = nfcap::VerdictKind::drop;
+            source->decide(dropped, drop);
+            source->decide(accepted, nfcap::Verdict{});
+        });
+        decider.join();
+        std::printf("decided=%zu\n", kept.size());
+        print_counters(*source);
+        const auto c = source->held_counters();
+        check(c.held == 0 && c.decided_later == count, "not every held packet was decided");
+        return 0;
+    }
+    if (mode == "rewrite") {
+        Handoff handoff;
+        std::size_t udp = 0;
+        std::size_t rewrites = 0;
+        source = std::make_unique<nfcap::QueueSource>(
+            config, nfcap::Verdict{},
+            [&](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+                if (p.payload.size() > 9 && std::to_integer<unsigned>(p.payload[9]) == 17) {
+                    ++udp;
+                }
+                handoff.push(nfcap::RetainedPacket(p));
+                return nfcap::hold_packet;
+            });
+        std::thread decider([&] {
+            while (auto p = handoff.pop(deadline)) {
+                source->decide(id_of(*p),
+                               nfcap::Decision(nfcap::Verdict{}, rewritten(p->packet())));
+                ++rewrites;
+            }
+        });
+        try {
+            receive_until(*source, deadline, [&] { return count > 0 && udp >= count; });
+        } catch (const Failure&) {
+            if (count > 0) {
+                handoff.close();
+                decider.join();
+                throw;
+            }
+        }
+        handoff.close();
+        decider.join();
+        std::printf("rewritten=%zu\n", rewrites);
+        print_counters(*source);
+        return 0;
+    }
+    if (mode == "deadline") {
+        auto kept = hold(config, count, deadline, source);
+        receive_until(*source, deadline, [&] { return source->held() == 0; });
+        print_counters(*source);
+        check(source->held_counters().fallback_deadline == count, "not every packet expired");
+        return 0;
+    }
+    if (mode == "bad-ids") {
+        auto kept = hold(config, count, deadline, source);
+        const auto refused = [&](std::uint32_t id, const std::string& expected) {
+            try {
+                source->decide(id, nfcap::Verdict{});
+            } catch (const nfcap::VerdictError& e) {
+                std::printf("refused: %s\n", e.what());
+                check(std::string(e.what()).find(expected) != std::string::npos,
+                      std::string("unexpected refusal: ") + e.what());
+                return;
+            }
+            throw Failure("a verdict for packet " + std::to_string(id) + " was not refused");
+        };
+        const std::uint32_t first = id_of(kept.front());
+        const std::uint32_t last = id_of(kept.back());
+        refused(last + 1000, "is not held here");
+        refused(first - 1, "is not held here");
+        source->decide(first, nfcap::Verdict{});
+        refused(first, "was already decided");
+        try {
+            std::vector<std::byte> too_long(nfcap::max_rewrite_length + 1);
+            source->decide(last, nfcap::Decision(nfcap::Verdict{}, too_long));
+            throw Failure("a payload longer than an attribute was not refused");
+        } catch (const nfcap::VerdictError& e) {
+            std::printf("refused: %s\n", e.what());
+        }
+        const std::vector<std::uint32_t> with_bad = {last, last + 1};
+        try {
+            source->decide(with_bad, nfcap::Verdict{});
+            throw Failure("a call with one bad id was not refused");
+        } catch (const nfcap::VerdictError& e) {
+            std::printf("refused: %s\n", e.what());
+        }
+        check(source->held() == count - 1, "a refused call decided something");
+        std::vector<std::uint32_t> rest;
+        for (std::size_t i = 1; i < kept.size(); ++i) {
+            rest.push_back(id_of(kept[i]));
+        }
+        source->decide(rest, nfcap::Verdict{});
+        print_counters(*source);
+        check(source->held_counters().refused == 5, "five refusals expected");
+        return 0;
+    }
+    if (mode == "exit") {
+        auto kept = hold(config, count, deadline, source);
+        std::printf("left holding=%zu\n", source->held());
+        source.reset(); // the destructor gives the fallback, then unbinds
+        return 0;
+    }
+    if (mode == "unbind") {
+        auto kept = hold(config, count, deadline, source);
+        source->unbind();
+        print_counters(*source);
+        try {
+            source->decide(id_of(kept.front()), nfcap::Verdict{});
+            throw Failure("a verdict after unbind() was not refused");
+        } catch (const nfcap::VerdictError& e) {
+            std::printf("refused: %s\n", e.what());
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "nfcap_queue_hold: unknown mode '%s'\n", mode.c_str());
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 4) {
+        std::fprintf(stderr,
+                     "usage: nfcap_queue_hold QUEUE MODE COUNT [--timeout S] [--hold-ms MS]\n");
+        return 2;
+    }
+    try {
+        nfcap::QueueConfig config;
+        config.queue = static_cast<std::uint16_t>(std::stoul(argv[1]));
+        const std::string mode = argv[2];
+        const std::size_t count = std::stoul(argv[3]);
+        double timeout = 20;
+        for (int i = 4; i + 1 < argc; i += 2) {
+            const std::string option = argv[i];
+            if (option == "--timeout") {
+                timeout = std::stod(argv[i + 1]);
+            } else if (option == "--hold-ms") {
+                config.hold_timeout = std::chrono::milliseconds(std::stoul(argv[i + 1]));
+            } else {
+                std::fprintf(stderr, "nfcap_queue_hold: unknown option '%s'\n", option.c_str());
+                return 2;
+            }
+        }
+        const auto deadline =
+            Clock::now() + std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+        const int rc = run(config, mode, count, deadline);
+        std::fflush(stdout);
+        return rc;
+    } catch (const Failure& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "nfcap_queue_hold: FAILED: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "nfcap_queue_hold: %s\n", e.what());
+        return 1;
+    }
+}
