@@ -9,7 +9,8 @@
 #    (recorded by nfcap from an NFLOG rule after the queue);
 #  - the deadline's fallback fires and is counted; verdicts for bad ids are refused cleanly;
 #  - a program that stops while holding packets gives them the fallback: they arrive, and no
-#    packet stays queued.
+#    packet stays queued;
+#  - the sample samples/deferred_verdicts.cpp does what it says.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -21,6 +22,7 @@ setup_pair
 
 in_b iptables -t mangle -A INPUT -p udp --dport 8301 -j NFQUEUE --queue-num 7
 in_b iptables -t mangle -A INPUT -p tcp --dport 8302 -j NFQUEUE --queue-num 7
+in_b iptables -t mangle -A INPUT -p udp --dport 9 -j NFQUEUE --queue-num 7
 cat >"$WORK/after.nft" <<'EOF'
 table inet after {
   chain input {
@@ -29,6 +31,7 @@ table inet after {
     udp dport 8301 counter
     udp dport 8301 log group 31
     tcp dport 8302 log group 31
+    udp dport 8301 meta mark 0x1 counter
   }
 }
 EOF
@@ -110,7 +113,7 @@ stop_pid "$recorder" || rc=$?
 [ "$rc" -eq 0 ] || fail "nfcap -g 31 exit status $rc: $(cat "$WORK/nflog.err")"
 check_eq "rewrite: UDP datagrams received" 20 "$(field received "$WORK/rewrite.recv")"
 check_eq "rewrite: UDP datagrams that carry the new bytes, 10 longer" 20 \
-    "$(grep -c '^seq=[0-9]* len=74 tag=REWRITTEN:$' "$WORK/rewrite.recv" | tr -d ' ')"
+    "$(grep -c '^seq=[0-9]* len=74 tag=REWRITTEN: ' "$WORK/rewrite.recv" | tr -d ' ')"
 checks=(-o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
 tshark -r "$WORK/rewritten.pcapng" "${checks[@]}" -T fields -e ip.checksum.status \
     -e udp.checksum.status -e tcp.checksum.status -e udp.length -e tcp.len >"$WORK/checksums.txt"
@@ -155,5 +158,33 @@ if queue_listed; then
     fail "queue 7 is still listed after the program ended: $(in_b cat /proc/net/netfilter/nfnetlink_queue)"
 fi
 echo "ok: queue 7 gone, nothing left queued"
+
+# --- the sample: a worker thread decides held packets in batches; port 9 dropped, the rest
+# accepted with mark 0x1 and, with --rewrite, upper-cased.
+bg_in "$NS_B" "$NFCAP_DEFERRED_SAMPLE" 7 --batch 8 --rewrite 2>"$WORK/sample.err"
+sample=$BG_PID
+wait_queue
+bg_in "$NS_B" "${PEER[@]}" udp-recv 9 5 3 >"$WORK/discard.recv"
+discard_receiver=$BG_PID
+bg_in "$NS_B" "${PEER[@]}" udp-recv 8301 40 25 >"$WORK/sample.recv"
+receiver=$BG_PID
+wait_port "$NS_B" udp 9
+wait_port "$NS_B" udp 8301
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 9 5 64 >/dev/null
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8301 40 200 --rate 2000 >/dev/null
+wait_pid "$receiver" 30 || true
+wait_pid "$discard_receiver" 10 || true
+rc=0
+stop_pid "$sample" || rc=$?
+[ "$rc" -eq 0 ] || fail "sample exit status $rc: $(cat "$WORK/sample.err")"
+check_eq "sample: datagrams to port 9 received" 0 "$(field received "$WORK/discard.recv")"
+check_eq "sample: datagrams to 8301 received" 40 "$(field received "$WORK/sample.recv")"
+check_eq "sample: datagrams the later rule saw with mark 0x1" 40 "$(counter 3)"
+# Every 200-byte datagram nfcap_traffic sends here holds lower-case letters.
+check_eq "sample: datagrams rewritten (no lower-case letter left)" 40 \
+    "$(grep -c '^seq=[0-9]* len=200 tag=- lower=0$' "$WORK/sample.recv" | tr -d ' ')"
+grep -q "^nfcap_deferred_verdicts: 45 packets held, 45 decided by the worker, 0 got the fallback" "$WORK/sample.err" ||
+    fail "sample summary: $(cat "$WORK/sample.err")"
+echo "ok: sample summary: $(cat "$WORK/sample.err")"
 
 echo "1 passed, 0 failed"

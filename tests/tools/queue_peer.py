@@ -1,8 +1,9 @@
 """Receivers and a sender for tests/privileged/nfqueue_hold.sh, each bounded in time.
 
-  queue_peer.py udp-recv PORT COUNT TIMEOUT   one line per datagram: "seq=K len=N tag=T"
+  queue_peer.py udp-recv PORT COUNT TIMEOUT   one line per datagram: "seq=K len=N tag=T lower=L"
                                               (K from nfcap_traffic's header, T the text
-                                              before it, "-" for none), then "received=N"
+                                              before it, "-" for none, L the bytes that are
+                                              lower-case letters), then "received=N"
   queue_peer.py tcp-recv PORT TIMEOUT         prints what one connection sent, then "end"
   queue_peer.py tcp-send HOST PORT TEXT TIMEOUT
 """
@@ -26,7 +27,8 @@ def udp_recv(port, count, timeout):
         at = data.find(b"NFCT")
         tag = data[:at].decode("ascii", "replace") if at > 0 else "-"
         seq = int.from_bytes(data[at + 4:at + 12], "big") if at >= 0 else -1
-        print(f"seq={seq} len={len(data)} tag={tag}", flush=True)
+        lower = sum(1 for b in data if 0x61 <= b <= 0x7a)
+        print(f"seq={seq} len={len(data)} tag={tag} lower={lower}", flush=True)
         received += 1
     print(f"received={received}", flush=True)
 
