@@ -36,6 +36,8 @@ X8_LOSSLESS_RUNS = 10     # NFLOG x8 flat out: the issue asks 10 lossless runs o
 NFQ_PACED_RATE = 50_000   # NFQUEUE: the paced point of the CPU targets (packets/s)
 NFQ_CPU_X_NULL = 1.2      # ... CPU per packet at most 1.2x the null reader's, below tcpdump's
 NFQ_RATE_RATIO = 0.95     # NFQUEUE flat out: at least 0.95x the null reader's rate, zero loss
+DEFERRED_X_AUTO = 0.8     # library, flat out: deferred verdicts at least 0.8x --auto-accept's rate
+REWRITE_X_AUTO = 0.6      # ... and every packet rewritten at least 0.6x, both with zero loss
 REPLAY_X_EDITCAP = 2.0    # replay: at least 2x editcap's records/s
 INSTR_PER_RECORD = 1000   # replay under callgrind: at most 1,000 instructions per record
 RSS_LIMIT_MIB = 64        # peak RSS in every nfcap run
@@ -492,6 +494,24 @@ def targets(runs, rows, replay, cg):
                f"rate × null {cell(vals, f_ratio)}; {k} of {n} runs lossless (worst "
                f"{f_loss(max(losses)) if losses else 'n/a'} %)")
 
+    # The library's deferred verdicts and rewrites, flat out, against nfcap --auto-accept.
+    for tool, limit, what in (
+            ("deferred", DEFERRED_X_AUTO, "every packet held and decided by a worker thread in "
+             "batches of 64"),
+            ("rewrite", REWRITE_X_AUTO, "every packet held, rewritten and decided by a worker")):
+        vals = slot_ratios(nfq, tool, 0, "nfcap", "rec_per_s")
+        top = [x for x in nfq if x.tool == tool and x.rate == 0]
+        name = (f"NFQUEUE library, {what}, flat out: ≥ {limit:g}× nfcap --auto-accept's rate, "
+                "zero loss")
+        if not vals or not top:
+            target(name, None, NOT_MEASURED)
+            continue
+        k, n = len(lossless(top)), len(top)
+        losses = [x.loss for x in top if x.loss is not None]
+        target(name, median(vals) >= limit and k == n,
+               f"rate × nfcap {cell(vals, f_ratio)}; {k} of {n} runs lossless (worst "
+               f"{f_loss(max(losses)) if losses else 'n/a'} %)")
+
     # Replay: speed against editcap, instructions per record.
     speed = [d["nfcap"]["rps"] / d["editcap"]["rps"] for d in replay.values()
              if "nfcap" in d and "editcap" in d and d["nfcap"]["rps"] and d["editcap"]["rps"]]
@@ -586,6 +606,13 @@ def main():
                        "packet, with the full mode's counts and repetitions and every NFLOG reader; "
                        "no paced rates, NFQUEUE, replay, callgrind or long capture (the targets "
                        f"that need them say \"{NOT_MEASURED}\").**")
+        elif mode == "verdicts":
+            out.append("")
+            out.append("**Mode verdicts: only NFQUEUE at 50k packets/s and flat out, nfcap "
+                       "--auto-accept against the library's deferred verdicts (deferred, rewrite), "
+                       "with the full mode's counts and repetitions; no NFLOG, null reader, "
+                       f"tcpdump, replay or callgrind (the targets that need them say "
+                       f"\"{NOT_MEASURED}\").**")
         elif mode != "full":
             out.append("")
             out.append(f"**Mode {mode or '?'}: counts and repetitions below the full mode's "
@@ -611,7 +638,8 @@ def main():
     titles = {
         "nflog": "NFLOG, group 7, 1 record per packet",
         "nflog-x8": "NFLOG, group 7, 8 log rules: 8 records per packet",
-        "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null and floor = batch verdicts)",
+        "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null and floor = batch verdicts; "
+                   "deferred and rewrite = samples/deferred_verdicts.cpp, batches of 64)",
     }
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         if any(x.suite == suite for x in runs):

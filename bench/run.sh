@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nfcap's performance benchmark: one command, run as root from anywhere.
 #
-#   sudo bench/run.sh [--quick|--full|--flat|--smoke] [OUT]
+#   sudo bench/run.sh [--quick|--full|--flat|--verdicts|--smoke] [OUT]
 #
 # Builds nfcap in Release, creates two private network namespaces joined by a veth pair, and
 # measures nfcap against the null readers written for the benchmark (bench/src) and the peers
@@ -13,7 +13,10 @@
 #   nflog-x8 (full, flat and smoke modes) the same with 8 log rules per packet: 8 records per
 #            packet, to push the record rate past what one sending core can do in packets;
 #   nfqueue  NFQUEUE queue 5: nfcap --auto-accept, null_nfqueue (batch verdicts; null and
-#            floor), tcpdump -Z root -i nfqueue:5;
+#            floor), tcpdump -Z root -i nfqueue:5; in the full and verdicts modes also the
+#            library's deferred verdicts (samples/deferred_verdicts.cpp: every packet held and
+#            decided by a worker thread in batches of 64: "deferred"; the same rewriting every
+#            payload: "rewrite");
 #   replay   nfcap -r and editcap -F pcapng on a 2,000,000-record NFLOG recording made with
 #            tcpdump (and pcap_count, libpcap reading alone, as the floor);
 #   callgrind instructions per record of nfcap -r (valgrind --tool=callgrind);
@@ -21,7 +24,9 @@
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
 # repetitions, 48 minutes on 2 vCPUs. --flat: only the flat-out points of nflog and nflog-x8,
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
-# callgrind or long capture), about 4 minutes, for iterating on performance. --quick (the
+# callgrind or long capture), about 4 minutes, for iterating on performance. --verdicts: only
+# NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
+# full mode's counts, about 5 minutes. --quick (the
 # default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
 # counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
 # nothing).
@@ -43,13 +48,14 @@ for arg in "$@"; do
   --quick) MODE=quick ;;
   --full) MODE=full ;;
   --flat) MODE=flat ;;
+  --verdicts) MODE=verdicts ;;
   --smoke) MODE=smoke ;;
   -h | --help)
     sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
-    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--smoke] [OUT])" >&2
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--verdicts|--smoke] [OUT])" >&2
     exit 2
     ;;
   *) OUT=$arg ;;
@@ -109,6 +115,19 @@ flat) # the full mode's flat-out NFLOG points alone: same counts, repetitions an
   MIN_N=1000000
   MAX_N=1000000
   X8_N=400000 # 3.2 M records
+  LONG_N=0
+  REPLAY_RECORDS=0
+  CALLGRIND_EDITCAP=0
+  ;;
+verdicts) # NFQUEUE: --auto-accept against the library's deferred verdicts and rewrites
+  REPS=5
+  NFLOG_RATES=""
+  NFQ_RATES="50000 0"
+  X8_RATES=""
+  PACED_S=2
+  MIN_N=1000000
+  MAX_N=1000000
+  X8_N=0
   LONG_N=0
   REPLAY_RECORDS=0
   CALLGRIND_EDITCAP=0
@@ -335,6 +354,8 @@ reader_def() {
     FILE=$W/cap.pcapng
     CMD=("$NFCAP" -q "$QUEUE" --auto-accept -w "$FILE")
     ;;
+  nfqueue/deferred) CMD=("$ROOT/build/release/nfcap_deferred_verdicts" "$QUEUE" --batch 64) ;;
+  nfqueue/rewrite) CMD=("$ROOT/build/release/nfcap_deferred_verdicts" "$QUEUE" --batch 64 --rewrite) ;;
   nfqueue/tcpdump)
     # -Z root is required: without it tcpdump loses CAP_NET_ADMIN and its verdicts fail.
     FILE=$W/cap.pcap
@@ -484,6 +505,10 @@ live() {
       note+=" floor-wrote-$(kv written "$W/reader.out")-file-$file_bytes"
     fi
     ;;
+  deferred | rewrite)
+    # "nfcap_deferred_verdicts: N packets held, ...": every packet it received.
+    records=$(sed -n 's/^nfcap_deferred_verdicts: \([0-9]*\) packets held.*/\1/p' "$W/reader.err")
+    ;;
   *)
     records=$(count_file "$FILE")
     if [ "$tool" = nfcap ]; then
@@ -570,13 +595,17 @@ calibrate() { # calibrate SUITE KIND
   say "floor reader for $1: ${FLOOR_BYTES[$1]} bytes per record to begin with"
 }
 say "calibration: nfcap's bytes per record, for the floor reader"
-calibrate nflog nflog
+[ -n "$NFLOG_RATES" ] && calibrate nflog nflog
 [ -n "$X8_RATES" ] && calibrate nflog-x8 nflog
 [ -n "$NFQ_RATES" ] && calibrate nfqueue nfqueue
 
 NFLOG_TOOLS="null floor nfcap tcpdump dumpcap ulogd"
 NFQ_TOOLS="null floor nfcap tcpdump"
-suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
+case $MODE in
+full) NFQ_TOOLS+=" deferred rewrite" ;;
+verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
+esac
+[ -n "$NFLOG_RATES" ] && suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
 [ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"
 [ -n "$NFQ_RATES" ] && suite nfqueue nfqueue "$NFQ_RATES" "$NFQ_TOOLS"
 

@@ -61,11 +61,15 @@ std::vector<std::byte> upper_cased(const nfcap::Packet& p) {
 class Pending {
   public:
     void push(nfcap::RetainedPacket p) {
+        bool was_empty = false;
         {
             const std::lock_guard lock(mutex_);
+            was_empty = packets_.empty();
             packets_.push_back(std::move(p));
         }
-        ready_.notify_one();
+        if (was_empty) { // the worker waits only for an empty queue: one wake-up per batch
+            ready_.notify_one();
+        }
     }
     // Up to `max` packets, waiting at most 100 ms for the first; empty when closed.
     std::vector<nfcap::RetainedPacket> take(std::size_t max) {
@@ -109,6 +113,21 @@ void decide_all(nfcap::QueueSource& source, const std::vector<std::uint32_t>& id
         for (const std::uint32_t id : ids) {
             try {
                 source.decide(id, verdict);
+            } catch (const nfcap::VerdictError& e) {
+                std::cerr << "nfcap_deferred_verdicts: " << e.what() << '\n';
+            }
+        }
+    }
+}
+
+// The same for decisions of their own (rewrites), sent together.
+void decide_all(nfcap::QueueSource& source, std::vector<nfcap::DecisionFor>& decisions) {
+    try {
+        source.decide(decisions);
+    } catch (const nfcap::VerdictError&) { // nothing was decided or moved out
+        for (auto& d : decisions) {
+            try {
+                source.decide(d.id, std::move(d.decision));
             } catch (const nfcap::VerdictError& e) {
                 std::cerr << "nfcap_deferred_verdicts: " << e.what() << '\n';
             }
@@ -161,25 +180,25 @@ int main(int argc, char** argv) {
             nfcap::Verdict drop;
             drop.kind = nfcap::VerdictKind::drop;
             std::vector<std::uint32_t> accepted, dropped;
+            std::vector<nfcap::DecisionFor> rewritten;
             while (!pending.closed()) {
                 accepted.clear();
                 dropped.clear();
+                rewritten.clear();
                 for (const auto& held : pending.take(batch)) {
                     const std::uint32_t id = *held->packet_id;
-                    try {
-                        if (is_discard(held.packet())) {
-                            dropped.push_back(id);
-                        } else if (rewrite && is_udp(held.packet())) {
-                            source.decide(id, nfcap::Decision(accept, upper_cased(held.packet())));
-                        } else {
-                            accepted.push_back(id);
-                        }
-                    } catch (const std::exception& e) { // e.g. its deadline passed first
-                        std::cerr << "nfcap_deferred_verdicts: " << e.what() << '\n';
+                    if (is_discard(held.packet())) {
+                        dropped.push_back(id);
+                    } else if (rewrite && is_udp(held.packet())) {
+                        rewritten.push_back(
+                            {id, nfcap::Decision(accept, upper_cased(held.packet()))});
+                    } else {
+                        accepted.push_back(id);
                     }
                 }
                 decide_all(source, accepted, accept);
                 decide_all(source, dropped, drop);
+                decide_all(source, rewritten);
             }
         });
         Ignore ignore;

@@ -23,6 +23,23 @@ class BindError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// What a source does when the kernel says its socket buffer overflowed (ENOBUFS: it dropped
+// records because the program read too slowly).
+enum class OverrunPolicy : std::uint8_t {
+    count,   // count it and go on (default): sequence or id gaps and the socket's drop counter
+             // say how much was lost (loss.hpp)
+    raise,   // count it, and receive() throws OverrunError; what was read before was handed on,
+             // and the next receive() goes on reading
+    disable, // NETLINK_NO_ENOBUFS: the kernel reports nothing and keeps delivering; loss then
+             // shows only in gaps and the drop counter, and NFLOG loss is a lower bound
+};
+
+// receive() saw an overrun with OverrunPolicy::raise.
+class OverrunError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 struct NflogConfig {
     std::vector<std::uint16_t> groups;
     std::uint32_t copy_range = 0xffff;         // bytes of each packet the kernel copies
@@ -31,6 +48,12 @@ struct NflogConfig {
     std::uint32_t queue_threshold = 100000;    // NFULA_CFG_QTHRESH: records per batch
     std::uint32_t flush_timeout = 1;           // NFULA_CFG_TIMEOUT, 1/100 s
     bool conntrack = false;                    // NFULNL_CFG_F_CONNTRACK
+    OverrunPolicy on_overrun = OverrunPolicy::count;
+    // A NETLINK_NETFILTER socket the caller opened, to use instead of a new one: one made in
+    // another network namespace records there, without CAP_SYS_ADMIN in this process (a
+    // netlink socket belongs to the namespace it was made in). nfcap works on a duplicate, so
+    // the caller may close its own. The binding still needs CAP_NET_ADMIN in that namespace.
+    std::optional<int> socket;
 };
 
 // Receives records. Called synchronously from receive(); spans die when it returns.
@@ -71,6 +94,11 @@ class NflogSource {
     // Reads every datagram pending now (never blocks) and hands each record to `handler`.
     // Returns the number of datagrams read; 0 when nothing was pending.
     std::size_t receive(RecordHandler& handler);
+    // The same, reading at most `max_datagrams` this time (each holds one or more records).
+    std::size_t receive(RecordHandler& handler, std::size_t max_datagrams);
+    // Handles one datagram the program read from fd() itself (an event loop that owns the
+    // reading) as receive() does.
+    void feed(std::span<const std::byte> datagram, RecordHandler& handler);
 
     // Stopping: unbinds every group, which makes the kernel send the batch it was still
     // filling (records logged less than a flush timeout ago), then reads what is pending, so

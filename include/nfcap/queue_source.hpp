@@ -42,6 +42,11 @@ struct QueueConfig {
     bool uid_gid = true;    // NFQA_CFG_F_UID_GID
     bool secctx = false;    // NFQA_CFG_F_SECCTX
     bool conntrack = false; // NFQA_CFG_F_CONNTRACK
+    OverrunPolicy on_overrun = OverrunPolicy::count; // see nflog_source.hpp
+    // A NETLINK_NETFILTER socket the caller opened, to use instead of a new one (as NflogConfig's:
+    // one made in another network namespace decides that namespace's queue; nfcap works on a
+    // duplicate).
+    std::optional<int> socket;
 
     // Held packets: the verdict a packet gets when no decision came before its deadline, when
     // the queue is unbound or the source destroyed, or when the decide function threw for it.
@@ -68,6 +73,12 @@ class VerdictError : public std::runtime_error {
 // view valid during the call: keep a RetainedPacket (retained_packet.hpp) to use it later.
 using VerdictFunction = std::function<std::optional<Decision>(const Packet&)>;
 inline constexpr std::nullopt_t hold_packet = std::nullopt;
+
+// A decision for one held packet, for deciding many at once.
+struct DecisionFor {
+    std::uint32_t id = 0;
+    Decision decision;
+};
 
 // What happened to held packets since the source was opened.
 struct HeldCounters {
@@ -111,14 +122,23 @@ class QueueSource {
     // When the decide function throws, the packets of the batch it had not decided get the
     // fallback verdict, the records are handed on, and then the exception is rethrown.
     std::size_t receive(RecordHandler& handler);
+    // The same, reading at most `max_datagrams` (one packet each) this time.
+    std::size_t receive(RecordHandler& handler, std::size_t max_datagrams);
+    // Handles one datagram the program read from fd() itself (an event loop that owns the
+    // reading): verdicts, held packets and hand-off exactly as receive() does.
+    void feed(std::span<const std::byte> datagram, RecordHandler& handler);
 
     // Decides a held packet, from any thread, and sends the verdict at once. A run of decided
     // packets at the front of the held ones goes out as one batch verdict. Throws VerdictError
     // (see there); nothing is decided then.
-    void decide(std::uint32_t id, const Decision& decision);
+    void decide(std::uint32_t id, Decision decision);
     // Decides several held packets alike, in as few messages as their order allows. All or
     // nothing: one id that is not held refuses the whole call.
     void decide(std::span<const std::uint32_t> ids, const Decision& decision);
+    // Decides several held packets, each its own way, sent together (rewrites too: one
+    // sendto() for many). All or nothing, as above; the payloads are moved out only when the
+    // call succeeds.
+    void decide(std::span<DecisionFor> decisions);
     // Packets held now.
     std::size_t held() const;
     HeldCounters held_counters() const;

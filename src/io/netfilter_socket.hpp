@@ -21,6 +21,23 @@ Timestamp wall_clock();
 // Throws std::system_error.
 int open_netfilter_socket(std::uint32_t receive_buffer, std::vector<std::string>& warnings);
 
+// Makes a duplicate of `fd`, a NETLINK_NETFILTER socket the caller opened (in this or another
+// network namespace: a netlink socket stays in the namespace it was made in), sized like
+// open_netfilter_socket and bound when it was not. Throws std::invalid_argument naming what
+// `fd` is not, or std::system_error.
+int adopt_netfilter_socket(int fd, std::uint32_t receive_buffer,
+                           std::vector<std::string>& warnings);
+
+// Opens `adopt` (when set) or a new socket, as above.
+inline int netfilter_socket(std::optional<int> adopt, std::uint32_t receive_buffer,
+                            std::vector<std::string>& warnings) {
+    return adopt ? adopt_netfilter_socket(*adopt, receive_buffer, warnings)
+                 : open_netfilter_socket(receive_buffer, warnings);
+}
+
+// Applies `policy` to the socket (NETLINK_NO_ENOBUFS for OverrunPolicy::disable).
+void set_overrun_policy(int fd, OverrunPolicy policy);
+
 // The socket's receive buffer as the kernel counts it (sk_rcvbuf: twice what was asked for).
 std::uint64_t receive_buffer_size(int fd);
 

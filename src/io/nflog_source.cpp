@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <ctime>
+#include <limits>
 
 namespace nfcap {
 namespace {
@@ -27,7 +29,9 @@ namespace {
 // large packet gets a buffer of its own. 256 KiB holds the largest seen.
 constexpr std::size_t datagram_size = 256 * 1024;
 constexpr std::size_t datagrams_per_batch = 8;
-constexpr int ack_timeout_ms = 5000;
+// The kernel answers a configuration request at once; an answer lost to a full socket buffer
+// must not leave the caller waiting.
+constexpr int ack_timeout_ms = 1000;
 
 } // namespace
 
@@ -35,8 +39,9 @@ NflogSource::NflogSource(NflogConfig config) : config_(std::move(config)) {
     if (config_.groups.empty()) {
         throw std::invalid_argument("no NFLOG group given");
     }
-    fd_ = detail::open_netfilter_socket(config_.receive_buffer, warnings_);
+    fd_ = detail::netfilter_socket(config_.socket, config_.receive_buffer, warnings_);
     try {
+        detail::set_overrun_policy(fd_, config_.on_overrun);
         configure();
     } catch (...) {
         ::close(fd_); // releases every group bound so far
@@ -89,11 +94,23 @@ void NflogSource::configure() {
     std::vector<bool> acknowledged(config_.groups.size(), false);
     std::vector<std::byte> buffer(datagram_size);
     auto waiting = config_.groups.size();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(ack_timeout_ms);
     while (waiting > 0) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
         pollfd p{fd_, POLLIN, 0};
-        const int ready = ::poll(&p, 1, ack_timeout_ms);
+        const int ready = left > 0 ? ::poll(&p, 1, static_cast<int>(left)) : 0;
         if (ready == 0) {
-            throw BindError("the kernel did not answer the NFLOG configuration request");
+            std::string which;
+            for (std::size_t i = 0; i < acknowledged.size(); ++i) {
+                if (!acknowledged[i]) {
+                    which += (which.empty() ? "" : ", ") + std::to_string(config_.groups[i]);
+                }
+            }
+            throw BindError("the kernel did not acknowledge binding NFLOG group " + which +
+                            " within " + std::to_string(ack_timeout_ms / 1000) + " s");
         }
         if (ready < 0) {
             if (errno == EINTR) {
@@ -143,6 +160,15 @@ void NflogSource::configure() {
 }
 
 std::size_t NflogSource::receive(RecordHandler& handler) {
+    return receive(handler, std::numeric_limits<std::size_t>::max());
+}
+
+void NflogSource::feed(std::span<const std::byte> datagram, RecordHandler& handler) {
+    dispatch(datagram, detail::wall_clock(), handler);
+    ++counters_.datagrams;
+}
+
+std::size_t NflogSource::receive(RecordHandler& handler, std::size_t max_datagrams) {
     std::size_t datagrams = 0;
     if (!pending_.empty()) {
         const Timestamp time = detail::wall_clock();
@@ -165,7 +191,12 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
         const bool lossy = counters_.overruns != 0;
         const std::optional<std::uint64_t> drops_before =
             lossy ? detail::socket_drops(fd_) : std::nullopt;
-        const int n = ::recvmmsg(fd_, messages.data(), datagrams_per_batch, MSG_DONTWAIT, nullptr);
+        const auto wanted = static_cast<unsigned>(
+            std::min(datagrams_per_batch, max_datagrams - std::min(max_datagrams, datagrams)));
+        if (wanted == 0) {
+            return datagrams;
+        }
+        const int n = ::recvmmsg(fd_, messages.data(), wanted, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -177,6 +208,11 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
                     // delivery, which are then not called certain (a lower bound stays one).
                     drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
                     unsampled_delivery_ = false;
+                }
+                if (config_.on_overrun == OverrunPolicy::raise) {
+                    throw OverrunError(
+                        "NFLOG: the socket buffer overflowed (ENOBUFS) and the kernel dropped "
+                        "records; sequence gaps will show how many");
                 }
                 continue;
             }
@@ -212,7 +248,7 @@ std::size_t NflogSource::receive(RecordHandler& handler) {
                 drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
             }
         }
-        if (!lossy && static_cast<std::size_t>(n) < datagrams_per_batch) {
+        if (!lossy && static_cast<unsigned>(n) < wanted) {
             return datagrams;
         }
     }

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace nfcap {
@@ -34,7 +35,9 @@ constexpr std::size_t datagrams_per_batch = 64;
 // Verdict messages are sent in datagrams of at most this many bytes (a netlink socket refuses
 // one larger than its send buffer, 208 KiB by default).
 constexpr std::size_t send_limit = 128U << 10U;
-constexpr int ack_timeout_ms = 5000;
+// The kernel answers a configuration request at once; an answer lost to a full socket buffer
+// must not leave the caller waiting.
+constexpr int ack_timeout_ms = 1000;
 // The kernel keeps a packet copy within one netlink attribute: 0xffff minus its 4-byte header.
 constexpr std::uint32_t max_copy_range = 0xffff - 4;
 
@@ -138,8 +141,9 @@ QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction dec
     : config_(config), policy_(policy), decide_(std::move(decide)),
       verdict_text_(decide_ ? std::string() : describe(policy)),
       held_(std::make_unique<detail::HeldPackets>()) {
-    fd_ = detail::open_netfilter_socket(config_.receive_buffer, warnings_);
+    fd_ = detail::netfilter_socket(config_.socket, config_.receive_buffer, warnings_);
     try {
+        detail::set_overrun_policy(fd_, config_.on_overrun);
         configure();
     } catch (...) {
         ::close(fd_);
@@ -186,6 +190,10 @@ void QueueSource::configure() {
     nlh->nlmsg_seq = ++sequence_;
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
     if (const int error = request(fd_, nlh, scratch); error != 0) {
+        if (error == ETIMEDOUT) {
+            throw BindError("the kernel did not acknowledge binding " + what + " within " +
+                            std::to_string(ack_timeout_ms / 1000) + " s");
+        }
         throw BindError(detail::bind_failure(what, "nfnetlink_queue", config_.queue, error));
     }
 
@@ -250,6 +258,21 @@ void QueueSource::set_max_length(std::uint32_t length) {
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler) {
+    return receive(handler, std::numeric_limits<std::size_t>::max());
+}
+
+void QueueSource::feed(std::span<const std::byte> datagram, RecordHandler& handler) {
+    const Timestamp time = detail::wall_clock();
+    const std::span<const std::byte> one[] = {datagram};
+    send_verdicts(one, time, handler);
+    detail::dispatch(datagram, RecordKind::nfqueue, time, handler);
+    ++counters_.datagrams;
+    if (decide_error_) {
+        std::rethrow_exception(std::exchange(decide_error_, nullptr));
+    }
+}
+
+std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagrams) {
     if (decide_ && fd_ >= 0) { // deadlines pass without traffic too
         const std::lock_guard lock(held_mutex_);
         if (held_->held() > 0) {
@@ -268,13 +291,24 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
             messages[i].msg_hdr.msg_iov = &vectors[i];
             messages[i].msg_hdr.msg_iovlen = 1;
         }
-        const int n = ::recvmmsg(fd_, messages.data(), datagrams_per_batch, MSG_DONTWAIT, nullptr);
+        const auto wanted =
+            static_cast<unsigned>(std::min(datagrams_per_batch, max_datagrams - total));
+        if (wanted == 0) {
+            return total;
+        }
+        const int n = ::recvmmsg(fd_, messages.data(), wanted, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == ENOBUFS) {
                 ++counters_.overruns; // packet-id gaps say exactly how many
+                if (config_.on_overrun == OverrunPolicy::raise) {
+                    throw OverrunError("nfqueue:" + std::to_string(config_.queue) +
+                                       ": the socket buffer overflowed (ENOBUFS) and the kernel "
+                                       "could not deliver packets (fail-open passed them); "
+                                       "packet-id gaps will show how many");
+                }
                 continue;
             }
             if (errno == EAGAIN) {
@@ -301,7 +335,7 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
         if (decide_error_) {
             std::rethrow_exception(std::exchange(decide_error_, nullptr));
         }
-        if (count < datagrams_per_batch) {
+        if (count < wanted) {
             return total;
         }
     }
@@ -494,39 +528,58 @@ void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* hand
     send_buffer(buffer, handler, time);
 }
 
-void QueueSource::decide(std::uint32_t id, const Decision& decision) {
-    decide(std::span<const std::uint32_t>(&id, 1), decision);
+void QueueSource::decide(std::uint32_t id, Decision decision) {
+    DecisionFor one{id, std::move(decision)};
+    decide(std::span<DecisionFor>(&one, 1));
 }
 
 void QueueSource::decide(std::span<const std::uint32_t> ids, const Decision& decision) {
+    std::vector<DecisionFor> each;
+    each.reserve(ids.size());
+    for (const std::uint32_t id : ids) {
+        each.push_back({id, decision});
+    }
+    decide(std::span<DecisionFor>(each));
+}
+
+void QueueSource::decide(std::span<DecisionFor> decisions) {
+    using Refusal = detail::HeldPackets::Refusal;
     const std::lock_guard lock(held_mutex_);
-    const std::string queue = "nfqueue:" + std::to_string(config_.queue);
     if (fd_ < 0) {
         ++held_counters_.refused;
-        throw VerdictError(queue + ": the queue was unbound; its held packets got the fallback");
+        throw VerdictError("nfqueue:" + std::to_string(config_.queue) +
+                           ": the queue was unbound; its held packets got the fallback");
     }
-    if (decision.payload && decision.payload->empty()) {
-        ++held_counters_.refused;
-        throw VerdictError(queue + ": a new payload cannot be empty");
-    }
-    using Refusal = detail::HeldPackets::Refusal;
-    if (decision.payload && decision.payload->size() > max_rewrite_length) {
-        refuse(held_counters_, config_.queue, ids.empty() ? 0 : ids.front(),
-               Refusal::payload_too_long);
-    }
-    // All or nothing: check every id first (a repeated id is refused as already decided).
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (!held_->is_held(ids[i])) {
-            refuse(held_counters_, config_.queue, ids[i],
-                   held_->is_decided(ids[i]) ? Refusal::already_decided : Refusal::not_held);
+    // All or nothing: check every decision first (a repeated id is refused as already decided).
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+        const std::uint32_t id = decisions[i].id;
+        const auto& payload = decisions[i].decision.payload;
+        if (payload && payload->empty()) {
+            ++held_counters_.refused;
+            throw VerdictError("nfqueue:" + std::to_string(config_.queue) + ": packet " +
+                               std::to_string(id) + ": a new payload cannot be empty");
         }
-        if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
-            ids.begin() + static_cast<std::ptrdiff_t>(i)) {
-            refuse(held_counters_, config_.queue, ids[i], Refusal::already_decided);
+        if (payload && payload->size() > max_rewrite_length) {
+            refuse(held_counters_, config_.queue, id, Refusal::payload_too_long);
+        }
+        if (!held_->is_held(id)) {
+            refuse(held_counters_, config_.queue, id,
+                   held_->is_decided(id) ? Refusal::already_decided : Refusal::not_held);
         }
     }
-    for (const std::uint32_t id : ids) {
-        (void)held_->decide(id, decision);
+    if (decisions.size() > 1) {
+        std::vector<std::uint32_t> ids;
+        ids.reserve(decisions.size());
+        for (const DecisionFor& d : decisions) {
+            ids.push_back(d.id);
+        }
+        std::sort(ids.begin(), ids.end());
+        if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
+            refuse(held_counters_, config_.queue, *twice, Refusal::already_decided);
+        }
+    }
+    for (DecisionFor& d : decisions) {
+        (void)held_->decide(d.id, std::move(d.decision));
         ++held_counters_.decided_later;
     }
     flush_held(decide_buffer_, nullptr, {});

@@ -10,6 +10,12 @@
 #  - the deadline's fallback fires and is counted; verdicts for bad ids are refused cleanly;
 #  - a program that stops while holding packets gives them the fallback: they arrive, and no
 #    packet stays queued;
+#  - the pull API (QueueReader::next, LogReader::next) and a program that reads the socket
+#    itself and feeds each datagram (QueueSource::feed);
+#  - overrun policies: raise makes receive() throw, disable keeps the kernel from reporting
+#    (the drop counter still counts);
+#  - a socket made in the namespace and adopted by a program outside it decides that
+#    namespace's packets (QueueConfig::socket);
 #  - the sample samples/deferred_verdicts.cpp does what it says.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,6 +37,7 @@ table inet after {
     udp dport 8301 counter
     udp dport 8301 log group 31
     tcp dport 8302 log group 31
+    udp dport 8303 log prefix "pulled" group 32
     udp dport 8301 meta mark 0x1 counter
   }
 }
@@ -158,6 +165,68 @@ if queue_listed; then
     fail "queue 7 is still listed after the program ended: $(in_b cat /proc/net/netfilter/nfnetlink_queue)"
 fi
 echo "ok: queue 7 gone, nothing left queued"
+
+# --- pull: packets one at a time from the program's loop, held until it decides them.
+run_hold pull pull 25
+check_eq "pull: pulled packets decided" 25 "$(field decided_later "$WORK/pull.out")"
+check_eq "pull: datagrams received" 25 "$(field received "$WORK/pull.recv")"
+
+# --- feed: the program reads the socket and hands each datagram on.
+run_hold feed feed 15
+check_eq "feed: datagrams fed" 15 "$(field fed "$WORK/feed.out")"
+check_eq "feed: datagrams received" 15 "$(field received "$WORK/feed.recv")"
+
+# --- NFLOG pulled: each record whole, prefix included.
+bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 32 log-pull 12 --timeout 20 >"$WORK/logpull.out" 2>"$WORK/logpull.err"
+puller=$BG_PID
+wait_nflog_bound "$NS_B" 32
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 12 100 --rate 2000 >/dev/null
+rc=0
+wait_pid "$puller" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "log-pull exit status $rc: $(cat "$WORK/logpull.err")"
+check_eq "log-pull: records pulled" 12 "$(field records "$WORK/logpull.out")"
+check_eq "log-pull: records with the prefix and the whole packet (20 + 8 + 100 bytes)" 12 \
+    "$(grep -c '^record prefix=pulled length=128$' "$WORK/logpull.out" | tr -d ' ')"
+
+# --- overruns: a 4 KiB buffer, 3000 records while the program sleeps.
+for policy in raise disable; do
+    bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 32 "log-overrun-$policy" 2 --timeout 20 \
+        >"$WORK/overrun-$policy.out" 2>"$WORK/overrun-$policy.err"
+    overrun=$BG_PID
+    wait_nflog_bound "$NS_B" 32
+    in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 3000 100 --rate 20000 >/dev/null
+    rc=0
+    wait_pid "$overrun" 30 || rc=$?
+    [ "$rc" -eq 0 ] || fail "log-overrun-$policy exit status $rc: $(cat "$WORK/overrun-$policy.err")"
+    drops=$(field drops "$WORK/overrun-$policy.out")
+    [ "$drops" -gt 0 ] || fail "overrun-$policy: the kernel dropped nothing: $(cat "$WORK/overrun-$policy.out")"
+    echo "ok: overrun-$policy: the kernel dropped $drops batches"
+done
+check_eq "overrun raise: receive() threw once per overflow seen" 1 "$(field raised "$WORK/overrun-raise.out")"
+grep -q "^error: NFLOG: the socket buffer overflowed (ENOBUFS) and the kernel dropped records" "$WORK/overrun-raise.out" ||
+    fail "overrun raise: $(cat "$WORK/overrun-raise.out")"
+check_eq "overrun disable: receive() never threw" 0 "$(field raised "$WORK/overrun-disable.out")"
+check_eq "overrun disable: the socket reported no ENOBUFS" 0 "$(field overruns "$WORK/overrun-disable.out")"
+check_eq "overrun raise: the socket reported ENOBUFS once" 1 "$(field overruns "$WORK/overrun-raise.out")"
+
+# --- an adopted socket: the program runs in the test's own namespace, its socket was made in B.
+bg_in "$NS_B" "${PEER[@]}" udp-recv 8301 20 25 >"$WORK/adopted.recv"
+receiver=$BG_PID
+wait_port "$NS_B" udp 8301
+"$NFCAP_QUEUE_HOLD" 7 reverse 20 --timeout 20 --socket-netns "/run/netns/$NS_B" \
+    >"$WORK/adopted.out" 2>"$WORK/adopted.err" &
+holder=$!
+track_pid "$holder"
+wait_queue
+[ "$(readlink /proc/$holder/ns/net)" != "$(ip netns exec "$NS_B" readlink /proc/self/ns/net)" ] ||
+    fail "the adopting program runs in $NS_B"
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8301 20 64 --rate 2000 >/dev/null
+rc=0
+wait_pid "$holder" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "adopted: holding program exit status $rc: $(cat "$WORK/adopted.err")"
+wait_pid "$receiver" 30 || true
+check_eq "adopted: packets of $NS_B decided through the adopted socket" 20 "$(field decided_later "$WORK/adopted.out")"
+check_eq "adopted: datagrams received" 20 "$(field received "$WORK/adopted.recv")"
 
 # --- the sample: a worker thread decides held packets in batches; port 9 dropped, the rest
 # accepted with mark 0x1 and, with --rewrite, upper-cased.

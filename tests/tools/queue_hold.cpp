@@ -1,7 +1,10 @@
 // nfcap_queue_hold: drives QueueSource's held packets and deferred verdicts on a real queue,
 // for tests/privileged/nfqueue_hold.sh. Every wait is bounded by --timeout.
 //
-//   nfcap_queue_hold QUEUE MODE COUNT [--timeout S] [--hold-ms MS]
+//   nfcap_queue_hold QUEUE MODE COUNT [--timeout S] [--hold-ms MS] [--socket-netns PATH]
+//
+// --socket-netns: the netlink socket is made in the network namespace PATH (/run/netns/NAME)
+// and adopted (QueueConfig::socket) while the program itself stays in its own namespace.
 //
 //   reverse    hold COUNT packets, then accept them from a second thread in reverse order,
 //              setting mark 0x33
@@ -17,14 +20,31 @@
 //   exit       hold COUNT packets, then leave: the source's destructor gives the fallback
 //   unbind     hold COUNT packets, then unbind(), which gives the fallback; a verdict after it
 //              is refused
+//   pull       QueueReader: take COUNT packets with next(), then accept them all in one call
+//   feed       read the socket here (recv) and hand each datagram to QueueSource::feed(), whose
+//              decide function accepts at once, until COUNT packets
+//   log-pull   LogReader on NFLOG group QUEUE: take COUNT records with next(); prints each
+//              record's prefix and payload length
+//   log-overrun-raise, log-overrun-disable
+//              NFLOG group QUEUE with a 4 KiB socket buffer and OverrunPolicy raise or disable:
+//              sleeps COUNT seconds (the test floods the group meanwhile), then reads for a
+//              second; prints "raised=N" (OverrunError seen), "overruns=N" (ENOBUFS the
+//              socket reported), "records=N" and "drops=N" (the kernel's drop counter)
 //
 // Prints "name=value" lines (held, decided, the HeldCounters). Exit status 0 when every check
 // of the mode passed, 1 otherwise (a line on stderr says which), 2 on bad usage.
 #include <nfcap/checksum.hpp>
+#include <nfcap/packet_reader.hpp>
 #include <nfcap/queue_source.hpp>
 #include <nfcap/retained_packet.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
 
 #include <algorithm>
 #include <chrono>
@@ -162,6 +182,20 @@ class Handoff {
     bool closed_ = false;
 };
 
+// A NETLINK_NETFILTER socket made in the namespace at `path`, this thread then back in its own.
+int socket_in(const std::string& path) {
+    const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    const int there = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    check(home >= 0 && there >= 0, "cannot open the namespaces");
+    check(::setns(there, CLONE_NEWNET) == 0, "cannot enter " + path);
+    const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    check(::setns(home, CLONE_NEWNET) == 0, "cannot return to the own namespace");
+    check(fd >= 0, "cannot open a netlink socket in " + path);
+    ::close(there);
+    ::close(home);
+    return fd;
+}
+
 int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         Clock::time_point deadline) {
     std::unique_ptr<nfcap::QueueSource> source;
@@ -295,6 +329,95 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         }
         return 0;
     }
+    if (mode == "pull") {
+        nfcap::QueueReader reader(config);
+        std::vector<std::uint32_t> ids;
+        while (ids.size() < count) {
+            check(Clock::now() < deadline, "timed out");
+            if (auto p = reader.next(std::chrono::milliseconds(100))) {
+                check(p->packet().payload.size() >= 20, "a pulled packet without its bytes");
+                ids.push_back(p->packet().packet_id.value());
+            }
+        }
+        check(reader.source().held() == count, "pulled packets are not held");
+        reader.source().decide(ids, nfcap::Verdict{});
+        print_counters(reader.source());
+        return 0;
+    }
+    if (mode == "feed") {
+        nfcap::QueueSource queue(config, nfcap::Verdict{},
+                                 [](const nfcap::Packet&) { return nfcap::Verdict{}; });
+        Ignore ignore;
+        std::vector<std::byte> buffer(0x10000 + 4096);
+        std::size_t fed = 0;
+        while (queue.packets() < count) {
+            check(Clock::now() < deadline, "timed out");
+            pollfd p{queue.fd(), POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) {
+                continue;
+            }
+            const ssize_t n = ::recv(queue.fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+            if (n > 0) {
+                queue.feed(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n)),
+                           ignore);
+                ++fed;
+            }
+        }
+        std::printf("fed=%zu\npackets=%llu\n", fed,
+                    static_cast<unsigned long long>(queue.packets()));
+        return 0;
+    }
+    if (mode == "log-pull") {
+        nfcap::NflogConfig log;
+        log.groups = {config.queue};
+        nfcap::LogReader reader(log);
+        std::size_t records = 0;
+        while (records < count) {
+            check(Clock::now() < deadline, "timed out");
+            if (auto p = reader.next(std::chrono::milliseconds(100))) {
+                std::printf("record prefix=%.*s length=%zu\n",
+                            static_cast<int>(p->packet().prefix.size()), p->packet().prefix.data(),
+                            p->packet().payload.size());
+                ++records;
+            }
+        }
+        std::printf("records=%zu\ndamaged=%llu\n", records,
+                    static_cast<unsigned long long>(reader.damaged()));
+        return 0;
+    }
+    if (mode == "log-overrun-raise" || mode == "log-overrun-disable") {
+        nfcap::NflogConfig log;
+        log.groups = {config.queue};
+        log.receive_buffer = 4096;
+        log.on_overrun = mode == "log-overrun-raise" ? nfcap::OverrunPolicy::raise
+                                                     : nfcap::OverrunPolicy::disable;
+        nfcap::NflogSource log_source(log);
+        std::printf("bound\n");
+        std::fflush(stdout);
+        std::this_thread::sleep_for(std::chrono::seconds(count));
+        class Count final : public nfcap::RecordHandler {
+          public:
+            void on_record(std::span<const std::byte>, nfcap::Timestamp) override { ++records; }
+            std::size_t records = 0;
+        } counted;
+        std::size_t raised = 0;
+        const auto end = Clock::now() + std::chrono::seconds(1);
+        while (Clock::now() < end) {
+            try {
+                log_source.receive(counted);
+            } catch (const nfcap::OverrunError& e) {
+                if (raised++ == 0) {
+                    std::printf("error: %s\n", e.what());
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        std::printf("raised=%zu\noverruns=%llu\nrecords=%zu\ndrops=%llu\n", raised,
+                    static_cast<unsigned long long>(log_source.counters().overruns),
+                    counted.records,
+                    static_cast<unsigned long long>(log_source.socket_drops().value_or(0)));
+        return 0;
+    }
     std::fprintf(stderr, "nfcap_queue_hold: unknown mode '%s'\n", mode.c_str());
     return 2;
 }
@@ -317,6 +440,10 @@ int main(int argc, char** argv) {
             const std::string option = argv[i];
             if (option == "--timeout") {
                 timeout = std::stod(argv[i + 1]);
+            } else if (option == "--socket-netns") {
+                const int fd = socket_in(argv[i + 1]);
+                config.socket = fd;
+                std::printf("adopted=%d\n", fd); // nfcap works on a duplicate of it
             } else if (option == "--hold-ms") {
                 config.hold_timeout = std::chrono::milliseconds(std::stoul(argv[i + 1]));
             } else {
