@@ -11,6 +11,11 @@ namespace nfcap {
 
 enum class RecordKind { nflog, nfqueue };
 
+// The copy range the kernel applies when `asked` bytes of each packet are asked for: NFLOG
+// keeps at most 65535, NFQUEUE at most 65531 (one netlink attribute, 4 bytes of it its
+// header); 0 asks for the most. The one place nfcap clamps a copy range.
+std::uint32_t kernel_copy_range(RecordKind kind, std::uint32_t asked);
+
 // Walks the netlink messages of one datagram (as received from the kernel, or as stored in a
 // LINKTYPE_NETLINK record) and yields the NFLOG and NFQUEUE packet messages' payloads
 // (nfgenmsg + attributes); every other message (acknowledgements, NLMSG_DONE, verdicts,

@@ -286,7 +286,8 @@ int capture(const Options& o) {
     for (const std::uint16_t q : o.queues) {
         QueueConfig config;
         config.queue = q;
-        config.copy_range = o.copy_range.value_or(std::min<std::uint32_t>(o.snaplen, 0xffff));
+        config.copy_range =
+            kernel_copy_range(RecordKind::nfqueue, o.copy_range.value_or(o.snaplen));
         config.max_length = o.queue_maxlen;
         config.receive_buffer = o.rcvbuf;
         config.fail_open = o.fail_open;

@@ -18,6 +18,12 @@ constexpr auto nfqueue_packet =
 
 } // namespace
 
+std::uint32_t kernel_copy_range(RecordKind kind, std::uint32_t asked) {
+    // nfnetlink_log.c: NFULNL_COPY_RANGE_MAX; nfnetlink_queue.c: NFQNL_MAX_COPY_RANGE.
+    const std::uint32_t most = kind == RecordKind::nflog ? 0xffffU : 0xffffU - 4U;
+    return asked == 0 || asked > most ? most : asked;
+}
+
 bool NetlinkWalker::next(RecordKind& kind, std::span<const std::byte>& record) {
     while (offset_ < data_.size()) {
         ByteReader r(data_.subspan(offset_));

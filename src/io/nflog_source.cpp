@@ -78,7 +78,7 @@ void NflogSource::configure() {
         nlh->nlmsg_seq = static_cast<std::uint32_t>(i + 1);
         nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
         nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET,
-                                std::min<std::uint32_t>(config_.copy_range, 0xffff));
+                                kernel_copy_range(RecordKind::nflog, config_.copy_range));
         mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(config_.netlink_buffer));
         mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(config_.flush_timeout));
         mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(config_.queue_threshold));

@@ -8,6 +8,7 @@
 #include "netfilter_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
+#include "verdict_message.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -38,8 +39,6 @@ constexpr std::size_t send_limit = 128U << 10U;
 // The kernel answers a configuration request at once; an answer lost to a full socket buffer
 // must not leave the caller waiting.
 constexpr int ack_timeout_ms = 1000;
-// The kernel keeps a packet copy within one netlink attribute: 0xffff minus its 4-byte header.
-constexpr std::uint32_t max_copy_range = 0xffff - 4;
 
 std::uint32_t kernel_verdict(const Verdict& v) {
     switch (v.kind) {
@@ -116,6 +115,8 @@ int request(int fd, nlmsghdr* nlh, std::vector<std::byte>& scratch) {
 
 } // namespace
 
+namespace detail {
+
 void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, std::uint32_t id,
                             const Verdict& verdict, std::optional<std::uint32_t> mark, bool batch,
                             std::uint32_t sequence, std::span<const std::byte> payload) {
@@ -137,6 +138,8 @@ void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, st
     out.resize(at + nlh->nlmsg_len);
 }
 
+} // namespace detail
+
 QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide)
     : config_(config), policy_(policy), decide_(std::move(decide)),
       verdict_text_(decide_ ? std::string() : describe(policy)),
@@ -150,7 +153,8 @@ QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction dec
         throw;
     }
     datagram_size_ =
-        std::max<std::size_t>(std::min<std::uint32_t>(config_.copy_range, 0xffff), 256) + 4096;
+        std::max<std::size_t>(kernel_copy_range(RecordKind::nfqueue, config_.copy_range), 256) +
+        4096;
     datagram_size_ = (datagram_size_ + 4095U) & ~std::size_t{4095};
     buffers_.resize(datagram_size_ * datagrams_per_batch);
     verdict_buffer_.reserve(datagrams_per_batch * 64);
@@ -199,8 +203,9 @@ void QueueSource::configure() {
 
     nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
     nlh->nlmsg_seq = ++sequence_;
-    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
-                             static_cast<int>(std::min(config_.copy_range, max_copy_range)));
+    nfq_nlmsg_cfg_put_params(
+        nlh, NFQNL_COPY_PACKET,
+        static_cast<int>(kernel_copy_range(RecordKind::nfqueue, config_.copy_range)));
     const std::uint32_t countable =
         countable_queue_length(detail::receive_buffer_size(fd_), datagrams_per_batch);
     max_length_ = config_.max_length.value_or(countable);
@@ -237,7 +242,7 @@ void QueueSource::configure() {
 
     // Confirm what the kernel took: an older kernel may clamp the copy range.
     if (const auto counters = kernel_counters()) {
-        const std::uint32_t asked = std::min(config_.copy_range, max_copy_range);
+        const std::uint32_t asked = kernel_copy_range(RecordKind::nfqueue, config_.copy_range);
         if (counters->copy_mode != NFQNL_COPY_PACKET || counters->copy_range != asked) {
             warnings_.push_back(
                 what + ": the kernel set copy mode " + std::to_string(counters->copy_mode) +
@@ -401,16 +406,16 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
                 if (verdict.mark) {
                     mark = verdict.new_mark(packet.mark.value_or(0));
                 }
-                append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id, verdict,
-                                       mark, false, ++sequence_);
+                detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
+                                               verdict, mark, false, ++sequence_);
             } catch (const DecodeError&) {
                 ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
             }
         }
     }
     if (batch && highest) {
-        append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_, policy_.mark,
-                               true, ++sequence_);
+        detail::append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_,
+                                       policy_.mark, true, ++sequence_);
     }
     send_buffer(verdict_buffer_, &handler, time);
 }
@@ -480,8 +485,9 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
                 asked_[kept++] = packet;
             } else { // an id out of the kernel's order: never held, so answered at once
                 ++counters_.damaged;
-                append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
-                                       config_.fallback, config_.fallback.mark, false, ++sequence_);
+                detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
+                                               config_.fallback, config_.fallback.mark, false,
+                                               ++sequence_);
             }
         }
         asked_.resize(kept);
@@ -521,9 +527,10 @@ void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* hand
         if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
             send_buffer(buffer, handler, time);
         }
-        append_verdict_message(buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, ++sequence_,
-                               m.payload != nullptr ? std::span<const std::byte>(*m.payload)
-                                                    : std::span<const std::byte>());
+        detail::append_verdict_message(buffer, config_.queue, m.id, m.verdict, m.mark, m.batch,
+                                       ++sequence_,
+                                       m.payload != nullptr ? std::span<const std::byte>(*m.payload)
+                                                            : std::span<const std::byte>());
     });
     send_buffer(buffer, handler, time);
 }

@@ -4,6 +4,7 @@
 #include <nfcap/verdict.hpp>
 
 #include "options.hpp"
+#include "verdict_message.hpp"
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -78,7 +79,7 @@ std::string usage_error(std::vector<std::string> args) {
 
 TEST(VerdictMessage, SingleAcceptNamesThePacket) {
     std::vector<std::byte> out;
-    nfcap::append_verdict_message(out, 5, 42, Verdict{}, std::nullopt, false, 7);
+    nfcap::detail::append_verdict_message(out, 5, 42, Verdict{}, std::nullopt, false, 7);
     const Parsed p = parse(out);
     EXPECT_EQ(p.type, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT);
     EXPECT_EQ(p.queue, 5);
@@ -93,7 +94,7 @@ TEST(VerdictMessage, BatchCoversEverythingUpToTheIdAndCarriesTheMark) {
     std::vector<std::byte> out;
     Verdict v;
     v.mark = 0x10;
-    nfcap::append_verdict_message(out, 3, 1000, v, v.mark, true, 1);
+    nfcap::detail::append_verdict_message(out, 3, 1000, v, v.mark, true, 1);
     const Parsed p = parse(out);
     EXPECT_EQ(p.type, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH);
     EXPECT_EQ(p.id, 1000U);
@@ -102,12 +103,14 @@ TEST(VerdictMessage, BatchCoversEverythingUpToTheIdAndCarriesTheMark) {
 
 TEST(VerdictMessage, DropQueueAndRepeatEncodeAsTheKernelExpects) {
     std::vector<std::byte> out;
-    nfcap::append_verdict_message(out, 1, 1, nfcap::parse_verdict("drop"), std::nullopt, false, 1);
+    nfcap::detail::append_verdict_message(out, 1, 1, nfcap::parse_verdict("drop"), std::nullopt,
+                                          false, 1);
     const std::size_t second = out.size();
-    nfcap::append_verdict_message(out, 1, 2, nfcap::parse_verdict("queue:9"), std::nullopt, false,
-                                  2);
+    nfcap::detail::append_verdict_message(out, 1, 2, nfcap::parse_verdict("queue:9"), std::nullopt,
+                                          false, 2);
     const std::size_t third = out.size();
-    nfcap::append_verdict_message(out, 1, 3, nfcap::parse_verdict("repeat"), 0x20U, false, 3);
+    nfcap::detail::append_verdict_message(out, 1, 3, nfcap::parse_verdict("repeat"), 0x20U, false,
+                                          3);
     EXPECT_EQ(parse(out).verdict, static_cast<std::uint32_t>(NF_DROP));
     EXPECT_EQ(parse(out, second).verdict, static_cast<std::uint32_t>(NF_QUEUE) | (9U << 16U));
     EXPECT_EQ(parse(out, third).verdict, static_cast<std::uint32_t>(NF_REPEAT));
@@ -117,13 +120,14 @@ TEST(VerdictMessage, DropQueueAndRepeatEncodeAsTheKernelExpects) {
 
 TEST(VerdictMessage, RewriteCarriesTheNewPacketAfterTheVerdictAndMark) {
     std::vector<std::byte> out;
-    nfcap::append_verdict_message(out, 2, 9, Verdict{}, std::nullopt, false, 1); // one before
+    nfcap::detail::append_verdict_message(out, 2, 9, Verdict{}, std::nullopt, false,
+                                          1); // one before
     std::vector<std::byte> packet(1501);
     for (std::size_t i = 0; i < packet.size(); ++i) {
         packet[i] = static_cast<std::byte>(i * 7);
     }
     const std::size_t second = out.size();
-    nfcap::append_verdict_message(out, 2, 10, Verdict{}, 0x44, false, 2, packet);
+    nfcap::detail::append_verdict_message(out, 2, 10, Verdict{}, 0x44, false, 2, packet);
     const Parsed p = parse(out, second);
     EXPECT_EQ(p.type, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT);
     EXPECT_EQ(p.id, 10U);
