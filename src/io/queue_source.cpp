@@ -92,6 +92,27 @@ int request(int fd, nlmsghdr* nlh, std::vector<std::byte>& scratch) {
     }
 }
 
+// Calls `each(record)` for every NFQUEUE packet message of `datagrams`, in order; a datagram
+// whose netlink framing is damaged is counted in `damaged`, and the rest of it skipped.
+template <class Each>
+void for_each_packet(std::span<const std::span<const std::byte>> datagrams, std::uint64_t& damaged,
+                     Each each) {
+    for (const auto datagram : datagrams) {
+        NetlinkWalker walker(datagram);
+        RecordKind kind{};
+        std::span<const std::byte> record;
+        try {
+            while (walker.next(kind, record)) {
+                if (kind == RecordKind::nfqueue) {
+                    each(record);
+                }
+            }
+        } catch (const DecodeError&) {
+            ++damaged;
+        }
+    }
+}
+
 // Counts and throws the refusal of a verdict for packet `id`.
 [[noreturn]] void refuse(HeldCounters& counters, std::uint16_t queue, std::uint32_t id,
                          detail::HeldPackets::Refusal why) {
@@ -375,44 +396,27 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
     }
     const bool batch = policy_.batchable();
     std::optional<std::uint32_t> highest;
-    for (const auto datagram : datagrams) {
-        NetlinkWalker walker(datagram);
-        RecordKind kind{};
-        std::span<const std::byte> record;
-        for (;;) {
-            try {
-                if (!walker.next(kind, record)) {
-                    break;
-                }
-            } catch (const DecodeError&) {
-                ++counters_.damaged;
-                break;
+    for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record) {
+        ++packets_;
+        try {
+            if (batch) {
+                const std::uint32_t id = nfqueue_packet_id(record);
+                highest = std::max(highest.value_or(0), id);
+                last_id_ = id;
+                return;
             }
-            if (kind != RecordKind::nfqueue) {
-                continue;
+            const Packet packet = decode_nfqueue(record);
+            last_id_ = *packet.packet_id;
+            std::optional<std::uint32_t> mark;
+            if (policy_.mark) {
+                mark = policy_.new_mark(packet.mark.value_or(0));
             }
-            ++packets_;
-            try {
-                if (batch) {
-                    const std::uint32_t id = nfqueue_packet_id(record);
-                    highest = std::max(highest.value_or(0), id);
-                    last_id_ = id;
-                    continue;
-                }
-                const Packet packet = decode_nfqueue(record);
-                last_id_ = *packet.packet_id;
-                const Verdict& verdict = policy_;
-                std::optional<std::uint32_t> mark;
-                if (verdict.mark) {
-                    mark = verdict.new_mark(packet.mark.value_or(0));
-                }
-                detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
-                                               verdict, mark, false, ++sequence_);
-            } catch (const DecodeError&) {
-                ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
-            }
+            detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
+                                           policy_, mark, false, ++sequence_);
+        } catch (const DecodeError&) {
+            ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
         }
-    }
+    });
     if (batch && highest) {
         detail::append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_,
                                        policy_.mark, true, ++sequence_);
@@ -449,31 +453,15 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
     // that one may hand a packet to another thread which decides it at once.
     asked_.clear();
     answers_.clear();
-    for (const auto datagram : datagrams) {
-        NetlinkWalker walker(datagram);
-        RecordKind kind{};
-        std::span<const std::byte> record;
-        for (;;) {
-            try {
-                if (!walker.next(kind, record)) {
-                    break;
-                }
-            } catch (const DecodeError&) {
-                ++counters_.damaged;
-                break;
-            }
-            if (kind != RecordKind::nfqueue) {
-                continue;
-            }
-            ++packets_;
-            try {
-                asked_.push_back(decode_nfqueue(record));
-                last_id_ = *asked_.back().packet_id;
-            } catch (const DecodeError&) {
-                ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
-            }
+    for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record) {
+        ++packets_;
+        try {
+            asked_.push_back(decode_nfqueue(record));
+            last_id_ = *asked_.back().packet_id;
+        } catch (const DecodeError&) {
+            ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
         }
-    }
+    });
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = config_.hold_timeout.count() > 0 ? now + config_.hold_timeout
                                                            : detail::HeldPackets::no_deadline;
