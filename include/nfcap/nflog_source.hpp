@@ -12,6 +12,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nfcap {
@@ -77,6 +78,22 @@ struct SourceCounters {
     std::uint64_t damaged = 0;  // truncated datagrams or netlink headers that do not add up
 };
 
+// Hands each record to the handler of its group or queue (the record's nfgenmsg res_id), so
+// that one source recording several groups can give each its own handler. Records of a group
+// without a handler go to `fallback` when set, else are counted (unrouted()).
+class RecordRouter final : public RecordHandler {
+  public:
+    void route(std::uint16_t resource, RecordHandler& handler);
+    void set_fallback(RecordHandler* handler) { fallback_ = handler; }
+    void on_record(std::span<const std::byte> record, Timestamp receive_time) override;
+    std::uint64_t unrouted() const { return unrouted_; }
+
+  private:
+    std::vector<std::pair<std::uint16_t, RecordHandler*>> routes_;
+    RecordHandler* fallback_ = nullptr;
+    std::uint64_t unrouted_ = 0;
+};
+
 class NflogSource {
   public:
     // Opens the socket, sizes its buffer and binds every group with sequence numbers on.
@@ -105,6 +122,11 @@ class NflogSource {
     // that every record the kernel logged before the stop reaches `handler` or is counted.
     // No record arrives after this.
     void stop(RecordHandler& handler);
+
+    // Stops recording `group` alone: unbinds it (the kernel sends the batch it was still
+    // filling, read here and handed to `handler`); the other groups go on. Throws
+    // std::invalid_argument for a group this source does not record.
+    void unbind(std::uint16_t group, RecordHandler& handler);
 
     // Datagrams the kernel could not deliver to the socket (its buffer was full), since it was
     // opened; nullopt when the kernel does not say. Each held one or more records. Safe to

@@ -21,6 +21,8 @@
 #include <cstring>
 #include <ctime>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace nfcap {
 namespace {
@@ -303,6 +305,58 @@ void NflogSource::stop(RecordHandler& handler) {
                errno == EINTR) {
         }
         receive(handler);
+    }
+}
+
+void NflogSource::unbind(std::uint16_t group, RecordHandler& handler) {
+    const auto at = std::find(config_.groups.begin(), config_.groups.end(), group);
+    if (at == config_.groups.end()) {
+        throw std::invalid_argument("NFLOG group " + std::to_string(group) +
+                                    " is not recorded by this source");
+    }
+    receive(handler);
+    std::array<char, 256> message{};
+    nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, group);
+    nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_UNBIND);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    while (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+                    sizeof kernel) < 0) {
+        if (errno != EINTR) {
+            detail::throw_errno("cannot unbind NFLOG group " + std::to_string(group));
+        }
+    }
+    receive(handler); // the batch the kernel flushed as it unbound the group
+    const auto index = static_cast<std::size_t>(at - config_.groups.begin());
+    config_.groups.erase(at);
+    drops_before_last_.erase(drops_before_last_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+void RecordRouter::route(std::uint16_t resource, RecordHandler& handler) {
+    for (auto& [r, h] : routes_) {
+        if (r == resource) {
+            h = &handler;
+            return;
+        }
+    }
+    routes_.emplace_back(resource, &handler);
+}
+
+void RecordRouter::on_record(std::span<const std::byte> record, Timestamp receive_time) {
+    if (record.size() >= 4) { // nfgenmsg: family, version, res_id (big-endian)
+        const auto resource = static_cast<std::uint16_t>(
+            (std::to_integer<unsigned>(record[2]) << 8U) | std::to_integer<unsigned>(record[3]));
+        for (const auto& [r, h] : routes_) {
+            if (r == resource) {
+                h->on_record(record, receive_time);
+                return;
+            }
+        }
+    }
+    if (fallback_ != nullptr) {
+        fallback_->on_record(record, receive_time);
+    } else {
+        ++unrouted_;
     }
 }
 

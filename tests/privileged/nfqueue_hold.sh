@@ -12,6 +12,7 @@
 #    packet stays queued;
 #  - the pull API (QueueReader::next, LogReader::next) and a program that reads the socket
 #    itself and feeds each datagram (QueueSource::feed);
+#  - two NFLOG groups on one source, each with its own handler, one unbound alone;
 #  - overrun policies: raise makes receive() throw, disable keeps the kernel from reporting
 #    (the drop counter still counts);
 #  - a socket made in the namespace and adopted by a program outside it decides that
@@ -38,6 +39,7 @@ table inet after {
     udp dport 8301 log group 31
     tcp dport 8302 log group 31
     udp dport 8303 log prefix "pulled" group 32
+    udp dport 8304 log group 33
     udp dport 8301 meta mark 0x1 counter
   }
 }
@@ -187,6 +189,29 @@ wait_pid "$puller" 30 || rc=$?
 check_eq "log-pull: records pulled" 12 "$(field records "$WORK/logpull.out")"
 check_eq "log-pull: records with the prefix and the whole packet (20 + 8 + 100 bytes)" 12 \
     "$(grep -c '^record prefix=pulled length=128$' "$WORK/logpull.out" | tr -d ' ')"
+
+# --- two groups on one source, routed to their own handlers; 33 unbound alone after 10 each.
+bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 32 log-groups 10 --timeout 20 >"$WORK/groups.out" 2>"$WORK/groups.err"
+grouped=$BG_PID
+wait_nflog_bound "$NS_B" 32
+wait_nflog_bound "$NS_B" 33
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 10 64 --rate 2000 >/dev/null
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8304 10 64 --rate 2000 >/dev/null
+for ((i = 0; i < 100; i++)); do
+    grep -q '^unbound 33$' "$WORK/groups.out" && break
+    sleep 0.1
+done
+grep -q '^unbound 33$' "$WORK/groups.out" || fail "group 33 was not unbound: $(cat "$WORK/groups.err")"
+logged_groups=$(in_b awk '{ print $1 }' /proc/net/netfilter/nfnetlink_log | sort -n | tr '\n' ' ')
+check_eq "groups bound after unbinding 33 alone" "32 " "$logged_groups"
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 5 64 --rate 2000 >/dev/null
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8304 5 64 --rate 2000 >/dev/null
+rc=0
+wait_pid "$grouped" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "log-groups exit status $rc: $(cat "$WORK/groups.err")"
+check_eq "group 32's handler: its records, also after 33 was unbound" 15 "$(field first "$WORK/groups.out")"
+check_eq "group 33's handler: its records until it was unbound" 10 "$(field second "$WORK/groups.out")"
+check_eq "records no handler took" 0 "$(field unrouted "$WORK/groups.out")"
 
 # --- overruns: a 4 KiB buffer, 3000 records while the program sleeps.
 for policy in raise disable; do

@@ -25,6 +25,9 @@
 //              decide function accepts at once, until COUNT packets
 //   log-pull   LogReader on NFLOG group QUEUE: take COUNT records with next(); prints each
 //              record's prefix and payload length
+//   log-groups NFLOG groups QUEUE and QUEUE+1 on one source, each record routed to its group's
+//              handler (RecordRouter): after COUNT records of each, QUEUE+1 is unbound alone;
+//              then reads for 2 more seconds; prints "first=N" and "second=N"
 //   log-overrun-raise, log-overrun-disable
 //              NFLOG group QUEUE with a 4 KiB socket buffer and OverrunPolicy raise or disable:
 //              sleeps COUNT seconds (the test floods the group meanwhile), then reads for a
@@ -383,6 +386,37 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         }
         std::printf("records=%zu\ndamaged=%llu\n", records,
                     static_cast<unsigned long long>(reader.damaged()));
+        return 0;
+    }
+    if (mode == "log-groups") {
+        nfcap::NflogConfig log;
+        const auto second_group = static_cast<std::uint16_t>(config.queue + 1);
+        log.groups = {config.queue, second_group};
+        nfcap::NflogSource both(log);
+        struct Count final : nfcap::RecordHandler {
+            std::size_t records = 0;
+            void on_record(std::span<const std::byte>, nfcap::Timestamp) override { ++records; }
+        } first, second;
+        nfcap::RecordRouter router;
+        router.route(config.queue, first);
+        router.route(second_group, second);
+        while (first.records < count || second.records < count) {
+            check(Clock::now() < deadline, "timed out");
+            pollfd p{both.fd(), POLLIN, 0};
+            ::poll(&p, 1, 100);
+            both.receive(router);
+        }
+        both.unbind(second_group, router);
+        std::printf("unbound %u\n", static_cast<unsigned>(second_group));
+        std::fflush(stdout);
+        const auto end = Clock::now() + std::chrono::seconds(2);
+        while (Clock::now() < end) {
+            pollfd p{both.fd(), POLLIN, 0};
+            ::poll(&p, 1, 100);
+            both.receive(router);
+        }
+        std::printf("first=%zu\nsecond=%zu\nunrouted=%llu\n", first.records, second.records,
+                    static_cast<unsigned long long>(router.unrouted()));
         return 0;
     }
     if (mode == "log-overrun-raise" || mode == "log-overrun-disable") {
