@@ -3,7 +3,9 @@
 // bytes: every record is handed on as the span the kernel sent, valid during the callback.
 
 #include <nfcap/loss.hpp>
+#include <nfcap/netlink.hpp>
 #include <nfcap/packet.hpp>
+#include <nfcap/verdict.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -64,12 +66,23 @@ class RecordHandler {
     // `record` is nfgenmsg + attributes (a LINKTYPE_NFLOG record); `receive_time` the wall
     // clock when the batch holding it was received.
     virtual void on_record(std::span<const std::byte> record, Timestamp receive_time) = 0;
+    // The same, saying which kind of record it is (what the sources call); by default it goes
+    // to on_record(). A handler that takes both kinds overrides this one.
+    virtual void on_record_of(RecordKind /*kind*/, std::span<const std::byte> record,
+                              Timestamp receive_time) {
+        on_record(record, receive_time);
+    }
     // The whole datagram as received, before it is split (for --record-netlink).
     virtual void on_datagram(std::span<const std::byte> /*datagram*/, Timestamp /*time*/) {}
     // Netlink messages nfcap sent to the kernel (NFQUEUE verdicts), for --record-netlink.
     virtual void on_sent(std::span<const std::byte> /*messages*/, Timestamp /*time*/) {}
     // False when only whole datagrams are wanted: the source then skips splitting them.
     virtual bool wants_records() const { return true; }
+    // NFQUEUE with a decide function: each packet's decision (with a rewrite's new bytes), on
+    // the receiving thread, when the handler wants them. A decision made at once comes before
+    // its record; one made later (held packets) after it.
+    virtual bool wants_decisions() const { return false; }
+    virtual void on_decision(const PacketDecision& /*decision*/, Timestamp /*time*/) {}
 };
 
 struct SourceCounters {
@@ -86,6 +99,8 @@ class RecordRouter final : public RecordHandler {
     void route(std::uint16_t resource, RecordHandler& handler);
     void set_fallback(RecordHandler* handler) { fallback_ = handler; }
     void on_record(std::span<const std::byte> record, Timestamp receive_time) override;
+    void on_record_of(RecordKind kind, std::span<const std::byte> record,
+                      Timestamp receive_time) override;
     std::uint64_t unrouted() const { return unrouted_; }
 
   private:

@@ -14,6 +14,7 @@
 #include <nfcap/pcapng.hpp>
 #include <nfcap/verdict.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -153,8 +154,12 @@ class QueueSource {
     void drain(RecordHandler& handler, int timeout_ms = 2000);
 
     // Gives every held packet the fallback verdict and unbinds the queue now (closing the
-    // socket); the destructor does it otherwise.
+    // socket); the destructor does it otherwise. With `handler`, the fallback decisions are
+    // handed to it (RecordHandler::on_decision) as receive() hands the others.
     void unbind();
+    void unbind(RecordHandler& handler);
+    // True when a decide function decides each packet (rather than the policy).
+    bool decides() const { return static_cast<bool>(decide_); }
 
     // Reads the kernel's counters for this queue; nullopt when the queue is not listed.
     std::optional<QueueKernelCounters> kernel_counters() const;
@@ -185,6 +190,7 @@ class QueueSource {
     void flush_held(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
     void send_buffer(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
     void close_socket();
+    void deliver_decisions(RecordHandler& handler);
 
     QueueConfig config_;
     Verdict policy_;
@@ -211,6 +217,16 @@ class QueueSource {
     std::vector<Packet> asked_;
     std::vector<std::pair<std::uint32_t, Decision>> answers_;
     std::exception_ptr decide_error_;
+    // Decisions for a handler that wants them, logged as they are sent (any thread) and handed
+    // on by the receive thread.
+    struct LoggedDecision {
+        PacketDecision decision;
+        std::vector<std::byte> payload;
+        Timestamp time;
+    };
+    std::atomic<bool> log_decisions_{false};
+    std::vector<LoggedDecision> decision_log_;
+    std::vector<LoggedDecision> delivering_;
 };
 
 } // namespace nfcap

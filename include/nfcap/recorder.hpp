@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace nfcap {
@@ -44,6 +45,7 @@ struct InterfaceCounters {
     std::string name; // "nflog:123", "nfqueue:5"
     std::uint16_t resource_id = 0;
     std::string verdict;        // NFQUEUE: the verdict fragment of every record's comment
+    bool decisions = false;     // NFQUEUE: each packet's own decision (record_decisions)
     std::uint64_t received = 0; // records that reached nfcap
     std::uint64_t written = 0;
     std::uint64_t filtered = 0; // rejected by the capture filter
@@ -100,6 +102,16 @@ class Recorder final : public RecordHandler {
         record(RecordKind::nflog, rec, fallback_time, number);
     }
 
+    // A queue whose packets a decide function decides (QueueSource::decides()): each record
+    // is written with its own decision (on_decision), once that decision is known. A held
+    // packet's record waits for it, so records of held packets are written in the order they
+    // were decided; a rewritten packet is followed by a second record holding its new bytes
+    // (not with LinkType::nflog, which keeps the kernel's message as it came). Records whose
+    // decision never came are written at finish() with verdict=unknown.
+    void record_decisions(std::uint16_t queue);
+    bool wants_decisions() const override { return true; }
+    void on_decision(const PacketDecision& decision, Timestamp time) override;
+
     // The counters of a source, for the live engine to add what only it knows (writer drops,
     // the kernel's queue counters) before finish(); null when the source is unknown.
     InterfaceCounters* find(RecordKind kind, std::uint16_t resource);
@@ -113,6 +125,10 @@ class Recorder final : public RecordHandler {
 
     void on_record(std::span<const std::byte> rec, Timestamp receive_time) override {
         record(rec, receive_time);
+    }
+    void on_record_of(RecordKind kind, std::span<const std::byte> rec,
+                      Timestamp receive_time) override {
+        record(kind, rec, receive_time);
     }
 
     // Writes everything encoded so far in one write. When the sink fails (WriteError: a full
@@ -156,6 +172,17 @@ class Recorder final : public RecordHandler {
                            Timestamp end);
     void append_all_statistics(Timestamp start, Timestamp end);
     void append_json_statistics(); // one {"statistics":{...}} line per interface
+    // Filter, encode and write one decoded record (the part of record() after the loss
+    // accounting); `verdict` replaces the interface's verdict fragment when set.
+    void write(const Packet& packet, std::span<const std::byte> raw, InterfaceCounters& counters,
+               std::uint32_t id, Timestamp fallback_time, std::uint64_t number,
+               const std::string* verdict);
+    void write_decided(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
+                       std::uint64_t number, std::uint32_t original_length,
+                       const PacketDecision* decision);
+    static std::uint64_t decision_key(std::uint16_t queue, std::uint32_t id) {
+        return (std::uint64_t{queue} << 32U) | id;
+    }
     EncodeResult encode(const Packet& packet, std::span<const std::byte> raw,
                         const RecordContext& context, InterfaceCounters& counters,
                         std::uint64_t number);
@@ -185,6 +212,20 @@ class Recorder final : public RecordHandler {
     std::uint64_t file_bytes_ = 0;       // in the current file of a ring
     Timestamp file_start_;
     std::string text_; // one text record, reused
+    // record_decisions: decisions whose record has not come yet, and records (held packets)
+    // whose decision has not, by decision_key.
+    struct PendingDecision {
+        PacketDecision decision;
+        std::vector<std::byte> payload;
+    };
+    struct WaitingRecord {
+        std::vector<std::byte> raw;
+        Timestamp fallback_time;
+        std::uint64_t number = 0;
+        std::uint32_t original_length = 0;
+    };
+    std::unordered_map<std::uint64_t, PendingDecision> decided_;
+    std::unordered_map<std::uint64_t, WaitingRecord> waiting_;
 };
 
 } // namespace nfcap

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +48,34 @@ struct Decision {
     Verdict verdict;
     std::optional<std::vector<std::byte>> payload;
 };
+
+// How a held-capable packet's verdict came about.
+enum class DecidedBy : std::uint8_t {
+    at_once,  // by the decide function, in the receive call (or by the policy)
+    later,    // by QueueSource::decide, after the packet was held
+    deadline, // the fallback: held past its deadline
+    close,    // the fallback: still held when the queue was unbound
+    error,    // the fallback: the decide function threw, or answered what the kernel cannot take
+};
+
+// "" (at_once), "later", "deadline", "close", "error": the comment's decided= value.
+std::string_view decided_by_name(DecidedBy by);
+
+// One packet's decision as a recording shows it. `payload` is a rewrite's new bytes (empty:
+// none), valid during the call it is handed to.
+struct PacketDecision {
+    std::uint16_t queue = 0;
+    std::uint32_t id = 0;
+    Verdict verdict;
+    DecidedBy by = DecidedBy::at_once;
+    std::span<const std::byte> payload;
+};
+
+// The comment fragment of a decided packet's record: "verdict=accept setmark=0x33/0xffffffff
+// decided=later payload=replaced" (decided= unless at_once, payload= only for a rewrite); with
+// `new_bytes`, the fragment of the second record that holds the rewritten bytes
+// ("... payload=new").
+std::string describe(const PacketDecision& decision, bool new_bytes = false);
 
 // "verdict=accept", "verdict=queue:6", "verdict=repeat setmark=0x10/0xff": the fragment the
 // comment carries for NFQUEUE records.

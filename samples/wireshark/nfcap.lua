@@ -37,6 +37,10 @@
 --           (uint16, only for queue:N); any other lowercase word is kept as it is (a verdict
 --           nfcap may name later), anything else is malformed
 --       nfcap.setmark (string "0x10/0xffffffff") with nfcap.setmark.value, .mask (uint32, hex)
+--       nfcap.decided (string: "later", "deadline", "close", "error"; absent when the packet
+--           was decided at once): how a held packet's verdict came about
+--       nfcap.payload (string: "replaced" on the record of a rewritten packet's original
+--           bytes, "new" on the record after it that holds the new bytes, same nfcap.id)
 --       nfcap.skbinfo (string "csum-not-ready,gso") with nfcap.skbinfo.csum_not_ready,
 --           .gso, .csum_not_verified (booleans, present only when the flag is listed) and
 --           nfcap.skbinfo.unknown (uint32, hex: the trailing number for bits nfcap has no
@@ -127,6 +131,8 @@ field("id", ProtoField.uint32, "nfcap.id", "Packet id", base.DEC)
 field("verdict", ProtoField.string, "nfcap.verdict", "Verdict")
 field("verdict.queue", ProtoField.uint16, "nfcap.verdict.queue", "Target queue", base.DEC)
 field("setmark", ProtoField.string, "nfcap.setmark", "Set mark")
+field("decided", ProtoField.string, "nfcap.decided", "Decided")
+field("payload", ProtoField.string, "nfcap.payload", "Payload")
 field("setmark.value", ProtoField.uint32, "nfcap.setmark.value", "Value", base.HEX)
 field("setmark.mask", ProtoField.uint32, "nfcap.setmark.mask", "Mask", base.HEX)
 field("skbinfo", ProtoField.string, "nfcap.skbinfo", "skb info")
@@ -412,6 +418,8 @@ string_handler("family", "Family")
 string_handler("ct", "Conntrack state")
 string_handler("ts", "Timestamp source")
 string_handler("secctx", "Security context")
+string_handler("decided", "Decided")
+string_handler("payload", "Payload")
 
 local function number_handler(key, parse, max)
     handlers[key] = function(tree, value)

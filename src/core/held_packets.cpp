@@ -61,9 +61,10 @@ bool HeldPackets::is_decided(std::uint32_t id) const {
     return first_held_ && id - *first_held_ <= last_held_ - *first_held_;
 }
 
-void HeldPackets::settle(Entry& entry, const Verdict& verdict) {
+void HeldPackets::settle(Entry& entry, const Verdict& verdict, DecidedBy by) {
     entry.state = State::decided;
     entry.verdict = verdict;
+    entry.by = by;
     if (verdict.mark) {
         entry.new_mark = verdict.new_mark(entry.old_mark.value_or(0));
     }
@@ -72,7 +73,7 @@ void HeldPackets::settle(Entry& entry, const Verdict& verdict) {
     unsent_.push_back(entry.id);
 }
 
-HeldPackets::Refusal HeldPackets::decide(std::uint32_t id, Decision decision) {
+HeldPackets::Refusal HeldPackets::decide(std::uint32_t id, Decision decision, DecidedBy by) {
     if (decision.payload && decision.payload->size() > max_rewrite_length) {
         return Refusal::payload_too_long;
     }
@@ -83,7 +84,7 @@ HeldPackets::Refusal HeldPackets::decide(std::uint32_t id, Decision decision) {
     if (entry->state != State::held) {
         return Refusal::already_decided;
     }
-    settle(*entry, decision.verdict);
+    settle(*entry, decision.verdict, by);
     entry->payload = std::move(decision.payload);
     return Refusal::none;
 }
@@ -97,17 +98,17 @@ std::size_t HeldPackets::expire(Clock::time_point now, const Verdict& fallback) 
         if (entry.deadline > now) {
             break; // deadlines grow with the ids
         }
-        settle(entry, fallback);
+        settle(entry, fallback, DecidedBy::deadline);
         ++count;
     }
     return count;
 }
 
-std::size_t HeldPackets::decide_all(const Verdict& fallback) {
+std::size_t HeldPackets::decide_all(const Verdict& fallback, DecidedBy by) {
     std::size_t count = 0;
     for (Entry& entry : entries_) {
         if (entry.state == State::held) {
-            settle(entry, fallback);
+            settle(entry, fallback, by);
             ++count;
         }
     }
@@ -123,7 +124,20 @@ std::optional<HeldPackets::Clock::time_point> HeldPackets::next_deadline() const
     return std::nullopt;
 }
 
-void HeldPackets::flush(const std::function<void(const VerdictMessage&)>& emit) {
+void HeldPackets::flush(const std::function<void(const VerdictMessage&)>& emit,
+                        const std::function<void(const PacketDecision&)>& each) {
+    const auto tell = [&](const Entry& entry) {
+        if (each) {
+            PacketDecision d;
+            d.id = entry.id;
+            d.verdict = entry.verdict;
+            d.by = entry.by;
+            if (entry.payload) {
+                d.payload = *entry.payload;
+            }
+            each(d);
+        }
+    };
     // The front: decided packets (and ones answered earlier) before the first held one go out
     // in runs, one batch verdict per run of the same verdict and new mark.
     std::optional<VerdictMessage> run;
@@ -139,6 +153,7 @@ void HeldPackets::flush(const std::function<void(const VerdictMessage&)>& emit) 
         Entry& entry = entries_.front();
         if (entry.state == State::decided) {
             --decided_;
+            tell(entry);
             if (entry.payload) {
                 end_run();
                 VerdictMessage single{entry.id, entry.verdict, entry.new_mark, false,
@@ -170,6 +185,7 @@ void HeldPackets::flush(const std::function<void(const VerdictMessage&)>& emit) 
             VerdictMessage single{entry->id, entry->verdict, entry->new_mark, false,
                                   entry->payload ? &*entry->payload : nullptr};
             emit(single);
+            tell(*entry);
             entry->state = State::sent;
             entry->payload.reset();
             --decided_;

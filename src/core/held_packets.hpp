@@ -41,15 +41,16 @@ class HeldPackets {
     // the last held id, which the kernel's numbering never does. Deadlines must not decrease.
     bool hold(std::uint32_t id, std::optional<std::uint32_t> old_mark, Clock::time_point deadline);
     // Decides a held packet; the message goes out with the next flush().
-    Refusal decide(std::uint32_t id, Decision decision);
+    Refusal decide(std::uint32_t id, Decision decision, DecidedBy by = DecidedBy::later);
     // Decides every held packet whose deadline is at or before `now` with `fallback`; returns
     // how many.
     std::size_t expire(Clock::time_point now, const Verdict& fallback);
     // Decides every held packet with `fallback`; returns how many.
-    std::size_t decide_all(const Verdict& fallback);
+    std::size_t decide_all(const Verdict& fallback, DecidedBy by = DecidedBy::close);
     // Hands `emit` the messages for every decision not sent yet, in the order to send them,
-    // then forgets those packets.
-    void flush(const std::function<void(const VerdictMessage&)>& emit);
+    // and `each` (when set) every packet they decide, then forgets those packets.
+    void flush(const std::function<void(const VerdictMessage&)>& emit,
+               const std::function<void(const PacketDecision&)>& each = {});
 
     // `id` is held and undecided; `id` was held and is decided (or, behind the last id held, was
     // never received: the kernel decided it, as fail-open does for a packet it cannot deliver).
@@ -70,6 +71,7 @@ class HeldPackets {
         std::optional<std::uint32_t> old_mark;
         Clock::time_point deadline = no_deadline;
         Verdict verdict;
+        DecidedBy by = DecidedBy::at_once;
         std::optional<std::uint32_t> new_mark;
         std::optional<std::vector<std::byte>> payload;
     };
@@ -77,7 +79,7 @@ class HeldPackets {
     Entry* find(std::uint32_t id) {
         return const_cast<Entry*>(static_cast<const HeldPackets*>(this)->find(id));
     }
-    void settle(Entry& entry, const Verdict& verdict);
+    void settle(Entry& entry, const Verdict& verdict, DecidedBy by);
     void compact();
 
     std::deque<Entry> entries_;         // in id order

@@ -49,6 +49,34 @@ std::string describe(const Verdict& v) {
     return out;
 }
 
+std::string_view decided_by_name(DecidedBy by) {
+    switch (by) {
+    case DecidedBy::at_once:
+        return {};
+    case DecidedBy::later:
+        return "later";
+    case DecidedBy::deadline:
+        return "deadline";
+    case DecidedBy::close:
+        return "close";
+    case DecidedBy::error:
+        return "error";
+    }
+    return {};
+}
+
+std::string describe(const PacketDecision& d, bool new_bytes) {
+    std::string out = describe(d.verdict);
+    if (const std::string_view by = decided_by_name(d.by); !by.empty()) {
+        out += " decided=";
+        out += by;
+    }
+    if (!d.payload.empty()) {
+        out += new_bytes ? " payload=new" : " payload=replaced";
+    }
+    return out;
+}
+
 Verdict parse_verdict(const std::string& text) {
     Verdict v;
     if (text == "accept") {

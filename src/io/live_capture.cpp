@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -61,12 +62,66 @@ constexpr auto writer_stall = std::chrono::seconds(2);
 constexpr std::uint16_t arphrd_netlink = 824;
 constexpr std::uint16_t netlink_netfilter = 12;
 
+enum class EntryKind : std::uint8_t {
+    received, // a datagram from the kernel
+    sent,     // messages nfcap sent (verdicts)
+    decision, // an NFQUEUE packet's decision (DecisionHeader, then a rewrite's new bytes)
+};
+
 struct Entry {
     std::size_t offset = 0;
     std::size_t length = 0;
     Timestamp time;
-    bool sent = false; // a message nfcap sent (verdicts), not one it received
+    EntryKind kind = EntryKind::received;
 };
+
+// A PacketDecision as the hand-off carries it, in this process's byte order.
+struct DecisionHeader {
+    std::uint32_t id = 0;
+    std::uint32_t mark = 0;
+    std::uint32_t mark_mask = 0;
+    std::uint16_t queue = 0;
+    std::uint16_t target_queue = 0;
+    std::uint8_t kind = 0;
+    std::uint8_t by = 0;
+    std::uint8_t has_mark = 0;
+    std::uint8_t pad = 0;
+};
+
+std::vector<std::byte> pack(const PacketDecision& d) {
+    DecisionHeader h;
+    h.id = d.id;
+    h.mark = d.verdict.mark.value_or(0);
+    h.mark_mask = d.verdict.mark_mask;
+    h.queue = d.queue;
+    h.target_queue = d.verdict.target_queue;
+    h.kind = static_cast<std::uint8_t>(d.verdict.kind);
+    h.by = static_cast<std::uint8_t>(d.by);
+    h.has_mark = d.verdict.mark ? 1 : 0;
+    std::vector<std::byte> out(sizeof h + d.payload.size());
+    std::memcpy(out.data(), &h, sizeof h);
+    if (!d.payload.empty()) {
+        std::memcpy(out.data() + sizeof h, d.payload.data(), d.payload.size());
+    }
+    return out;
+}
+
+PacketDecision unpack(std::span<const std::byte> bytes) {
+    DecisionHeader h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    PacketDecision d;
+    d.id = h.id;
+    d.queue = h.queue;
+    d.verdict.kind = static_cast<VerdictKind>(h.kind);
+    d.verdict.target_queue = h.target_queue;
+    if (h.has_mark != 0) {
+        d.verdict.mark = h.mark;
+    }
+    d.verdict.mark_mask = h.mark_mask;
+    d.by = static_cast<DecidedBy>(h.by);
+    d.payload = bytes.subspan(sizeof h);
+    return d;
+}
 
 // Records a receive thread could not hand on (the queue was full), per group or queue.
 struct Skipped {
@@ -214,10 +269,20 @@ class HandOff {
 // per group or queue the records it cannot hand on.
 class Forwarder final : public RecordHandler {
   public:
-    Forwarder(HandOff& handoff, std::size_t source, Wait wait, bool keep_sent)
-        : handoff_(handoff), source_(source), wait_(wait), keep_sent_(keep_sent) {}
+    Forwarder(HandOff& handoff, std::size_t source, Wait wait, bool keep_sent, bool decisions)
+        : handoff_(handoff), source_(source), wait_(wait), keep_sent_(keep_sent),
+          decisions_(decisions) {}
 
     bool wants_records() const override { return false; }
+    bool wants_decisions() const override { return decisions_; }
+    void on_decision(const PacketDecision& decision, Timestamp time) override {
+        // Lost only with a full hand-off; its record then waits and is written at the end
+        // with verdict=unknown.
+        if (ensure_batch()) {
+            const std::vector<std::byte> packed = pack(decision);
+            append(packed, time, EntryKind::decision);
+        }
+    }
     void on_record(std::span<const std::byte>, Timestamp) override {}
 
     void on_datagram(std::span<const std::byte> datagram, Timestamp time) override {
@@ -228,11 +293,11 @@ class Forwarder final : public RecordHandler {
             count_skipped(datagram);
             return;
         }
-        append(datagram, time, false);
+        append(datagram, time, EntryKind::received);
     }
     void on_sent(std::span<const std::byte> messages, Timestamp time) override {
         if (keep_sent_ && ensure_batch()) {
-            append(messages, time, true);
+            append(messages, time, EntryKind::sent);
         }
     }
     // Hands the batch filled so far to the writer.
@@ -304,8 +369,8 @@ class Forwarder final : public RecordHandler {
         }
         skipped_.push_back(Skipped{kind, resource, 1});
     }
-    void append(std::span<const std::byte> bytes, Timestamp time, bool sent) {
-        current_->entries.push_back(Entry{current_->bytes.size(), bytes.size(), time, sent});
+    void append(std::span<const std::byte> bytes, Timestamp time, EntryKind kind) {
+        current_->entries.push_back(Entry{current_->bytes.size(), bytes.size(), time, kind});
         current_->bytes.insert(current_->bytes.end(), bytes.begin(), bytes.end());
     }
 
@@ -313,6 +378,7 @@ class Forwarder final : public RecordHandler {
     std::size_t source_;
     Wait wait_;
     bool keep_sent_;
+    bool decisions_;
     bool dropping_ = false;
     std::vector<Skipped> skipped_; // not handed on yet: they go with the next batch
     Batch* current_ = nullptr;
@@ -398,12 +464,14 @@ struct LiveCapture::Impl {
         // NFQUEUE never waits (verdicts are given before the hand-off, and must keep flowing);
         // NFLOG waits while the writer moves, its socket buffer absorbing the delay.
         Forwarder forwarder(handoff, index, s.nflog ? Wait::while_writer_moves : Wait::no,
-                            netlink != nullptr);
+                            netlink != nullptr, s.queue && s.queue->decides());
         try {
             const int fd = s.nflog ? s.nflog->fd() : s.queue->fd();
             std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
             for (;;) {
-                if (::poll(fds.data(), fds.size(), -1) < 0) {
+                // Held packets' deadlines pass without traffic too.
+                const int timeout = s.queue ? s.queue->next_deadline_ms() : -1;
+                if (::poll(fds.data(), fds.size(), timeout) < 0) {
                     if (errno == EINTR) {
                         continue;
                     }
@@ -431,7 +499,7 @@ struct LiveCapture::Impl {
                 s.kernel = s.queue->kernel_counters();
                 s.queue->receive(forwarder); // ids handed out up to that reading
                 s.socket_drops = s.queue->socket_drops();
-                s.queue->unbind();
+                s.queue->unbind(forwarder); // held packets: the fallback, recorded
             }
             forwarder.finish();
         } catch (...) {
@@ -541,7 +609,13 @@ struct LiveCapture::Impl {
         }
         for (const Entry& e : batch.entries) {
             const std::span<const std::byte> bytes(batch.bytes.data() + e.offset, e.length);
-            if (e.sent) {
+            if (e.kind == EntryKind::sent) {
+                continue;
+            }
+            if (e.kind == EntryKind::decision) {
+                if (!reader_gone) {
+                    recorder.on_decision(unpack(bytes), e.time);
+                }
                 continue;
             }
             if (netlink != nullptr) {
@@ -564,7 +638,7 @@ struct LiveCapture::Impl {
         }
         if (netlink != nullptr) { // the verdicts went out after the packets came in
             for (const Entry& e : batch.entries) {
-                if (e.sent) {
+                if (e.kind == EntryKind::sent) {
                     netlink->sent({batch.bytes.data() + e.offset, e.length}, e.time);
                 }
             }
@@ -594,6 +668,9 @@ void LiveCapture::add(std::unique_ptr<NflogSource> source) {
 }
 
 void LiveCapture::add(std::unique_ptr<QueueSource> source) {
+    if (source->decides()) { // each packet recorded with its own decision
+        impl_->recorder.record_decisions(source->config().queue);
+    }
     auto s = std::make_unique<Impl::Source>();
     s->queue = std::move(source);
     impl_->sources.push_back(std::move(s));

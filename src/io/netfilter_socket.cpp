@@ -142,7 +142,7 @@ bool dispatch(std::span<const std::byte> datagram, RecordKind wanted, Timestamp 
     try {
         while (walker.next(kind, record)) {
             if (kind == wanted) {
-                handler.on_record(record, time);
+                handler.on_record_of(kind, record, time);
             }
         }
     } catch (const DecodeError&) {

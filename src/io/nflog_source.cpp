@@ -343,18 +343,23 @@ void RecordRouter::route(std::uint16_t resource, RecordHandler& handler) {
 }
 
 void RecordRouter::on_record(std::span<const std::byte> record, Timestamp receive_time) {
+    on_record_of(RecordKind::nflog, record, receive_time);
+}
+
+void RecordRouter::on_record_of(RecordKind kind, std::span<const std::byte> record,
+                                Timestamp receive_time) {
     if (record.size() >= 4) { // nfgenmsg: family, version, res_id (big-endian)
         const auto resource = static_cast<std::uint16_t>(
             (std::to_integer<unsigned>(record[2]) << 8U) | std::to_integer<unsigned>(record[3]));
         for (const auto& [r, h] : routes_) {
             if (r == resource) {
-                h->on_record(record, receive_time);
+                h->on_record_of(kind, record, receive_time);
                 return;
             }
         }
     }
     if (fallback_ != nullptr) {
-        fallback_->on_record(record, receive_time);
+        fallback_->on_record_of(kind, record, receive_time);
     } else {
         ++unrouted_;
     }

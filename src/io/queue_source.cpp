@@ -26,6 +26,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -198,7 +199,7 @@ void QueueSource::close_socket() {
     }
     // Unbinding drops every packet still queued (the kernel flushes the queue with NF_DROP):
     // held packets get the fallback first.
-    held_counters_.fallback_close += held_->decide_all(config_.fallback);
+    held_counters_.fallback_close += held_->decide_all(config_.fallback, DecidedBy::close);
     held_counters_.held = held_->held();
     const int fd = fd_;
     flush_held(decide_buffer_, nullptr, {});
@@ -290,8 +291,13 @@ std::size_t QueueSource::receive(RecordHandler& handler) {
 void QueueSource::feed(std::span<const std::byte> datagram, RecordHandler& handler) {
     const Timestamp time = detail::wall_clock();
     const std::span<const std::byte> one[] = {datagram};
+    if (decide_ && handler.wants_decisions()) {
+        log_decisions_.store(true, std::memory_order_relaxed);
+    }
     send_verdicts(one, time, handler);
+    deliver_decisions(handler);
     detail::dispatch(datagram, RecordKind::nfqueue, time, handler);
+    deliver_decisions(handler);
     ++counters_.datagrams;
     if (decide_error_) {
         std::rethrow_exception(std::exchange(decide_error_, nullptr));
@@ -299,6 +305,9 @@ void QueueSource::feed(std::span<const std::byte> datagram, RecordHandler& handl
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagrams) {
+    if (decide_ && handler.wants_decisions()) {
+        log_decisions_.store(true, std::memory_order_relaxed);
+    }
     if (decide_ && fd_ >= 0) { // deadlines pass without traffic too
         const std::lock_guard lock(held_mutex_);
         if (held_->held() > 0) {
@@ -306,6 +315,7 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
             flush_held(verdict_buffer_, &handler, detail::wall_clock());
         }
     }
+    deliver_decisions(handler); // made since the last call, on any thread
     std::array<mmsghdr, datagrams_per_batch> messages{};
     std::array<iovec, datagrams_per_batch> vectors{};
     std::array<std::span<const std::byte>, datagrams_per_batch> received{};
@@ -353,9 +363,11 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         }
         const Timestamp time = detail::wall_clock();
         send_verdicts({received.data(), count}, time, handler);
+        deliver_decisions(handler); // the ones made at once come before their records
         for (std::size_t i = 0; i < count; ++i) {
             detail::dispatch(received[i], RecordKind::nfqueue, time, handler); // damage: counted
         }                                                                      // in send_verdicts
+        deliver_decisions(handler);
         counters_.datagrams += count;
         total += count;
         if (decide_error_) {
@@ -374,11 +386,13 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
         ask(datagrams);
         const std::lock_guard lock(held_mutex_);
         for (auto& [id, decision] : answers_) {
-            if (held_->decide(id, std::move(decision)) != detail::HeldPackets::Refusal::none) {
+            if (held_->decide(id, std::move(decision), DecidedBy::at_once) !=
+                detail::HeldPackets::Refusal::none) {
                 // A payload the kernel cannot take (or a decision decide() already gave on
                 // another thread, which stands): the fallback, as for a decide function that
                 // throws.
-                if (held_->decide(id, config_.fallback) == detail::HeldPackets::Refusal::none) {
+                if (held_->decide(id, config_.fallback, DecidedBy::error) ==
+                    detail::HeldPackets::Refusal::none) {
                     ++held_counters_.fallback_error;
                     if (!decide_error_) {
                         decide_error_ = std::make_exception_ptr(
@@ -491,7 +505,7 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
             decide_error_ = std::current_exception();
             const std::lock_guard lock(held_mutex_);
             for (std::size_t j = i; j < asked_.size(); ++j) {
-                if (held_->decide(*asked_[j].packet_id, config_.fallback) ==
+                if (held_->decide(*asked_[j].packet_id, config_.fallback, DecidedBy::error) ==
                     detail::HeldPackets::Refusal::none) {
                     ++held_counters_.fallback_error;
                 }
@@ -510,16 +524,28 @@ void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* hand
         send_buffer(buffer, handler, time);
         return;
     }
-    held_->flush([&](const detail::VerdictMessage& m) {
-        const std::size_t payload = m.payload != nullptr ? m.payload->size() : 0;
-        if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
-            send_buffer(buffer, handler, time);
-        }
-        detail::append_verdict_message(buffer, config_.queue, m.id, m.verdict, m.mark, m.batch,
-                                       ++sequence_,
-                                       m.payload != nullptr ? std::span<const std::byte>(*m.payload)
-                                                            : std::span<const std::byte>());
-    });
+    std::function<void(const PacketDecision&)> log;
+    if (log_decisions_.load(std::memory_order_relaxed)) {
+        const Timestamp now = detail::wall_clock();
+        log = [&, now](const PacketDecision& d) {
+            LoggedDecision entry{d, {d.payload.begin(), d.payload.end()}, now};
+            entry.decision.queue = config_.queue;
+            entry.decision.payload = {};
+            decision_log_.push_back(std::move(entry));
+        };
+    }
+    held_->flush(
+        [&](const detail::VerdictMessage& m) {
+            const std::size_t payload = m.payload != nullptr ? m.payload->size() : 0;
+            if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
+                send_buffer(buffer, handler, time);
+            }
+            detail::append_verdict_message(
+                buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, ++sequence_,
+                m.payload != nullptr ? std::span<const std::byte>(*m.payload)
+                                     : std::span<const std::byte>());
+        },
+        log);
     send_buffer(buffer, handler, time);
 }
 
@@ -580,6 +606,21 @@ void QueueSource::decide(std::span<DecisionFor> decisions) {
     flush_held(decide_buffer_, nullptr, {});
 }
 
+void QueueSource::deliver_decisions(RecordHandler& handler) {
+    if (!log_decisions_.load(std::memory_order_relaxed)) {
+        return;
+    }
+    {
+        const std::lock_guard lock(held_mutex_);
+        delivering_.swap(decision_log_);
+    }
+    for (LoggedDecision& logged : delivering_) {
+        logged.decision.payload = logged.payload;
+        handler.on_decision(logged.decision, logged.time);
+    }
+    delivering_.clear();
+}
+
 std::size_t QueueSource::held() const {
     const std::lock_guard lock(held_mutex_);
     return held_->held();
@@ -606,6 +647,11 @@ int QueueSource::next_deadline_ms() const {
 
 void QueueSource::unbind() {
     close_socket();
+}
+
+void QueueSource::unbind(RecordHandler& handler) {
+    close_socket();
+    deliver_decisions(handler);
 }
 
 void QueueSource::drain(RecordHandler& handler, int timeout_ms) {

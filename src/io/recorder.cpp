@@ -118,6 +118,77 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
         }
         counters.next_seq = *sequence + 1;
     }
+    if (kind == RecordKind::nfqueue && counters.decisions && packet.packet_id) {
+        const std::uint64_t key = decision_key(packet.resource_id, *packet.packet_id);
+        if (const auto decided = decided_.find(key); decided != decided_.end()) {
+            PendingDecision d = std::move(decided->second);
+            decided_.erase(decided);
+            d.decision.payload = d.payload;
+            write_decided(kind, raw, fallback_time, number, original_length, &d.decision);
+        } else { // held: written once its decision comes
+            waiting_[key] =
+                WaitingRecord{{raw.begin(), raw.end()}, fallback_time, number, original_length};
+        }
+        return;
+    }
+    write(packet, raw, counters, id, fallback_time, number, nullptr);
+}
+
+void Recorder::record_decisions(std::uint16_t queue) {
+    std::uint32_t id = 0;
+    interface_for(RecordKind::nfqueue, queue, id).decisions = true;
+}
+
+void Recorder::on_decision(const PacketDecision& decision, Timestamp /*time*/) {
+    const std::uint64_t key = decision_key(decision.queue, decision.id);
+    if (const auto held = waiting_.find(key); held != waiting_.end()) {
+        const WaitingRecord w = std::move(held->second);
+        waiting_.erase(held);
+        write_decided(RecordKind::nfqueue, w.raw, w.fallback_time, w.number, w.original_length,
+                      &decision);
+        return;
+    }
+    PendingDecision& pending = decided_[key];
+    pending.decision = decision;
+    pending.payload.assign(decision.payload.begin(), decision.payload.end());
+    pending.decision.payload = {};
+}
+
+void Recorder::write_decided(RecordKind kind, std::span<const std::byte> raw,
+                             Timestamp fallback_time, std::uint64_t number,
+                             std::uint32_t original_length, const PacketDecision* decision) {
+    // The record was decoded and counted when it came; decoding again cannot fail.
+    Packet packet;
+    try {
+        packet = decode_nfqueue(raw, original_length);
+    } catch (const DecodeError&) {
+        return;
+    }
+    std::uint32_t id = 0;
+    InterfaceCounters& counters = interface_for(kind, packet.resource_id, id);
+    if (decision == nullptr) {
+        static const std::string unknown = "verdict=unknown";
+        write(packet, raw, counters, id, fallback_time, number, &unknown);
+        return;
+    }
+    const std::string verdict = describe(*decision);
+    write(packet, raw, counters, id, fallback_time, number, &verdict);
+    if (!decision->payload.empty() && options_.link_type != LinkType::nflog) {
+        Packet rewritten = packet;
+        rewritten.payload = decision->payload;
+        rewritten.original_length = static_cast<std::uint32_t>(decision->payload.size());
+        rewritten.cut.reset();
+        const std::string new_bytes = describe(*decision, true);
+        write(rewritten, {}, counters, id, fallback_time, number, &new_bytes);
+    }
+}
+
+void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
+                     InterfaceCounters& counters, std::uint32_t id, Timestamp fallback_time,
+                     std::uint64_t number, const std::string* verdict) {
+    if (done()) {
+        return;
+    }
     if (filter_ && !filter_->matches(packet)) {
         ++counters.filtered;
         return;
@@ -136,7 +207,7 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     context.names = names_;
     context.fallback_time = fallback_time;
     context.fallback_source = options_.fallback_source;
-    context.verdict = counters.verdict;
+    context.verdict = verdict != nullptr ? *verdict : counters.verdict;
     if (counters.pending_drops != 0) {
         context.dropcount = counters.pending_drops;
     }
@@ -321,6 +392,24 @@ InterfaceDescription Recorder::interface_block(const InterfaceCounters& c) {
 }
 
 void Recorder::finish(Timestamp start, Timestamp end) {
+    if (!waiting_.empty()) {
+        // Held packets whose decision never reached the recorder: written, in id order, saying
+        // so, rather than lost.
+        std::vector<std::uint64_t> keys;
+        for (const auto& [key, w] : waiting_) {
+            keys.push_back(key);
+        }
+        std::sort(keys.begin(), keys.end());
+        warn_(std::to_string(keys.size()) + " held packet" + (keys.size() == 1 ? "" : "s") +
+              " written without a decision (none reached the recording): verdict=unknown");
+        for (const std::uint64_t key : keys) {
+            const WaitingRecord w = std::move(waiting_[key]);
+            write_decided(RecordKind::nfqueue, w.raw, w.fallback_time, w.number, w.original_length,
+                          nullptr);
+        }
+        waiting_.clear();
+    }
+    decided_.clear();
     if (options_.rotate_bytes != 0 || file_start_ != Timestamp{}) {
         start = file_start_; // a ring's last file covers its own span
     }

@@ -17,6 +17,9 @@
 #    (the drop counter still counts);
 #  - a socket made in the namespace and adopted by a program outside it decides that
 #    namespace's packets (QueueConfig::socket);
+#  - the recording of a live capture shows every decision: at once, later with a mark, a
+#    rewrite (the new bytes as a second record with the same packet id), the deadline's
+#    fallback; tshark and the Lua plugin read them;
 #  - the sample samples/deferred_verdicts.cpp does what it says.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -58,6 +61,7 @@ wait_queue() {
     fail "queue 7 has no listener"
 }
 field() { sed -n "s/^$1=//p" "$2"; }
+frames() { tshark -r "$1" ${2:+-Y "$2"} -T fields -e frame.number 2>/dev/null | wc -l | tr -d ' '; }
 
 # run_hold NAME MODE COUNT [ARGS...]: the holding program in B, COUNT datagrams from A to a
 # receiver in B; leaves $WORK/NAME.out (the program), $WORK/NAME.recv (the receiver).
@@ -252,6 +256,36 @@ wait_pid "$holder" 30 || rc=$?
 wait_pid "$receiver" 30 || true
 check_eq "adopted: packets of $NS_B decided through the adopted socket" 20 "$(field decided_later "$WORK/adopted.out")"
 check_eq "adopted: datagrams received" 20 "$(field received "$WORK/adopted.recv")"
+
+# --- the recording shows the decisions (LiveCapture with a decide function that holds).
+bg_in "$NS_B" "${PEER[@]}" udp-recv 8301 40 25 >"$WORK/capture.recv"
+receiver=$BG_PID
+wait_port "$NS_B" udp 8301
+bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 7 capture 40 --timeout 20 --hold-ms 300 --write "$WORK/decisions.pcapng" \
+    >"$WORK/capture.out" 2>"$WORK/capture.err"
+holder=$BG_PID
+wait_queue
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8301 40 64 --rate 2000 >/dev/null
+rc=0
+wait_pid "$holder" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "capture: exit status $rc: $(cat "$WORK/capture.err")"
+wait_pid "$receiver" 30 || true
+check_eq "capture: datagrams received" 40 "$(field received "$WORK/capture.recv")"
+check_eq "capture: deadline fallbacks counted" 10 "$(field fallback_deadline "$WORK/capture.out")"
+rec="$WORK/decisions.pcapng"
+check_eq "capture: records (40 packets + 10 rewritten copies)" 50 "$(frames "$rec")"
+check_eq "capture: decided at once" 10 "$(frames "$rec" 'frame.comment contains "verdict=accept" && !(frame.comment contains "decided=")')"
+check_eq "capture: decided later with the mark" 10 \
+    "$(frames "$rec" 'frame.comment contains "verdict=accept setmark=0x33/0xffffffff decided=later" && !(frame.comment contains "payload=")')"
+check_eq "capture: rewritten, original bytes" 10 "$(frames "$rec" 'frame.comment contains "decided=later payload=replaced" && udp.length == 72')"
+check_eq "capture: rewritten, new bytes" 10 \
+    "$(frames "$rec" 'frame.comment contains "decided=later payload=new" && udp.length == 82 && udp.payload contains "REWRITTEN:"')"
+check_eq "capture: the deadline's fallback" 10 "$(frames "$rec" 'frame.comment contains "verdict=accept decided=deadline"')"
+pairs=$(tshark -r "$rec" -Y 'frame.comment contains "payload="' -T fields -e frame.packet_id 2>/dev/null | sort | uniq -c | awk '$1 == 2' | wc -l | tr -d ' ')
+check_eq "capture: each rewrite's two records share the packet id" 10 "$pairs"
+lua=(-X "lua_script:${NFCAP_SOURCE_DIR:-$NFCAP_LIB_DIR/../..}/samples/wireshark/nfcap.lua")
+check_eq "capture: Lua nfcap.decided == later" 30 "$(tshark -r "$rec" "${lua[@]}" -Y 'nfcap.decided == "later"' 2>/dev/null | wc -l | tr -d ' ')"
+check_eq "capture: Lua nfcap.payload == new" 10 "$(tshark -r "$rec" "${lua[@]}" -Y 'nfcap.payload == "new"' 2>/dev/null | wc -l | tr -d ' ')"
 
 # --- the sample: a worker thread decides held packets in batches; port 9 dropped, the rest
 # accepted with mark 0x1 and, with --rewrite, upper-cased.

@@ -25,6 +25,12 @@
 //              decide function accepts at once, until COUNT packets
 //   log-pull   LogReader on NFLOG group QUEUE: take COUNT records with next(); prints each
 //              record's prefix and payload length
+//   capture    records queue QUEUE with LiveCapture into --write PATH (pcapng) while a decide
+//              function answers by nfcap_traffic's sequence number k: k % 4 == 0 accepted at
+//              once; 1 held, then accepted with mark 0x33 by a worker thread; 2 held, then
+//              rewritten ("REWRITTEN:" before the UDP payload) by the worker; 3 held and never
+//              decided (the --hold-ms deadline gives the fallback). Ends once COUNT packets came
+//              and none is held; prints "seen=N" and the HeldCounters
 //   log-groups NFLOG groups QUEUE and QUEUE+1 on one source, each record routed to its group's
 //              handler (RecordRouter): after COUNT records of each, QUEUE+1 is unbound alone;
 //              then reads for 2 more seconds; prints "first=N" and "second=N"
@@ -37,6 +43,7 @@
 // Prints "name=value" lines (held, decided, the HeldCounters). Exit status 0 when every check
 // of the mode passed, 1 otherwise (a line on stderr says which), 2 on bad usage.
 #include <nfcap/checksum.hpp>
+#include <nfcap/live_capture.hpp>
 #include <nfcap/packet_reader.hpp>
 #include <nfcap/queue_source.hpp>
 #include <nfcap/retained_packet.hpp>
@@ -50,10 +57,12 @@
 #include <linux/netlink.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <iostream>
 #include <mutex>
@@ -199,6 +208,81 @@ int socket_in(const std::string& path) {
     return fd;
 }
 
+// nfcap_traffic's sequence number of an IPv4 UDP datagram it sent (0 for anything else).
+std::uint64_t sequence_of(const nfcap::Packet& p) {
+    const auto b = p.payload;
+    if (b.size() < 40 || std::to_integer<unsigned>(b[9]) != 17) {
+        return 0;
+    }
+    std::uint64_t k = 0;
+    for (std::size_t i = 32; i < 40; ++i) {
+        k = (k << 8U) | std::to_integer<std::uint64_t>(b[i]);
+    }
+    return k;
+}
+
+std::string write_path; // --write
+
+int capture(nfcap::QueueConfig config, std::size_t count, Clock::time_point deadline) {
+    const int fd = ::open(write_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    check(fd >= 0, "cannot create " + write_path);
+    nfcap::FdSink sink(fd, write_path, nfcap::SinkKind::file, nfcap::FdSink::Ownership::owned);
+    nfcap::Recorder recorder(sink, nfcap::RecorderOptions{}, nullptr, [](const std::string& w) {
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
+    });
+    recorder.add_source(nfcap::RecordKind::nfqueue, config.queue, true);
+    Handoff handoff;
+    std::atomic<std::size_t> seen{0};
+    auto queue = std::make_unique<nfcap::QueueSource>(
+        config, nfcap::Verdict{}, [&](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+            ++seen;
+            switch (sequence_of(p) % 4) {
+            case 0:
+                return nfcap::Verdict{};
+            case 3:
+                return nfcap::hold_packet; // the deadline decides
+            default:
+                handoff.push(nfcap::RetainedPacket(p));
+                return nfcap::hold_packet;
+            }
+        });
+    nfcap::QueueSource* source = queue.get();
+    std::thread worker([&] {
+        nfcap::Verdict marked;
+        marked.mark = 0x33;
+        while (auto p = handoff.pop(deadline)) {
+            const std::uint32_t id = p->packet().packet_id.value();
+            try {
+                if (sequence_of(p->packet()) % 4 == 1) {
+                    source->decide(id, marked);
+                } else {
+                    source->decide(id, nfcap::Decision(nfcap::Verdict{}, rewritten(p->packet())));
+                }
+            } catch (const nfcap::VerdictError& e) { // the capture ended first (timeout)
+                std::fprintf(stderr, "worker: %s\n", e.what());
+            }
+        }
+    });
+    nfcap::LiveCapture live(recorder, nullptr, nullptr);
+    live.add(std::move(queue));
+    const nfcap::Timestamp start = nfcap::Timestamp{::time(nullptr), 0};
+    std::optional<Clock::time_point> quiet;
+    live.run([&] {
+        if (seen >= count && source->held() == 0) {
+            quiet = quiet.value_or(Clock::now());
+            return Clock::now() - *quiet > std::chrono::milliseconds(300);
+        }
+        return Clock::now() >= deadline;
+    });
+    handoff.close();
+    worker.join();
+    recorder.finish(start, nfcap::Timestamp{::time(nullptr), 0});
+    std::printf("seen=%zu\n", seen.load());
+    print_counters(*source);
+    check(seen >= count, "timed out");
+    return 0;
+}
+
 int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         Clock::time_point deadline) {
     std::unique_ptr<nfcap::QueueSource> source;
@@ -331,6 +415,9 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
             std::printf("refused: %s\n", e.what());
         }
         return 0;
+    }
+    if (mode == "capture") {
+        return capture(config, count, deadline);
     }
     if (mode == "pull") {
         nfcap::QueueReader reader(config);
@@ -478,6 +565,8 @@ int main(int argc, char** argv) {
                 const int fd = socket_in(argv[i + 1]);
                 config.socket = fd;
                 std::printf("adopted=%d\n", fd); // nfcap works on a duplicate of it
+            } else if (option == "--write") {
+                write_path = argv[i + 1];
             } else if (option == "--hold-ms") {
                 config.hold_timeout = std::chrono::milliseconds(std::stoul(argv[i + 1]));
             } else {

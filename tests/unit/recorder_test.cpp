@@ -5,13 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
 #include <pcap/pcap.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <string>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -231,4 +236,96 @@ TEST(Recorder, TruncatedRecordsAreWrittenCountedApartAndNamedOnce) {
     EXPECT_NE(
         text.find(" truncated=" + std::to_string(cut.size()) + "/" + std::to_string(original)),
         std::string::npos);
+}
+
+namespace {
+
+// An NFQUEUE packet record (nfgenmsg + attributes) for packet `id` of `queue`.
+std::vector<std::byte> nfqueue_record(std::uint16_t queue, std::uint32_t id) {
+    nfcap::test::NflogMessage m(queue, 2); // the same nfgenmsg; NFQA_* attributes below
+    nfqnl_msg_packet_hdr header{};
+    header.packet_id = htonl(id);
+    header.hw_protocol = htons(0x0800);
+    header.hook = 1;
+    m.raw(NFQA_PACKET_HDR, &header, sizeof header);
+    const auto payload = nfcap::test::ipv4_udp(100, 128);
+    m.raw(NFQA_PAYLOAD, payload.data(), payload.size());
+    return m.copy();
+}
+
+std::vector<std::string> lines_of(const nfcap::ByteBuffer& data) {
+    std::vector<std::string> lines;
+    std::string line;
+    for (const std::byte b : data) {
+        if (b == std::byte{'\n'}) {
+            lines.push_back(line);
+            line.clear();
+        } else {
+            line.push_back(static_cast<char>(b));
+        }
+    }
+    return lines;
+}
+
+bool has(const std::string& line, const std::string& part) {
+    return line.find(part) != std::string::npos;
+}
+
+} // namespace
+
+TEST(RecorderDecisions, EachRecordWaitsForItsDecisionAndARewriteAddsTheNewBytes) {
+    nfcap::MemorySink sink;
+    nfcap::RecorderOptions options;
+    options.format = nfcap::OutputFormat::text;
+    std::vector<std::string> warnings;
+    nfcap::Recorder recorder(sink, options, nullptr,
+                             [&](const std::string& w) { warnings.push_back(w); });
+    recorder.add_source(nfcap::RecordKind::nfqueue, 5, true);
+    recorder.record_decisions(5);
+    const nfcap::Timestamp t{1700000000, 0};
+
+    nfcap::PacketDecision at_once;
+    at_once.queue = 5;
+    at_once.id = 1;
+    recorder.on_decision(at_once, t); // decided in the receive call: before its record
+    recorder.record(nfcap::RecordKind::nfqueue, nfqueue_record(5, 1), t);
+    recorder.record(nfcap::RecordKind::nfqueue, nfqueue_record(5, 2), t); // held
+    recorder.record(nfcap::RecordKind::nfqueue, nfqueue_record(5, 3), t); // held
+    recorder.record(nfcap::RecordKind::nfqueue, nfqueue_record(5, 4), t); // never decided
+    recorder.flush();
+    EXPECT_EQ(lines_of(sink.data).size(), 1U);
+
+    nfcap::PacketDecision drop;
+    drop.queue = 5;
+    drop.id = 3;
+    drop.verdict.kind = nfcap::VerdictKind::drop;
+    drop.by = nfcap::DecidedBy::later;
+    recorder.on_decision(drop, t);
+    const auto bytes = nfcap::test::ipv4_udp(110, 138);
+    std::vector<std::byte> new_bytes;
+    for (const auto b : bytes) {
+        new_bytes.push_back(static_cast<std::byte>(b));
+    }
+    nfcap::PacketDecision rewrite;
+    rewrite.queue = 5;
+    rewrite.id = 2;
+    rewrite.verdict.mark = 0x33;
+    rewrite.by = nfcap::DecidedBy::deadline;
+    rewrite.payload = new_bytes;
+    recorder.on_decision(rewrite, t);
+    recorder.finish(t, t);
+
+    const auto lines = lines_of(sink.data);
+    ASSERT_EQ(lines.size(), 5U) << sink.data.size();
+    EXPECT_TRUE(has(lines[0], "id=1 verdict=accept") && !has(lines[0], "decided=")) << lines[0];
+    EXPECT_TRUE(has(lines[1], "id=3 verdict=drop decided=later")) << lines[1];
+    EXPECT_TRUE(has(lines[2], "id=2 verdict=accept setmark=0x33/0xffffffff decided=deadline "
+                              "payload=replaced"))
+        << lines[2];
+    EXPECT_TRUE(has(lines[3], "id=2 verdict=accept setmark=0x33/0xffffffff decided=deadline "
+                              "payload=new"))
+        << lines[3];
+    EXPECT_TRUE(has(lines[4], "id=4 verdict=unknown")) << lines[4];
+    ASSERT_EQ(warnings.size(), 1U);
+    EXPECT_TRUE(has(warnings[0], "1 held packet written without a decision")) << warnings[0];
 }
