@@ -11,6 +11,10 @@ namespace nfcap {
 
 enum class RecordKind { nflog, nfqueue };
 
+// What the kernel copies of each packet (NFULNL_COPY_*, NFQNL_COPY_*): nothing but the
+// metadata (none and meta send the same records), or the packet too, up to the copy range.
+enum class CopyMode : std::uint8_t { none, meta, packet };
+
 // The copy range the kernel applies when `asked` bytes of each packet are asked for: NFLOG
 // keeps at most 65535, NFQUEUE at most 65531 (one netlink attribute, 4 bytes of it its
 // header); 0 asks for the most. The one place nfcap clamps a copy range.

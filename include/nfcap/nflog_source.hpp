@@ -46,6 +46,7 @@ class OverrunError : public std::runtime_error {
 struct NflogConfig {
     std::vector<std::uint16_t> groups;
     std::uint32_t copy_range = 0xffff;         // bytes of each packet the kernel copies
+    CopyMode copy_mode = CopyMode::packet;     // metadata only: none or meta
     std::uint32_t receive_buffer = 64U << 20U; // SO_RCVBUFFORCE, bytes
     std::uint32_t netlink_buffer = 131072;     // NFULA_CFG_NLBUFSIZ: kernel batch size, bytes
     std::uint32_t queue_threshold = 100000;    // NFULA_CFG_QTHRESH: records per batch

@@ -73,7 +73,10 @@ struct Packet {
     bool has_packet_header = false;
 
     std::span<const std::byte> payload; // network-layer bytes as copied by the kernel
-    std::uint32_t original_length = 0;  // network-layer length before the copy range cut it
+    // The record carried no payload attribute at all: the queue or group copies metadata only
+    // (CopyMode none or meta). Never set for a record a recording cut (see `cut`).
+    bool metadata_only = false;
+    std::uint32_t original_length = 0; // network-layer length before the copy range cut it
 
     std::optional<Timestamp> timestamp; // kernel timestamp, absent on output paths
     std::optional<std::uint32_t> mark;

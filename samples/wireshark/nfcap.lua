@@ -27,7 +27,9 @@
 --   nfcap.in / .out / .physin / .physout (string "eth0/2"), with .name (string) and
 --       .index (uint32) children, e.g. nfcap.in.name, nfcap.in.index
 --   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
---   nfcap.truncated (string "80/188": the record itself was cut by the recording nfcap
+--   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
+--   nfcap.copy (string "meta": the record holds no packet bytes, the queue or group copies
+--       metadata only; --copy-mode meta or none)ated (string "80/188": the record itself was cut by the recording nfcap
 --       replayed) with nfcap.truncated.captured, .original (uint32: record bytes there / before
 --       the cut)
 --   nfcap.hwtype*, nfcap.ctzone (uint16)
@@ -132,6 +134,7 @@ field("verdict", ProtoField.string, "nfcap.verdict", "Verdict")
 field("verdict.queue", ProtoField.uint16, "nfcap.verdict.queue", "Target queue", base.DEC)
 field("setmark", ProtoField.string, "nfcap.setmark", "Set mark")
 field("decided", ProtoField.string, "nfcap.decided", "Decided")
+field("copy", ProtoField.string, "nfcap.copy", "Copied")
 field("payload", ProtoField.string, "nfcap.payload", "Payload")
 field("setmark.value", ProtoField.uint32, "nfcap.setmark.value", "Value", base.HEX)
 field("setmark.mask", ProtoField.uint32, "nfcap.setmark.mask", "Mask", base.HEX)
@@ -419,6 +422,7 @@ string_handler("ct", "Conntrack state")
 string_handler("ts", "Timestamp source")
 string_handler("secctx", "Security context")
 string_handler("decided", "Decided")
+string_handler("copy", "Copied")
 string_handler("payload", "Payload")
 
 local function number_handler(key, parse, max)

@@ -145,6 +145,9 @@ po::options_description describe() {
     add("flush-timeout", po::value<std::string>()->value_name("CS"),
         "NFLOG kernel batch flush timeout in 1/100 s, default 1 (10 ms)");
     add("conntrack", "ask the kernel for conntrack state with each record");
+    add("copy-mode", po::value<std::string>()->value_name("MODE"),
+        "packet (default: the packet too, up to -s bytes), meta or none (metadata only: each "
+        "record holds no packet bytes, marked copy=meta)");
 
     po::options_description general("General");
     add = general.add_options();
@@ -585,6 +588,18 @@ Options parse_options(const std::vector<std::string>& argv) {
         }
         return vm.count(name) != 0;
     };
+    if (kernel_option("copy-mode")) {
+        const std::string mode = text("copy-mode");
+        if (mode == "packet") {
+            o.copy_mode = CopyMode::packet;
+        } else if (mode == "meta") {
+            o.copy_mode = CopyMode::meta;
+        } else if (mode == "none") {
+            o.copy_mode = CopyMode::none;
+        } else {
+            throw UsageError("invalid --copy-mode '" + mode + "': choose packet, meta or none");
+        }
+    }
     if (kernel_option("rcvbuf")) {
         o.rcvbuf = parse_unsigned<std::uint32_t>(text("rcvbuf"), "rcvbuf", 4096, 1U << 30U);
     }

@@ -33,6 +33,7 @@ struct Options {
     bool fail_open = true;
     std::optional<std::uint32_t> queue_maxlen; // default: countable_queue_length (loss.hpp)
     std::optional<std::uint32_t> copy_range;   // queues; default: the snaplen
+    CopyMode copy_mode = CopyMode::packet;     // --copy-mode
     bool gso = false;
     bool secctx = false;
     std::string record_netlink; // --record-netlink FILE

@@ -272,6 +272,7 @@ int capture(const Options& o) {
         NflogConfig config;
         config.groups = o.groups;
         config.copy_range = o.snaplen;
+        config.copy_mode = o.copy_mode;
         config.receive_buffer = o.rcvbuf;
         config.netlink_buffer = o.nlbufsiz;
         config.queue_threshold = o.qthresh;
@@ -288,6 +289,7 @@ int capture(const Options& o) {
         config.queue = q;
         config.copy_range =
             kernel_copy_range(RecordKind::nfqueue, o.copy_range.value_or(o.snaplen));
+        config.copy_mode = o.copy_mode;
         config.max_length = o.queue_maxlen;
         config.receive_buffer = o.rcvbuf;
         config.fail_open = o.fail_open;

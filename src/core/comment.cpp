@@ -417,6 +417,10 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         out.key("ts");
         out.put(timestamp_source_name(context.timestamp_source));
     }
+    if (p.metadata_only) {
+        out.key("copy");
+        out.put("meta");
+    }
     if (p.truncated()) {
         out.key("trunc");
         out.decimal(p.original_length);

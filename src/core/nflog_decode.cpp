@@ -88,16 +88,18 @@ Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_le
 
     std::span<const std::byte> attributes = record.subspan(4);
     std::span<const std::byte> cut_payload;
+    bool saw_payload = false;
     if (original_length > record.size()) {
         const detail::CutAttribute cut = detail::find_cut(attributes);
         attributes = attributes.first(cut.whole);
         if (cut.type == NFULA_PAYLOAD) {
             cut_payload = cut.partial;
+            saw_payload = true;
         }
         p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
     }
     detail::for_each_attribute(
-        attributes, [&p](std::uint16_t type, std::span<const std::byte> value) {
+        attributes, [&p, &saw_payload](std::uint16_t type, std::span<const std::byte> value) {
             switch (type) {
             case NFULA_PACKET_HDR: {
                 // struct nfulnl_msg_packet_hdr { __be16 hw_protocol; __u8 hook; __u8 _pad; }
@@ -130,6 +132,7 @@ Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_le
                 break;
             case NFULA_PAYLOAD:
                 p.payload = value;
+                saw_payload = true;
                 break;
             case NFULA_PREFIX:
                 p.prefix = detail::nul_terminated(value); // the kernel adds a NUL
@@ -172,6 +175,7 @@ Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_le
                 break; // NFULA_L2HDR and attributes newer than this build: skipped
             }
         });
+    p.metadata_only = !saw_payload && !p.cut;
     if (p.cut && !cut_payload.empty()) {
         p.payload = cut_payload;
     }

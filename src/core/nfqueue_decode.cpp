@@ -61,11 +61,13 @@ Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_
     std::optional<std::uint32_t> cap_len;
     std::span<const std::byte> attribute_bytes = attributes(record, &p);
     std::span<const std::byte> cut_payload;
+    bool saw_payload = false;
     if (original_length > record.size()) {
         const detail::CutAttribute cut = detail::find_cut(attribute_bytes);
         attribute_bytes = attribute_bytes.first(cut.whole);
         if (cut.type == NFQA_PAYLOAD) {
             cut_payload = cut.partial;
+            saw_payload = true;
         }
         p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
     }
@@ -103,6 +105,7 @@ Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_
                 break;
             case NFQA_PAYLOAD:
                 p.payload = value;
+                saw_payload = true;
                 break;
             case NFQA_CT:
                 detail::decode_conntrack(value, p.conntrack ? *p.conntrack : p.conntrack.emplace());
@@ -143,6 +146,7 @@ Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_
     if (!p.has_packet_header) {
         throw DecodeError("NFQUEUE packet without NFQA_PACKET_HDR");
     }
+    p.metadata_only = !saw_payload && !p.cut;
     if (p.cut && !cut_payload.empty()) {
         p.payload = cut_payload;
     }

@@ -45,8 +45,9 @@ std::uint16_t protocol_of(const Packet& p) {
 bool is_ip(const Packet& p) {
     const std::uint16_t protocol = protocol_of(p);
     const unsigned version = ip_version(p);
-    return (protocol == ethertype_ipv4 && version == 4) ||
-           (protocol == ethertype_ipv6 && version == 6);
+    // A metadata-only record has no bytes to look at: its protocol says it (an empty frame).
+    return (protocol == ethertype_ipv4 && (version == 4 || p.metadata_only)) ||
+           (protocol == ethertype_ipv6 && (version == 6 || p.metadata_only));
 }
 
 void put16(std::byte* at, std::uint16_t v) {

@@ -31,6 +31,18 @@ namespace {
 // large packet gets a buffer of its own. 256 KiB holds the largest seen.
 constexpr std::size_t datagram_size = 256 * 1024;
 constexpr std::size_t datagrams_per_batch = 8;
+
+std::uint8_t copy_mode_value(CopyMode mode) {
+    switch (mode) {
+    case CopyMode::none:
+        return NFULNL_COPY_NONE;
+    case CopyMode::meta:
+        return NFULNL_COPY_META;
+    case CopyMode::packet:
+        break;
+    }
+    return NFULNL_COPY_PACKET;
+}
 // The kernel answers a configuration request at once; an answer lost to a full socket buffer
 // must not leave the caller waiting.
 constexpr int ack_timeout_ms = 1000;
@@ -79,7 +91,7 @@ void NflogSource::configure() {
         nlh->nlmsg_flags |= NLM_F_ACK;
         nlh->nlmsg_seq = static_cast<std::uint32_t>(i + 1);
         nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
-        nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET,
+        nflog_attr_put_cfg_mode(nlh, copy_mode_value(config_.copy_mode),
                                 kernel_copy_range(RecordKind::nflog, config_.copy_range));
         mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(config_.netlink_buffer));
         mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(config_.flush_timeout));

@@ -41,6 +41,18 @@ constexpr std::size_t send_limit = 128U << 10U;
 // must not leave the caller waiting.
 constexpr int ack_timeout_ms = 1000;
 
+std::uint8_t copy_mode_value(CopyMode mode) {
+    switch (mode) {
+    case CopyMode::none:
+        return NFQNL_COPY_NONE;
+    case CopyMode::meta:
+        return NFQNL_COPY_META;
+    case CopyMode::packet:
+        break;
+    }
+    return NFQNL_COPY_PACKET;
+}
+
 std::uint32_t kernel_verdict(const Verdict& v) {
     switch (v.kind) {
     case VerdictKind::accept:
@@ -225,9 +237,12 @@ void QueueSource::configure() {
 
     nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
     nlh->nlmsg_seq = ++sequence_;
-    nfq_nlmsg_cfg_put_params(
-        nlh, NFQNL_COPY_PACKET,
-        static_cast<int>(kernel_copy_range(RecordKind::nfqueue, config_.copy_range)));
+    const std::uint8_t mode = copy_mode_value(config_.copy_mode);
+    // The kernel keeps no range with metadata only.
+    const std::uint32_t range = config_.copy_mode == CopyMode::packet
+                                    ? kernel_copy_range(RecordKind::nfqueue, config_.copy_range)
+                                    : 0;
+    nfq_nlmsg_cfg_put_params(nlh, mode, static_cast<int>(range));
     const std::uint32_t countable =
         countable_queue_length(detail::receive_buffer_size(fd_), datagrams_per_batch);
     max_length_ = config_.max_length.value_or(countable);
@@ -264,12 +279,11 @@ void QueueSource::configure() {
 
     // Confirm what the kernel took: an older kernel may clamp the copy range.
     if (const auto counters = kernel_counters()) {
-        const std::uint32_t asked = kernel_copy_range(RecordKind::nfqueue, config_.copy_range);
-        if (counters->copy_mode != NFQNL_COPY_PACKET || counters->copy_range != asked) {
-            warnings_.push_back(
-                what + ": the kernel set copy mode " + std::to_string(counters->copy_mode) +
-                " range " + std::to_string(counters->copy_range) + " (asked for mode " +
-                std::to_string(NFQNL_COPY_PACKET) + " range " + std::to_string(asked) + ")");
+        if (counters->copy_mode != mode || counters->copy_range != range) {
+            warnings_.push_back(what + ": the kernel set copy mode " +
+                                std::to_string(counters->copy_mode) + " range " +
+                                std::to_string(counters->copy_range) + " (asked for mode " +
+                                std::to_string(mode) + " range " + std::to_string(range) + ")");
         }
     }
 }

@@ -51,7 +51,8 @@ TEST(Comment, DesignExampleComesOutExactly) {
         .u32(NFULA_MARK, 0x10)
         .hwaddr({0x52, 0x54, 0x00, 0x12, 0x34, 0x56})
         .u32(NFULA_SEQ, 41)
-        .timestamp(1, 2);
+        .timestamp(1, 2)
+        .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(64, 64));
     FixedNames names;
     EXPECT_EQ(comment_for(m, &names),
               "nflog:123 hook=input family=ipv4 prefix=\"DROP ssh\" in=eth0/2 uid=1000 gid=1000 "
@@ -103,8 +104,19 @@ TEST(Comment, ARecordCutByTheRecordingEndsWithTruncated) {
 
 TEST(Comment, WithoutNamesInterfacesAreBareIndices) {
     NflogMessage m;
+    m.u32(NFULA_IFINDEX_OUTDEV, 3).bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(64, 64));
+    EXPECT_EQ(comment_for(m, nullptr, nfcap::TimestampSource::file),
+              "nflog:123 family=ipv4 out=3 ts=file");
+}
+
+TEST(Comment, ARecordWithoutPacketBytesSaysCopyMeta) {
+    NflogMessage m; // copy mode meta: no NFULA_PAYLOAD at all
     m.u32(NFULA_IFINDEX_OUTDEV, 3);
     EXPECT_EQ(comment_for(m, nullptr, nfcap::TimestampSource::file),
+              "nflog:123 family=ipv4 out=3 ts=file copy=meta");
+    NflogMessage empty; // a payload attribute, even an empty one, is a copied packet
+    empty.u32(NFULA_IFINDEX_OUTDEV, 3).bytes(NFULA_PAYLOAD, {});
+    EXPECT_EQ(comment_for(empty, nullptr, nfcap::TimestampSource::file),
               "nflog:123 family=ipv4 out=3 ts=file");
 }
 

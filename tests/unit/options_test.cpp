@@ -194,3 +194,17 @@ TEST(Options, HelpNamesThePrivilegeOptions) {
         EXPECT_NE(help.find(option), std::string::npos) << option;
     }
 }
+
+TEST(Options, CopyModes) {
+    EXPECT_EQ(parse({"-g", "1", "-w", "x"}).copy_mode, nfcap::CopyMode::packet);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--copy-mode", "meta"}).copy_mode,
+              nfcap::CopyMode::meta);
+    EXPECT_EQ(parse({"-q", "1", "--auto-accept", "-w", "x", "--copy-mode=none"}).copy_mode,
+              nfcap::CopyMode::none);
+    EXPECT_EQ(parse({"-g", "1", "-w", "x", "--copy-mode", "packet"}).copy_mode,
+              nfcap::CopyMode::packet);
+    EXPECT_EQ(error_of({"-g", "1", "-w", "x", "--copy-mode", "headers"}),
+              "invalid --copy-mode 'headers': choose packet, meta or none");
+    EXPECT_EQ(error_of({"-r", "in.pcap", "-w", "x", "--copy-mode", "meta"}),
+              "--copy-mode tunes live capture; it has no effect with -r");
+}

@@ -263,3 +263,25 @@ TEST(RecordEncoder, NamesAreResolvedAtTheKernelTimeElseTheFallbackTime) {
     ASSERT_EQ(names.asked.size(), 2U);
     EXPECT_EQ(names.asked[1], c.fallback_time);
 }
+
+TEST(RecordEncoder, AMetadataOnlyRecordIsAHeaderOnlyFrameMarkedCopyMeta) {
+    // Copy mode meta: the kernel sends no payload attribute at all.
+    NflogMessage m(9, 2);
+    m.packet_header(0x0800, 1).u32(NFULA_IFINDEX_INDEV, 4).timestamp(10, 5);
+    const nfcap::Packet packet = nfcap::decode_nflog(m.record());
+    EXPECT_TRUE(packet.metadata_only);
+    EXPECT_FALSE(nfcap::decode_nflog(input_record(64, 64).record()).metadata_only);
+
+    RecordEncoder sll2(LinkType::linux_sll2, 262144);
+    ByteBuffer out;
+    ASSERT_EQ(sll2.append(out, packet, m.record(), context()), EncodeResult::written);
+    EXPECT_EQ(view(out).caplen, 20U) << "the cooked header alone";
+    EXPECT_TRUE(contains(out, " copy=meta"));
+    EXPECT_TRUE(contains(out, "family=ipv4")) << "no bytes to state it";
+
+    RecordEncoder raw(LinkType::raw, 262144);
+    ByteBuffer raw_out;
+    ASSERT_EQ(raw.append(raw_out, packet, m.record(), context()), EncodeResult::written);
+    EXPECT_EQ(view(raw_out).caplen, 0U) << "an empty frame, still IP by its protocol";
+    EXPECT_TRUE(contains(raw_out, " copy=meta"));
+}
