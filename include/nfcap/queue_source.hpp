@@ -32,7 +32,7 @@ namespace nfcap {
 
 struct QueueConfig {
     std::uint16_t queue = 0;
-    std::uint32_t copy_range = 0xffff;     // bytes of each packet the kernel copies
+    std::uint32_t copy_range = 0xffff; // bytes of each packet the kernel copies
     // Metadata only: none or meta. The kernel then says nothing of a packet's length; with
     // packet and a short copy_range it does (NFQA_CAP_LEN), so a header-sized range keeps
     // every length at little cost.
