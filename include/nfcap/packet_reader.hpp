@@ -20,10 +20,54 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 
 namespace nfcap {
+
+// A live source as a range: `for (const RetainedPacket& p : reader.packets(idle))` takes
+// packets as they come, and ends once none came for `idle` (or the program breaks out).
+template <class Reader> class PacketStream {
+  public:
+    PacketStream(Reader& reader, std::chrono::milliseconds idle) : reader_(reader), idle_(idle) {}
+
+    class iterator {
+      public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = RetainedPacket;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const RetainedPacket*;
+        using reference = const RetainedPacket&;
+
+        iterator() = default;
+        explicit iterator(PacketStream* stream) : stream_(stream) { ++*this; }
+        reference operator*() const { return *stream_->current_; }
+        pointer operator->() const { return &*stream_->current_; }
+        iterator& operator++() {
+            stream_->current_ = stream_->reader_.next(stream_->idle_);
+            if (!stream_->current_) {
+                stream_ = nullptr; // the end
+            }
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, const iterator& b) {
+            return a.stream_ == b.stream_;
+        }
+
+      private:
+        PacketStream* stream_ = nullptr;
+    };
+
+    iterator begin() { return iterator(this); }
+    iterator end() { return iterator(); }
+
+  private:
+    Reader& reader_;
+    std::chrono::milliseconds idle_;
+    std::optional<RetainedPacket> current_;
+};
 
 class QueueReader {
   public:
@@ -38,6 +82,8 @@ class QueueReader {
     std::optional<RetainedPacket> next(std::chrono::milliseconds timeout);
     // Packets received and not yet returned by next().
     std::size_t ready() const { return ready_.size(); }
+    // The packets as a range that ends after `idle` without one (see PacketStream).
+    PacketStream<QueueReader> packets(std::chrono::milliseconds idle) { return {*this, idle}; }
 
     int fd() const { return source_->fd(); }
     QueueSource& source() { return *source_; }
@@ -60,6 +106,7 @@ class LogReader {
     std::optional<RetainedPacket> next(std::chrono::milliseconds timeout);
     std::size_t ready() const { return ready_.size(); }
     std::uint64_t damaged() const { return damaged_; }
+    PacketStream<LogReader> packets(std::chrono::milliseconds idle) { return {*this, idle}; }
 
     int fd() const { return source_.fd(); }
     NflogSource& source() { return source_; }

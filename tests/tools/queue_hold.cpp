@@ -23,7 +23,7 @@
 //   pull       QueueReader: take COUNT packets with next(), then accept them all in one call
 //   feed       read the socket here (recv) and hand each datagram to QueueSource::feed(), whose
 //              decide function accepts at once, until COUNT packets
-//   log-pull   LogReader on NFLOG group QUEUE: take COUNT records with next(); prints each
+//   log-pull   LogReader on NFLOG group QUEUE: take COUNT records as a range; prints each
 //              record's prefix and payload length
 //   capture    records queue QUEUE with LiveCapture into --write PATH (pcapng) while a decide
 //              function answers by nfcap_traffic's sequence number k: k % 4 == 0 accepted at
@@ -462,15 +462,15 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         log.groups = {config.queue};
         nfcap::LogReader reader(log);
         std::size_t records = 0;
-        while (records < count) {
-            check(Clock::now() < deadline, "timed out");
-            if (auto p = reader.next(std::chrono::milliseconds(100))) {
-                std::printf("record prefix=%.*s length=%zu\n",
-                            static_cast<int>(p->packet().prefix.size()), p->packet().prefix.data(),
-                            p->packet().payload.size());
-                ++records;
+        // As a range: it ends after 5 s without a record (the test sends within that).
+        for (const nfcap::RetainedPacket& p : reader.packets(std::chrono::seconds(5))) {
+            std::printf("record prefix=%.*s length=%zu\n", static_cast<int>(p->prefix.size()),
+                        p->prefix.data(), p->payload.size());
+            if (++records == count) {
+                break;
             }
         }
+        check(records == count, "the range ended after " + std::to_string(records) + " records");
         std::printf("records=%zu\ndamaged=%llu\n", records,
                     static_cast<unsigned long long>(reader.damaged()));
         return 0;
