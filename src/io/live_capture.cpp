@@ -88,7 +88,8 @@ struct DecisionHeader {
     std::uint8_t pad = 0;
 };
 
-std::vector<std::byte> pack(const PacketDecision& d) {
+// Appends `d` to `out`: its header, then a rewrite's new bytes.
+void pack(const PacketDecision& d, std::vector<std::byte>& out) {
     DecisionHeader h;
     h.id = d.id;
     h.mark = d.verdict.mark.value_or(0);
@@ -98,12 +99,12 @@ std::vector<std::byte> pack(const PacketDecision& d) {
     h.kind = static_cast<std::uint8_t>(d.verdict.kind);
     h.by = static_cast<std::uint8_t>(d.by);
     h.has_mark = d.verdict.mark ? 1 : 0;
-    std::vector<std::byte> out(sizeof h + d.payload.size());
-    std::memcpy(out.data(), &h, sizeof h);
+    const std::size_t at = out.size();
+    out.resize(at + sizeof h + d.payload.size());
+    std::memcpy(out.data() + at, &h, sizeof h);
     if (!d.payload.empty()) {
-        std::memcpy(out.data() + sizeof h, d.payload.data(), d.payload.size());
+        std::memcpy(out.data() + at + sizeof h, d.payload.data(), d.payload.size());
     }
-    return out;
 }
 
 PacketDecision unpack(std::span<const std::byte> bytes) {
@@ -278,9 +279,11 @@ class Forwarder final : public RecordHandler {
     void on_decision(const PacketDecision& decision, Timestamp time) override {
         // Lost only with a full hand-off; its record then waits and is written at the end
         // with verdict=unknown.
-        if (ensure_batch()) {
-            const std::vector<std::byte> packed = pack(decision);
-            append(packed, time, EntryKind::decision);
+        if (ensure_batch()) { // written straight into the batch
+            const std::size_t offset = current_->bytes.size();
+            pack(decision, current_->bytes);
+            current_->entries.push_back(
+                Entry{offset, current_->bytes.size() - offset, time, EntryKind::decision});
         }
     }
     void on_record(std::span<const std::byte>, Timestamp) override {}

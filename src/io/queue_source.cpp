@@ -212,11 +212,9 @@ void QueueSource::close_socket() {
     // Unbinding drops every packet still queued (the kernel flushes the queue with NF_DROP):
     // held packets get the fallback first.
     held_counters_.fallback_close += held_->decide_all(config_.fallback, DecidedBy::close);
-    held_counters_.held = held_->held();
-    const int fd = fd_;
     flush_held(decide_buffer_, nullptr, {});
+    ::close(fd_); // the kernel unbinds the queue with the socket
     fd_ = -1;
-    ::close(fd); // the kernel unbinds the queue with the socket
 }
 
 void QueueSource::configure() {
@@ -533,15 +531,15 @@ void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* hand
                              Timestamp time) {
     held_counters_.fallback_deadline +=
         held_->expire(std::chrono::steady_clock::now(), config_.fallback);
-    held_counters_.held = held_->held();
     if (held_->unsent() == 0) {
         send_buffer(buffer, handler, time);
         return;
     }
     std::function<void(const PacketDecision&)> log;
-    if (log_decisions_.load(std::memory_order_relaxed)) {
-        const Timestamp now = detail::wall_clock();
-        log = [&, now](const PacketDecision& d) {
+    const bool logging = log_decisions_.load(std::memory_order_relaxed);
+    const Timestamp now = logging ? detail::wall_clock() : Timestamp{};
+    if (logging) {
+        log = [&](const PacketDecision& d) { // by reference: stored without allocating
             LoggedDecision entry{d, {d.payload.begin(), d.payload.end()}, now};
             entry.decision.queue = config_.queue;
             entry.decision.payload = {};
