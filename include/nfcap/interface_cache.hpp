@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -48,6 +49,10 @@
 #include <vector>
 
 namespace nfcap {
+
+namespace detail {
+class NetlinkSocket; // the one netlink socket type of nfcap_io (internal)
+}
 
 class InterfaceCache final : public InterfaceNames {
   public:
@@ -88,8 +93,8 @@ class InterfaceCache final : public InterfaceNames {
     void publish();
     void apply(const LinkEvent& event);
 
-    int fd_ = -1;      // rtnetlink, read by the event thread only
-    int stop_fd_ = -1; // eventfd: tells the event thread to end
+    std::unique_ptr<detail::NetlinkSocket> socket_; // link events, read by the event thread
+    int stop_fd_ = -1;                              // eventfd: tells the event thread to end
     std::thread thread_;
 
     // Event thread only: each index's last name, to pass on changes only.

@@ -19,6 +19,10 @@
 
 namespace nfcap {
 
+namespace detail {
+class NetlinkSocket; // the one netlink socket type of nfcap_io (internal)
+}
+
 // Binding or configuring a group failed. The message names the group and the cause: the
 // process that already holds it, or the missing capability.
 class BindError : public std::runtime_error {
@@ -119,7 +123,7 @@ class NflogSource {
     NflogSource(const NflogSource&) = delete;
     NflogSource& operator=(const NflogSource&) = delete;
 
-    int fd() const { return fd_; }
+    int fd() const;
     const NflogConfig& config() const { return config_; }
     // Warnings from setup (e.g. a receive buffer smaller than asked for).
     const std::vector<std::string>& warnings() const { return warnings_; }
@@ -161,10 +165,9 @@ class NflogSource {
     void note_delivery(std::span<const std::byte> datagram);
 
     NflogConfig config_;
-    int fd_ = -1;
+    std::unique_ptr<detail::NetlinkSocket> socket_;
     std::vector<std::string> warnings_;
     std::vector<std::vector<std::byte>> pending_; // records that arrived while binding
-    std::vector<std::byte> buffers_;              // recvmmsg buffers, reused
     SourceCounters counters_;
     // Loss accounting, only once an overrun was seen (before that nothing was dropped): the
     // drop counter as read just before a receive that found the socket empty (EAGAIN), and,

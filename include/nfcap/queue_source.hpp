@@ -117,7 +117,7 @@ class QueueSource {
     QueueSource(const QueueSource&) = delete;
     QueueSource& operator=(const QueueSource&) = delete;
 
-    int fd() const { return fd_; }
+    int fd() const;
     const QueueConfig& config() const { return config_; }
     const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -200,14 +200,12 @@ class QueueSource {
     Verdict policy_;
     VerdictFunction decide_;
     std::string verdict_text_;
-    int fd_ = -1;
+    std::unique_ptr<detail::NetlinkSocket> socket_;
     std::vector<std::string> warnings_;
-    std::vector<std::byte> buffers_; // recvmmsg buffers, reused
-    std::size_t datagram_size_ = 0;
-    std::vector<std::byte> verdict_buffer_; // verdict messages, reused
+    std::vector<std::vector<std::byte>> pending_; // packets queued while configuring
+    std::vector<std::byte> verdict_buffer_;       // verdict messages, reused
     SourceCounters counters_;
     std::uint64_t packets_ = 0;
-    std::uint32_t sequence_ = 0;
     std::uint32_t max_length_ = 0;
     bool loss_countable_ = true;
     std::uint32_t last_id_ = 0;

@@ -1,6 +1,6 @@
 #include <nfcap/interface_cache.hpp>
 
-#include "netfilter_socket.hpp"
+#include "netlink_socket.hpp"
 
 #include <net/if.h>
 
@@ -24,24 +24,6 @@ namespace {
 // not overflow before the event thread gets to run: an overflow loses names (see relist()).
 constexpr int event_buffer = 4 << 20;
 
-int open_link_events() {
-    const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) {
-        return -1;
-    }
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &event_buffer, sizeof event_buffer) != 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &event_buffer, sizeof event_buffer); // capped
-    }
-    sockaddr_nl address{};
-    address.nl_family = AF_NETLINK;
-    address.nl_groups = RTMGRP_LINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 // The interfaces of the namespace now, by index.
 std::unordered_map<std::uint32_t, std::string> list_interfaces() {
     std::unordered_map<std::uint32_t, std::string> names;
@@ -59,18 +41,17 @@ std::unordered_map<std::uint32_t, std::string> list_interfaces() {
 InterfaceCache::InterfaceCache(Start when) {
     // Subscribe first, then list: a change between the two shows up as an event (and one the
     // listing already shows is passed over, being no change).
-    fd_ = open_link_events();
+    socket_ = detail::NetlinkSocket::route(RTMGRP_LINK, event_buffer);
     current_ = list_interfaces();
     for (const auto& [index, name] : current_) {
         history_.named(index, name, Timestamp{}); // valid for every record before now
     }
-    if (fd_ < 0) {
+    if (!socket_) {
         return;
     }
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) {
-        ::close(fd_);
-        fd_ = -1;
+        socket_.reset();
         return;
     }
     if (when == Start::now) {
@@ -78,14 +59,13 @@ InterfaceCache::InterfaceCache(Start when) {
             start();
         } catch (...) { // no destructor runs for a constructor that throws
             ::close(stop_fd_);
-            ::close(fd_);
             throw;
         }
     }
 }
 
 void InterfaceCache::start() {
-    if (fd_ < 0 || thread_.joinable()) {
+    if (!socket_ || thread_.joinable()) {
         return;
     }
     // Signals belong to the program's own threads: the event thread is created with all of them
@@ -112,13 +92,10 @@ InterfaceCache::~InterfaceCache() {
     if (stop_fd_ >= 0) {
         ::close(stop_fd_);
     }
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
 }
 
 void InterfaceCache::watch() {
-    std::array<pollfd, 2> fds{pollfd{fd_, POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
+    std::array<pollfd, 2> fds{pollfd{socket_->fd(), POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
     for (;;) {
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) {
@@ -136,12 +113,9 @@ void InterfaceCache::watch() {
 void InterfaceCache::read_events() {
     std::array<std::byte, 32768> buffer{};
     for (;;) {
-        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        const long n = socket_->receive_one(buffer);
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == ENOBUFS) {
+            if (n == -ENOBUFS) {
                 relist();
                 continue;
             }

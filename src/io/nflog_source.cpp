@@ -2,7 +2,7 @@
 #include <nfcap/netlink.hpp>
 #include <nfcap/nflog_source.hpp>
 
-#include "netfilter_socket.hpp"
+#include "netlink_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
 
@@ -53,28 +53,25 @@ NflogSource::NflogSource(NflogConfig config) : config_(std::move(config)) {
     if (config_.groups.empty()) {
         throw std::invalid_argument("no NFLOG group given");
     }
-    fd_ = detail::netfilter_socket(config_.socket, config_.receive_buffer, warnings_);
-    try {
-        detail::set_overrun_policy(fd_, config_.on_overrun);
-        configure();
-    } catch (...) {
-        ::close(fd_); // releases every group bound so far
-        throw;
-    }
-    buffers_.resize(datagram_size * datagrams_per_batch);
+    socket_ = detail::NetlinkSocket::netfilter(config_.socket, config_.receive_buffer, warnings_);
+    socket_->set_overrun_policy(config_.on_overrun);
+    configure(); // on failure the socket closes, which releases every group bound so far
+    socket_->size_batch(datagrams_per_batch, datagram_size);
     drops_before_last_.assign(config_.groups.size(), 0);
 }
 
-NflogSource::~NflogSource() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
+NflogSource::~NflogSource() = default;
+
+int NflogSource::fd() const {
+    return socket_->fd();
 }
 
 void NflogSource::configure() {
     // One config message per group: bind, copy mode, batching, sequence numbers. All are sent
     // before any acknowledgement is read; records that arrive meanwhile are kept in pending_.
-    std::array<char, 8192> message{}; // one config message is < 100 bytes
+    constexpr std::size_t slot = 256; // one config message is < 100 bytes
+    std::vector<char> storage(slot * config_.groups.size());
+    std::vector<nlmsghdr*> messages;
     // The namespace-wide sequence number orders the records of several groups; with one group it
     // would repeat the group's own (plus a constant) in every record, so it is asked for only
     // when several groups are recorded.
@@ -86,10 +83,8 @@ void NflogSource::configure() {
         flags |= NFULNL_CFG_F_CONNTRACK;
     }
     for (std::size_t i = 0; i < config_.groups.size(); ++i) {
-        nlmsghdr* nlh =
-            nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, config_.groups[i]);
-        nlh->nlmsg_flags |= NLM_F_ACK;
-        nlh->nlmsg_seq = static_cast<std::uint32_t>(i + 1);
+        nlmsghdr* nlh = nflog_nlmsg_put_header(storage.data() + i * slot, NFULNL_MSG_CONFIG,
+                                               AF_UNSPEC, config_.groups[i]);
         nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
         nflog_attr_put_cfg_mode(nlh, copy_mode_value(config_.copy_mode),
                                 kernel_copy_range(RecordKind::nflog, config_.copy_range));
@@ -97,79 +92,33 @@ void NflogSource::configure() {
         mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(config_.flush_timeout));
         mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(config_.queue_threshold));
         mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(flags));
-        sockaddr_nl kernel{};
-        kernel.nl_family = AF_NETLINK;
-        if (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-                     sizeof kernel) < 0) {
-            detail::throw_errno("cannot send NFLOG configuration");
+        messages.push_back(nlh);
+    }
+    const std::vector<int> outcome = socket_->request(
+        messages, std::chrono::milliseconds(ack_timeout_ms),
+        [this](std::span<const std::byte> datagram) {
+            pending_.emplace_back(datagram.begin(), datagram.end());
+        },
+        counters_.overruns);
+    std::string silent; // the groups whose binding the kernel did not acknowledge
+    for (std::size_t i = 0; i < outcome.size(); ++i) {
+        if (outcome[i] == ETIMEDOUT) {
+            silent += (silent.empty() ? "" : ", ") + std::to_string(config_.groups[i]);
+        } else if (outcome[i] != 0) {
+            const std::string what = "NFLOG group " + std::to_string(config_.groups[i]);
+            if (outcome[i] == EOPNOTSUPP && config_.conntrack) {
+                throw BindError("cannot bind " + what +
+                                ": this kernel cannot attach conntrack state to NFLOG records "
+                                "(--conntrack needs CONFIG_NETFILTER_NETLINK_GLUE_CT); run "
+                                "without --conntrack");
+            }
+            throw BindError(
+                detail::bind_failure(what, "nfnetlink_log", config_.groups[i], outcome[i]));
         }
     }
-
-    std::vector<bool> acknowledged(config_.groups.size(), false);
-    std::vector<std::byte> buffer(datagram_size);
-    auto waiting = config_.groups.size();
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(ack_timeout_ms);
-    while (waiting > 0) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-                              deadline - std::chrono::steady_clock::now())
-                              .count();
-        pollfd p{fd_, POLLIN, 0};
-        const int ready = left > 0 ? ::poll(&p, 1, static_cast<int>(left)) : 0;
-        if (ready == 0) {
-            std::string which;
-            for (std::size_t i = 0; i < acknowledged.size(); ++i) {
-                if (!acknowledged[i]) {
-                    which += (which.empty() ? "" : ", ") + std::to_string(config_.groups[i]);
-                }
-            }
-            throw BindError("the kernel did not acknowledge binding NFLOG group " + which +
-                            " within " + std::to_string(ack_timeout_ms / 1000) + " s");
-        }
-        if (ready < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            detail::throw_errno("poll");
-        }
-        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-        if (n < 0) {
-            if (errno == EINTR || errno == ENOBUFS) {
-                counters_.overruns += errno == ENOBUFS ? 1 : 0;
-                continue;
-            }
-            detail::throw_errno("cannot read the NFLOG configuration answer");
-        }
-        bool data = false;
-        const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); // netlink ABI
-        int remaining = static_cast<int>(n);
-        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-            if (nlh->nlmsg_type != NLMSG_ERROR) {
-                data = true;
-                continue;
-            }
-            const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-            const std::size_t index = nlh->nlmsg_seq - 1;
-            if (index >= acknowledged.size() || acknowledged[index]) {
-                continue;
-            }
-            if (err->error != 0) {
-                const std::string what = "NFLOG group " + std::to_string(config_.groups[index]);
-                if (-err->error == EOPNOTSUPP && config_.conntrack) {
-                    throw BindError("cannot bind " + what +
-                                    ": this kernel cannot attach conntrack state to NFLOG records "
-                                    "(--conntrack needs CONFIG_NETFILTER_NETLINK_GLUE_CT); run "
-                                    "without --conntrack");
-                }
-                throw BindError(detail::bind_failure(what, "nfnetlink_log", config_.groups[index],
-                                                     -err->error));
-            }
-            acknowledged[index] = true;
-            --waiting;
-        }
-        if (data) {
-            pending_.emplace_back(buffer.begin(), buffer.begin() + n);
-        }
+    if (!silent.empty()) {
+        throw BindError("the kernel did not acknowledge binding NFLOG group " + silent +
+                        " within " + std::to_string(ack_timeout_ms / 1000) + " s");
     }
 }
 
@@ -192,35 +141,24 @@ std::size_t NflogSource::receive(RecordHandler& handler, std::size_t max_datagra
         datagrams += pending_.size();
         pending_.clear();
     }
-    std::array<mmsghdr, datagrams_per_batch> messages{};
-    std::array<iovec, datagrams_per_batch> vectors{};
-    for (std::size_t i = 0; i < datagrams_per_batch; ++i) {
-        vectors[i] = iovec{buffers_.data() + i * datagram_size, datagram_size};
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-    }
     for (;;) {
         // Once anything was dropped, the drop count is read before every receive, and receiving
         // goes on until the socket is found empty: see loss.hpp (NflogDrops).
         const bool lossy = counters_.overruns != 0;
-        const std::optional<std::uint64_t> drops_before =
-            lossy ? detail::socket_drops(fd_) : std::nullopt;
+        const std::optional<std::uint64_t> drops_before = lossy ? socket_->drops() : std::nullopt;
         const auto wanted = static_cast<unsigned>(
             std::min(datagrams_per_batch, max_datagrams - std::min(max_datagrams, datagrams)));
         if (wanted == 0) {
             return datagrams;
         }
-        const int n = ::recvmmsg(fd_, messages.data(), wanted, MSG_DONTWAIT, nullptr);
+        const int n = socket_->receive(wanted);
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == ENOBUFS) {
+            if (n == -ENOBUFS) {
                 ++counters_.overruns; // the sequence-number gaps say how many, up to a point
                 if (unsampled_delivery_) {
                     // Read after the last delivery: what it counts may include drops after that
                     // delivery, which are then not called certain (a lower bound stays one).
-                    drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
+                    drops_at_last_delivery_ = socket_->drops().value_or(0);
                     unsampled_delivery_ = false;
                 }
                 if (config_.on_overrun == OverrunPolicy::raise) {
@@ -230,24 +168,20 @@ std::size_t NflogSource::receive(RecordHandler& handler, std::size_t max_datagra
                 }
                 continue;
             }
-            if (errno == EAGAIN) {
+            if (n == -EAGAIN) {
                 if (drops_before) {
                     drops_at_empty_ = *drops_before;
                 }
                 return datagrams;
             }
-            detail::throw_errno("cannot receive from the NFLOG socket");
+            detail::throw_errno("cannot receive from the NFLOG socket", -n);
         }
         const Timestamp time = detail::wall_clock();
-        for (int i = 0; i < n; ++i) {
-            const auto& m = messages[static_cast<std::size_t>(i)];
-            std::size_t length = m.msg_len;
-            if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+            if (socket_->truncated(i)) {
                 ++counters_.damaged;
-                length = std::min(length, datagram_size);
             }
-            const std::span<const std::byte> datagram{
-                buffers_.data() + static_cast<std::size_t>(i) * datagram_size, length};
+            const std::span<const std::byte> datagram = socket_->datagram(i);
             if (lossy) {
                 note_delivery(datagram);
             }
@@ -259,7 +193,7 @@ std::size_t NflogSource::receive(RecordHandler& handler, std::size_t max_datagra
             // Drops counted after this reading came after every datagram read so far.
             unsampled_delivery_ = !lossy;
             if (lossy) {
-                drops_at_last_delivery_ = detail::socket_drops(fd_).value_or(0);
+                drops_at_last_delivery_ = socket_->drops().value_or(0);
             }
         }
         if (!lossy && static_cast<unsigned>(n) < wanted) {
@@ -286,7 +220,7 @@ void NflogSource::note_delivery(std::span<const std::byte> datagram) {
 }
 
 std::optional<NflogDrops> NflogSource::drop_history() const {
-    const std::optional<std::uint64_t> total = detail::socket_drops(fd_);
+    const std::optional<std::uint64_t> total = socket_->drops();
     if (!total) {
         return std::nullopt;
     }
@@ -310,12 +244,7 @@ void NflogSource::stop(RecordHandler& handler) {
         // into this socket before sendto() returns (__instance_destroy in nfnetlink_log.c).
         nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, group);
         nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_UNBIND);
-        sockaddr_nl kernel{};
-        kernel.nl_family = AF_NETLINK;
-        while (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-                        sizeof kernel) < 0 &&
-               errno == EINTR) {
-        }
+        (void)socket_->send(nlh); // a refusal: the group stays bound until the socket closes
         receive(handler);
     }
 }
@@ -330,13 +259,8 @@ void NflogSource::unbind(std::uint16_t group, RecordHandler& handler) {
     std::array<char, 256> message{};
     nlmsghdr* nlh = nflog_nlmsg_put_header(message.data(), NFULNL_MSG_CONFIG, AF_UNSPEC, group);
     nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_UNBIND);
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    while (::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-                    sizeof kernel) < 0) {
-        if (errno != EINTR) {
-            detail::throw_errno("cannot unbind NFLOG group " + std::to_string(group));
-        }
+    if (const int error = socket_->send(nlh); error != 0) {
+        detail::throw_errno("cannot unbind NFLOG group " + std::to_string(group), error);
     }
     receive(handler); // the batch the kernel flushed as it unbound the group
     const auto index = static_cast<std::size_t>(at - config_.groups.begin());
@@ -378,7 +302,7 @@ void RecordRouter::on_record_of(RecordKind kind, std::span<const std::byte> reco
 }
 
 std::optional<std::uint64_t> NflogSource::socket_drops() const {
-    return detail::socket_drops(fd_);
+    return socket_->drops();
 }
 
 void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,

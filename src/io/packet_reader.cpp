@@ -1,7 +1,7 @@
 #include <nfcap/nflog_decode.hpp>
 #include <nfcap/packet_reader.hpp>
 
-#include "netfilter_socket.hpp"
+#include "netlink_socket.hpp"
 
 #include <poll.h>
 

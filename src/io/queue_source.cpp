@@ -5,7 +5,7 @@
 #include <nfcap/queue_source.hpp>
 
 #include "../core/held_packets.hpp"
-#include "netfilter_socket.hpp"
+#include "netlink_socket.hpp"
 #include "owner.hpp"
 #include "system_error.hpp"
 #include "verdict_message.hpp"
@@ -65,44 +65,6 @@ std::uint32_t kernel_verdict(const Verdict& v) {
         return NF_REPEAT;
     }
     return NF_ACCEPT;
-}
-
-// Sends one netlink request and waits for its acknowledgement; packets that arrive meanwhile
-// are not lost: the caller binds before any rule can queue to us, or drains afterwards.
-int request(int fd, nlmsghdr* nlh, std::vector<std::byte>& scratch) {
-    nlh->nlmsg_flags |= NLM_F_ACK;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
-        0) {
-        return errno;
-    }
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(ack_timeout_ms);
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              deadline - std::chrono::steady_clock::now())
-                              .count();
-        pollfd p{fd, POLLIN, 0};
-        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
-            return ETIMEDOUT;
-        }
-        const ssize_t n = ::recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) {
-                continue;
-            }
-            return errno;
-        }
-        const auto* reply = reinterpret_cast<const nlmsghdr*>(scratch.data()); // netlink ABI
-        int remaining = static_cast<int>(n);
-        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
-            if (reply->nlmsg_type == NLMSG_ERROR && reply->nlmsg_seq == nlh->nlmsg_seq) {
-                const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(reply));
-                return -err->error;
-            }
-        }
-    }
 }
 
 // Calls `each(record)` for every NFQUEUE packet message of `datagrams`, in order; a datagram
@@ -178,19 +140,14 @@ QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction dec
     : config_(config), policy_(policy), decide_(std::move(decide)),
       verdict_text_(decide_ ? std::string() : describe(policy)),
       held_(std::make_unique<detail::HeldPackets>()) {
-    fd_ = detail::netfilter_socket(config_.socket, config_.receive_buffer, warnings_);
-    try {
-        detail::set_overrun_policy(fd_, config_.on_overrun);
-        configure();
-    } catch (...) {
-        ::close(fd_);
-        throw;
-    }
-    datagram_size_ =
+    socket_ = detail::NetlinkSocket::netfilter(config_.socket, config_.receive_buffer, warnings_);
+    socket_->set_overrun_policy(config_.on_overrun);
+    configure(); // on failure the socket closes, which unbinds the queue
+    std::size_t datagram_size =
         std::max<std::size_t>(kernel_copy_range(RecordKind::nfqueue, config_.copy_range), 256) +
         4096;
-    datagram_size_ = (datagram_size_ + 4095U) & ~std::size_t{4095};
-    buffers_.resize(datagram_size_ * datagrams_per_batch);
+    datagram_size = (datagram_size + 4095U) & ~std::size_t{4095};
+    socket_->size_batch(datagrams_per_batch, datagram_size);
     verdict_buffer_.reserve(datagrams_per_batch * 64);
 }
 
@@ -199,33 +156,43 @@ QueueSource::~QueueSource() {
         close_socket();
     } catch (const std::exception&) { // a verdict that could not be sent: the kernel drops
     }                                 // that packet with the queue
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
+}
+
+int QueueSource::fd() const {
+    return socket_->fd();
 }
 
 void QueueSource::close_socket() {
     const std::lock_guard lock(held_mutex_);
-    if (fd_ < 0) {
+    if (!socket_->is_open()) {
         return;
     }
     // Unbinding drops every packet still queued (the kernel flushes the queue with NF_DROP):
     // held packets get the fallback first.
     held_counters_.fallback_close += held_->decide_all(config_.fallback, DecidedBy::close);
     flush_held(decide_buffer_, nullptr, {});
-    ::close(fd_); // the kernel unbinds the queue with the socket
-    fd_ = -1;
+    socket_->close(); // the kernel unbinds the queue with the socket
 }
 
 void QueueSource::configure() {
-    std::vector<std::byte> scratch(65536);
     std::array<char, 512> message{};
     const std::string what = "NFQUEUE queue " + std::to_string(config_.queue);
+    // Packets queued before the configuration is acknowledged are kept for receive().
+    const auto request = [&](nlmsghdr* nlh) {
+        nlmsghdr* const one[] = {nlh};
+        return socket_
+            ->request(
+                one, std::chrono::milliseconds(ack_timeout_ms),
+                [this](std::span<const std::byte> datagram) {
+                    pending_.emplace_back(datagram.begin(), datagram.end());
+                },
+                counters_.overruns)
+            .front();
+    };
 
     nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
-    nlh->nlmsg_seq = ++sequence_;
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
-    if (const int error = request(fd_, nlh, scratch); error != 0) {
+    if (const int error = request(nlh); error != 0) {
         if (error == ETIMEDOUT) {
             throw BindError("the kernel did not acknowledge binding " + what + " within " +
                             std::to_string(ack_timeout_ms / 1000) + " s");
@@ -234,7 +201,6 @@ void QueueSource::configure() {
     }
 
     nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
-    nlh->nlmsg_seq = ++sequence_;
     const std::uint8_t mode = copy_mode_value(config_.copy_mode);
     // The kernel keeps no range with metadata only.
     const std::uint32_t range = config_.copy_mode == CopyMode::packet
@@ -242,7 +208,7 @@ void QueueSource::configure() {
                                     : 0;
     nfq_nlmsg_cfg_put_params(nlh, mode, static_cast<int>(range));
     const std::uint32_t countable =
-        countable_queue_length(detail::receive_buffer_size(fd_), datagrams_per_batch);
+        countable_queue_length(socket_->receive_buffer_size(), datagrams_per_batch);
     max_length_ = config_.max_length.value_or(countable);
     loss_countable_ = !config_.fail_open || max_length_ >= countable;
     if (!loss_countable_) {
@@ -265,7 +231,7 @@ void QueueSource::configure() {
                                NFQA_CFG_F_SECCTX | NFQA_CFG_F_CONNTRACK;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
-    if (const int error = request(fd_, nlh, scratch); error != 0) {
+    if (const int error = request(nlh); error != 0) {
         std::string message_text = "cannot configure " + what + ": " + std::strerror(error);
         if (error == EOPNOTSUPP && config_.conntrack) {
             message_text += " (--conntrack needs a kernel with CONFIG_NETFILTER_NETLINK_GLUE_CT)";
@@ -289,11 +255,9 @@ void QueueSource::configure() {
 void QueueSource::set_max_length(std::uint32_t length) {
     std::array<char, 256> message{};
     nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
-    nlh->nlmsg_seq = ++sequence_;
+    nlh->nlmsg_seq = socket_->next_sequence();
     nfq_nlmsg_cfg_put_qmaxlen(nlh, length);
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    ::sendto(fd_, nlh, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    (void)socket_->send(nlh); // best effort: the queue then keeps its length while draining
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler) {
@@ -320,7 +284,13 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
     if (decide_ && handler.wants_decisions()) {
         log_decisions_.store(true, std::memory_order_relaxed);
     }
-    if (decide_ && fd_ >= 0) { // deadlines pass without traffic too
+    if (!pending_.empty()) { // queued while the queue was being configured
+        auto early = std::exchange(pending_, {});
+        for (const auto& datagram : early) {
+            feed(datagram, handler);
+        }
+    }
+    if (decide_ && socket_->is_open()) { // deadlines pass without traffic too
         const std::lock_guard lock(held_mutex_);
         if (held_->held() > 0) {
             verdict_buffer_.clear();
@@ -328,28 +298,16 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         }
     }
     deliver_decisions(handler); // made since the last call, on any thread
-    std::array<mmsghdr, datagrams_per_batch> messages{};
-    std::array<iovec, datagrams_per_batch> vectors{};
     std::array<std::span<const std::byte>, datagrams_per_batch> received{};
     std::size_t total = 0;
     for (;;) {
-        for (std::size_t i = 0; i < datagrams_per_batch; ++i) {
-            vectors[i] = iovec{buffers_.data() + i * datagram_size_, datagram_size_};
-            messages[i] = mmsghdr{};
-            messages[i].msg_hdr.msg_iov = &vectors[i];
-            messages[i].msg_hdr.msg_iovlen = 1;
-        }
-        const auto wanted =
-            static_cast<unsigned>(std::min(datagrams_per_batch, max_datagrams - total));
+        const auto wanted = std::min(datagrams_per_batch, max_datagrams - total);
         if (wanted == 0) {
             return total;
         }
-        const int n = ::recvmmsg(fd_, messages.data(), wanted, MSG_DONTWAIT, nullptr);
+        const int n = socket_->receive(wanted);
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == ENOBUFS) {
+            if (n == -ENOBUFS) {
                 ++counters_.overruns; // packet-id gaps say exactly how many
                 if (config_.on_overrun == OverrunPolicy::raise) {
                     throw OverrunError("nfqueue:" + std::to_string(config_.queue) +
@@ -359,19 +317,17 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
                 }
                 continue;
             }
-            if (errno == EAGAIN) {
+            if (n == -EAGAIN) {
                 return total;
             }
-            detail::throw_errno("cannot receive from nfqueue:" + std::to_string(config_.queue));
+            detail::throw_errno("cannot receive from nfqueue:" + std::to_string(config_.queue), -n);
         }
         const auto count = static_cast<std::size_t>(n);
         for (std::size_t i = 0; i < count; ++i) {
-            std::size_t length = messages[i].msg_len;
-            if ((messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+            if (socket_->truncated(i)) {
                 ++counters_.damaged;
-                length = std::min(length, datagram_size_);
             }
-            received[i] = {buffers_.data() + i * datagram_size_, length};
+            received[i] = socket_->datagram(i);
         }
         const Timestamp time = detail::wall_clock();
         send_verdicts({received.data(), count}, time, handler);
@@ -438,35 +394,28 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
                 mark = policy_.new_mark(packet.mark.value_or(0));
             }
             detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
-                                           policy_, mark, false, ++sequence_);
+                                           policy_, mark, false, socket_->next_sequence());
         } catch (const DecodeError&) {
             ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
         }
     });
     if (batch && highest) {
         detail::append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_,
-                                       policy_.mark, true, ++sequence_);
+                                       policy_.mark, true, socket_->next_sequence());
     }
     send_buffer(verdict_buffer_, &handler, time);
 }
 
 void QueueSource::send_buffer(std::vector<std::byte>& buffer, RecordHandler* handler,
                               Timestamp time) {
-    if (buffer.empty() || fd_ < 0) {
+    if (buffer.empty() || !socket_->is_open()) {
         buffer.clear();
         return;
     }
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    for (;;) {
-        if (::sendto(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-                     sizeof kernel) >= 0) {
-            break;
-        }
-        if (errno != EINTR) {
-            buffer.clear();
-            detail::throw_errno("cannot send verdicts to nfqueue:" + std::to_string(config_.queue));
-        }
+    if (const int error = socket_->send(buffer); error != 0) {
+        buffer.clear();
+        detail::throw_errno("cannot send verdicts to nfqueue:" + std::to_string(config_.queue),
+                            error);
     }
     if (handler != nullptr) {
         handler->on_sent(buffer, time);
@@ -501,7 +450,7 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
                 ++counters_.damaged;
                 detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
                                                config_.fallback, config_.fallback.mark, false,
-                                               ++sequence_);
+                                               socket_->next_sequence());
             }
         }
         asked_.resize(kept);
@@ -553,7 +502,7 @@ void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* hand
                 send_buffer(buffer, handler, time);
             }
             detail::append_verdict_message(
-                buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, ++sequence_,
+                buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, socket_->next_sequence(),
                 m.payload != nullptr ? std::span<const std::byte>(*m.payload)
                                      : std::span<const std::byte>());
         },
@@ -578,7 +527,7 @@ void QueueSource::decide(std::span<const std::uint32_t> ids, const Decision& dec
 void QueueSource::decide(std::span<DecisionFor> decisions) {
     using Refusal = detail::HeldPackets::Refusal;
     const std::lock_guard lock(held_mutex_);
-    if (fd_ < 0) {
+    if (!socket_->is_open()) {
         ++held_counters_.refused;
         throw VerdictError("nfqueue:" + std::to_string(config_.queue) +
                            ": the queue was unbound; its held packets got the fallback");
@@ -680,13 +629,13 @@ void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
             std::chrono::steady_clock::now() >= deadline) {
             return;
         }
-        pollfd p{fd_, POLLIN, 0};
+        pollfd p{socket_->fd(), POLLIN, 0};
         ::poll(&p, 1, 20);
     }
 }
 
 std::optional<std::uint64_t> QueueSource::socket_drops() const {
-    return fd_ >= 0 ? detail::socket_drops(fd_) : std::nullopt;
+    return socket_->drops();
 }
 
 std::optional<QueueKernelCounters> QueueSource::kernel_counters() const {

@@ -1,0 +1,110 @@
+// The one netlink socket type (src/io/netlink_socket.hpp), against the kernel's rtnetlink, which
+// answers without privileges: a request's data and acknowledgement, an error answered by the
+// kernel, the empty socket, and closing.
+#include "netlink_socket.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cerrno>
+#include <span>
+#include <vector>
+
+namespace {
+
+using nfcap::detail::NetlinkSocket;
+
+// An RTM_GETLINK request for interface `index`, built in `storage`.
+nlmsghdr* get_link(std::array<char, 256>& storage, int index) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(storage.data());
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    auto* info = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    info->ifi_family = AF_UNSPEC;
+    info->ifi_index = index;
+    return nlh;
+}
+
+TEST(NetlinkSocket, RequestHandsOnTheAnswerAndReadsEachAcknowledgement) {
+    const auto socket = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(socket);
+    std::array<char, 256> known{};
+    std::array<char, 256> unknown{};
+    const int loopback = static_cast<int>(::if_nametoindex("lo"));
+    ASSERT_GT(loopback, 0);
+    nlmsghdr* const messages[] = {get_link(known, loopback), get_link(unknown, 0x7ffffff0)};
+    std::vector<int> types;
+    std::uint64_t overruns = 0;
+    const std::vector<int> outcome = socket->request(
+        messages, std::chrono::milliseconds(1000),
+        [&](std::span<const std::byte> datagram) {
+            const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
+            types.push_back(nlh->nlmsg_type);
+        },
+        overruns);
+    ASSERT_EQ(outcome.size(), 2U);
+    EXPECT_EQ(outcome[0], 0);      // lo exists: its link message, then the acknowledgement
+    EXPECT_EQ(outcome[1], ENODEV); // the kernel's own error for a missing interface
+    EXPECT_EQ(types, std::vector<int>{RTM_NEWLINK});
+    EXPECT_EQ(overruns, 0U);
+    // Each request got its own sequence number, set by the socket.
+    EXPECT_NE(messages[0]->nlmsg_seq, messages[1]->nlmsg_seq);
+    EXPECT_NE(messages[0]->nlmsg_flags & NLM_F_ACK, 0);
+}
+
+TEST(NetlinkSocket, AnEmptySocketSaysSoWithoutBlocking) {
+    const auto socket = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(socket);
+    socket->size_batch(4, 4096);
+    EXPECT_EQ(socket->batch_capacity(), 4U);
+    EXPECT_EQ(socket->receive(4), -EAGAIN);
+    std::array<std::byte, 64> one{};
+    EXPECT_EQ(socket->receive_one(one), -EAGAIN);
+    EXPECT_EQ(socket->drops(), 0U);
+    EXPECT_GT(socket->receive_buffer_size(), 0U);
+}
+
+TEST(NetlinkSocket, ReceivesABatchOfAnswers) {
+    const auto socket = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(socket);
+    std::array<char, 256> request{};
+    const int loopback = static_cast<int>(::if_nametoindex("lo"));
+    for (int i = 0; i < 3; ++i) { // no acknowledgement asked: one answer each
+        nlmsghdr* nlh = get_link(request, loopback);
+        nlh->nlmsg_seq = socket->next_sequence();
+        ASSERT_EQ(socket->send(nlh), 0);
+    }
+    socket->size_batch(8, 8192);
+    int got = 0;
+    for (int tries = 0; got < 3 && tries < 100; ++tries) {
+        const int n = socket->receive(8);
+        if (n > 0) {
+            for (int i = 0; i < n; ++i) {
+                const auto datagram = socket->datagram(static_cast<std::size_t>(i));
+                ASSERT_GE(datagram.size(), sizeof(nlmsghdr));
+                EXPECT_EQ(reinterpret_cast<const nlmsghdr*>(datagram.data())->nlmsg_type,
+                          RTM_NEWLINK);
+                EXPECT_FALSE(socket->truncated(static_cast<std::size_t>(i)));
+            }
+            got += n;
+        }
+    }
+    EXPECT_EQ(got, 3);
+}
+
+TEST(NetlinkSocket, ClosingReleasesTheDescriptor) {
+    const auto socket = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(socket);
+    EXPECT_TRUE(socket->is_open());
+    socket->close();
+    EXPECT_FALSE(socket->is_open());
+    EXPECT_EQ(socket->fd(), -1);
+    EXPECT_EQ(socket->drops(), std::nullopt);
+    socket->close(); // twice is harmless
+}
+
+} // namespace
