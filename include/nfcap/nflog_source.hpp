@@ -77,6 +77,14 @@ class RecordHandler {
                               Timestamp receive_time) {
         on_record(record, receive_time);
     }
+    // A record the source already decoded (the NFQUEUE packets a decide function was asked
+    // about): `packet` views `record`. By default it goes to on_record_of(), which decodes it
+    // again; a handler that can use the decoded packet (Recorder) overrides this, so that each
+    // record is decoded once.
+    virtual void on_packet(RecordKind kind, const Packet& /*packet*/,
+                           std::span<const std::byte> record, Timestamp receive_time) {
+        on_record_of(kind, record, receive_time);
+    }
     // The whole datagram as received, before it is split (for --record-netlink).
     virtual void on_datagram(std::span<const std::byte> /*datagram*/, Timestamp /*time*/) {}
     // Netlink messages nfcap sent to the kernel (NFQUEUE verdicts), for --record-netlink.
@@ -106,9 +114,12 @@ class RecordRouter final : public RecordHandler {
     void on_record(std::span<const std::byte> record, Timestamp receive_time) override;
     void on_record_of(RecordKind kind, std::span<const std::byte> record,
                       Timestamp receive_time) override;
+    void on_packet(RecordKind kind, const Packet& packet, std::span<const std::byte> record,
+                   Timestamp receive_time) override;
     std::uint64_t unrouted() const { return unrouted_; }
 
   private:
+    RecordHandler* handler_for(std::span<const std::byte> record);
     std::vector<std::pair<std::uint16_t, RecordHandler*>> routes_;
     RecordHandler* fallback_ = nullptr;
     std::uint64_t unrouted_ = 0;

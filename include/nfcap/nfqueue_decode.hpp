@@ -5,6 +5,8 @@
 #include <nfcap/packet.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 
 namespace nfcap {
@@ -20,5 +22,13 @@ Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_
 // The packet id of an NFQUEUE packet message, reading nothing else: what the verdict path needs
 // before the record is handed on. Throws DecodeError when there is no valid packet header.
 std::uint32_t nfqueue_packet_id(std::span<const std::byte> record);
+
+// The packet id and mark of an NFQUEUE packet message, reading nothing else: what a verdict
+// that sets a mark from the packet's own needs. Throws DecodeError as nfqueue_packet_id does.
+struct PacketIdAndMark {
+    std::uint32_t id = 0;
+    std::optional<std::uint32_t> mark;
+};
+PacketIdAndMark nfqueue_packet_id_and_mark(std::span<const std::byte> record);
 
 } // namespace nfcap

@@ -190,6 +190,10 @@ class QueueSource {
     void send_verdicts(std::span<const std::span<const std::byte>> datagrams, Timestamp time,
                        RecordHandler& handler);
     void ask(std::span<const std::span<const std::byte>> datagrams);
+    // Hands the datagrams and their records to `handler`: with a decide function, the packets
+    // ask() decoded, decoded; otherwise each record to be decoded by the handler.
+    void hand_on(std::span<const std::span<const std::byte>> datagrams, Timestamp time,
+                 RecordHandler& handler);
     // With the mutex held: turns every decision not sent yet into messages and sends them.
     void flush_held(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
     void send_buffer(std::vector<std::byte>& buffer, RecordHandler* handler, Timestamp time);
@@ -216,7 +220,16 @@ class QueueSource {
     HeldCounters held_counters_;
     std::vector<std::byte> decide_buffer_; // verdict messages of decide(), reused
     // The receive thread's scratch for asking the decide function.
+    // Every NFQUEUE record of the batch: where it is, its decoded packet in asked_ (-1 when it
+    // could not be decoded) and whether it is held.
+    struct AskedRecord {
+        std::span<const std::byte> record;
+        std::size_t datagram = 0;
+        std::ptrdiff_t packet = -1;
+        bool held = false;
+    };
     std::vector<Packet> asked_;
+    std::vector<AskedRecord> asked_records_;
     std::vector<std::pair<std::uint32_t, Decision>> answers_;
     std::exception_ptr decide_error_;
     // Decisions for a handler that wants them, logged as they are sent (any thread) and handed

@@ -130,6 +130,9 @@ class Recorder final : public RecordHandler {
                       Timestamp receive_time) override {
         record(kind, rec, receive_time);
     }
+    // A record the source already decoded: written as record() writes it, without decoding.
+    void on_packet(RecordKind kind, const Packet& packet, std::span<const std::byte> rec,
+                   Timestamp receive_time) override;
 
     // Writes everything encoded so far in one write. When the sink fails (WriteError: a full
     // disk, an I/O error, a stalled reader given up on), the output is failed for good: the
@@ -177,8 +180,13 @@ class Recorder final : public RecordHandler {
     void write(const Packet& packet, std::span<const std::byte> raw, InterfaceCounters& counters,
                std::uint32_t id, Timestamp fallback_time, std::uint64_t number,
                const std::string* verdict);
-    void write_decided(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
-                       std::uint64_t number, std::uint32_t original_length,
+    // The loss accounting and the rest of record() for a decoded record.
+    void take(RecordKind kind, const Packet& packet, std::span<const std::byte> raw,
+              Timestamp fallback_time, std::uint64_t number, std::uint32_t original_length);
+    // Writes a queued packet's record with its decision (verdict=unknown when null), and a
+    // rewritten packet's new bytes as a second record.
+    void write_decided(const Packet& packet, std::span<const std::byte> raw,
+                       Timestamp fallback_time, std::uint64_t number,
                        const PacketDecision* decision);
     static std::uint64_t decision_key(std::uint16_t queue, std::uint32_t id) {
         return (std::uint64_t{queue} << 32U) | id;
@@ -224,6 +232,7 @@ class Recorder final : public RecordHandler {
         std::uint64_t number = 0;
         std::uint32_t original_length = 0;
     };
+    void write_waiting(const WaitingRecord& waiting, const PacketDecision* decision);
     std::unordered_map<std::uint64_t, PendingDecision> decided_;
     std::unordered_map<std::uint64_t, WaitingRecord> waiting_;
 };

@@ -56,6 +56,24 @@ std::uint32_t nfqueue_packet_id(std::span<const std::byte> record) {
     return *id;
 }
 
+PacketIdAndMark nfqueue_packet_id_and_mark(std::span<const std::byte> record) {
+    std::optional<std::uint32_t> id;
+    PacketIdAndMark fields;
+    detail::for_each_attribute(attributes(record, nullptr),
+                               [&](std::uint16_t type, std::span<const std::byte> value) {
+                                   if (type == NFQA_PACKET_HDR) {
+                                       id = packet_header(value).be32();
+                                   } else if (type == NFQA_MARK) {
+                                       fields.mark = be32_attr(value, "NFQA_MARK");
+                                   }
+                               });
+    if (!id) {
+        throw DecodeError("NFQUEUE packet without NFQA_PACKET_HDR");
+    }
+    fields.id = *id;
+    return fields;
+}
+
 Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_length) {
     Packet p;
     std::optional<std::uint32_t> cap_len;

@@ -282,22 +282,33 @@ void RecordRouter::on_record(std::span<const std::byte> record, Timestamp receiv
     on_record_of(RecordKind::nflog, record, receive_time);
 }
 
-void RecordRouter::on_record_of(RecordKind kind, std::span<const std::byte> record,
-                                Timestamp receive_time) {
+RecordHandler* RecordRouter::handler_for(std::span<const std::byte> record) {
     if (record.size() >= 4) { // nfgenmsg: family, version, res_id (big-endian)
         const auto resource = static_cast<std::uint16_t>(
             (std::to_integer<unsigned>(record[2]) << 8U) | std::to_integer<unsigned>(record[3]));
         for (const auto& [r, h] : routes_) {
             if (r == resource) {
-                h->on_record_of(kind, record, receive_time);
-                return;
+                return h;
             }
         }
     }
-    if (fallback_ != nullptr) {
-        fallback_->on_record_of(kind, record, receive_time);
-    } else {
+    if (fallback_ == nullptr) {
         ++unrouted_;
+    }
+    return fallback_;
+}
+
+void RecordRouter::on_record_of(RecordKind kind, std::span<const std::byte> record,
+                                Timestamp receive_time) {
+    if (RecordHandler* h = handler_for(record)) {
+        h->on_record_of(kind, record, receive_time);
+    }
+}
+
+void RecordRouter::on_packet(RecordKind kind, const Packet& packet,
+                             std::span<const std::byte> record, Timestamp receive_time) {
+    if (RecordHandler* h = handler_for(record)) {
+        h->on_packet(kind, packet, record, receive_time);
     }
 }
 

@@ -67,19 +67,20 @@ std::uint32_t kernel_verdict(const Verdict& v) {
     return NF_ACCEPT;
 }
 
-// Calls `each(record)` for every NFQUEUE packet message of `datagrams`, in order; a datagram
-// whose netlink framing is damaged is counted in `damaged`, and the rest of it skipped.
+// Calls `each(record, datagram)` for every NFQUEUE packet message of `datagrams`, in order,
+// with the index of the datagram holding it; a datagram whose netlink framing is damaged is
+// counted in `damaged`, and the rest of it skipped.
 template <class Each>
 void for_each_packet(std::span<const std::span<const std::byte>> datagrams, std::uint64_t& damaged,
                      Each each) {
-    for (const auto datagram : datagrams) {
-        NetlinkWalker walker(datagram);
+    for (std::size_t i = 0; i < datagrams.size(); ++i) {
+        NetlinkWalker walker(datagrams[i]);
         RecordKind kind{};
         std::span<const std::byte> record;
         try {
             while (walker.next(kind, record)) {
                 if (kind == RecordKind::nfqueue) {
-                    each(record);
+                    each(record, i);
                 }
             }
         } catch (const DecodeError&) {
@@ -272,7 +273,7 @@ void QueueSource::feed(std::span<const std::byte> datagram, RecordHandler& handl
     }
     send_verdicts(one, time, handler);
     deliver_decisions(handler);
-    detail::dispatch(datagram, RecordKind::nfqueue, time, handler);
+    hand_on(one, time, handler);
     deliver_decisions(handler);
     ++counters_.datagrams;
     if (decide_error_) {
@@ -332,9 +333,7 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         const Timestamp time = detail::wall_clock();
         send_verdicts({received.data(), count}, time, handler);
         deliver_decisions(handler); // the ones made at once come before their records
-        for (std::size_t i = 0; i < count; ++i) {
-            detail::dispatch(received[i], RecordKind::nfqueue, time, handler); // damage: counted
-        }                                                                      // in send_verdicts
+        hand_on({received.data(), count}, time, handler);
         deliver_decisions(handler);
         counters_.datagrams += count;
         total += count;
@@ -378,7 +377,7 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
     }
     const bool batch = policy_.batchable();
     std::optional<std::uint32_t> highest;
-    for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record) {
+    for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record, auto) {
         ++packets_;
         try {
             if (batch) {
@@ -387,14 +386,15 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
                 last_id_ = id;
                 return;
             }
-            const Packet packet = decode_nfqueue(record);
-            last_id_ = *packet.packet_id;
+            // Only the id and mark are read here: the handler decodes the record, once.
+            const PacketIdAndMark packet = nfqueue_packet_id_and_mark(record);
+            last_id_ = packet.id;
             std::optional<std::uint32_t> mark;
             if (policy_.mark) {
                 mark = policy_.new_mark(packet.mark.value_or(0));
             }
-            detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
-                                           policy_, mark, false, socket_->next_sequence());
+            detail::append_verdict_message(verdict_buffer_, config_.queue, packet.id, policy_, mark,
+                                           false, socket_->next_sequence());
         } catch (const DecodeError&) {
             ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
         }
@@ -425,27 +425,36 @@ void QueueSource::send_buffer(std::vector<std::byte>& buffer, RecordHandler* han
 
 void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
     // Decode every packet of the batch once and hold it before any decide function runs, so
-    // that one may hand a packet to another thread which decides it at once.
+    // that one may hand a packet to another thread which decides it at once. The decoded
+    // packets are handed on to the handler afterwards (hand_on), not decoded again.
     asked_.clear();
+    asked_records_.clear();
     answers_.clear();
-    for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record) {
-        ++packets_;
-        try {
-            asked_.push_back(decode_nfqueue(record));
-            last_id_ = *asked_.back().packet_id;
-        } catch (const DecodeError&) {
-            ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
-        }
-    });
+    for_each_packet(datagrams, counters_.damaged,
+                    [&](std::span<const std::byte> record, std::size_t datagram) {
+                        ++packets_;
+                        AskedRecord asked{record, datagram, -1, false};
+                        try {
+                            asked_.push_back(decode_nfqueue(record));
+                            last_id_ = *asked_.back().packet_id;
+                            asked.packet = static_cast<std::ptrdiff_t>(asked_.size() - 1);
+                        } catch (const DecodeError&) {
+                            ++counters_.damaged; // no id, no verdict: fail-open or the
+                        }                        // queue's policy decides
+                        asked_records_.push_back(asked);
+                    });
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = config_.hold_timeout.count() > 0 ? now + config_.hold_timeout
                                                            : detail::HeldPackets::no_deadline;
     {
         const std::lock_guard lock(held_mutex_);
-        std::size_t kept = 0;
-        for (auto& packet : asked_) {
+        for (AskedRecord& asked : asked_records_) {
+            if (asked.packet < 0) {
+                continue;
+            }
+            const Packet& packet = asked_[static_cast<std::size_t>(asked.packet)];
             if (held_->hold(*packet.packet_id, packet.mark, deadline)) {
-                asked_[kept++] = packet;
+                asked.held = true;
             } else { // an id out of the kernel's order: never held, so answered at once
                 ++counters_.damaged;
                 detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
@@ -453,25 +462,58 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
                                                socket_->next_sequence());
             }
         }
-        asked_.resize(kept);
     }
-    for (std::size_t i = 0; i < asked_.size(); ++i) {
+    for (std::size_t i = 0; i < asked_records_.size(); ++i) {
+        if (!asked_records_[i].held) {
+            continue;
+        }
+        const Packet& packet = asked_[static_cast<std::size_t>(asked_records_[i].packet)];
         try {
-            if (auto answer = decide_(asked_[i])) {
-                answers_.emplace_back(*asked_[i].packet_id, std::move(*answer));
+            if (auto answer = decide_(packet)) {
+                answers_.emplace_back(*packet.packet_id, std::move(*answer));
             }
         } catch (...) {
             // This packet and the ones not asked yet get the fallback; the error goes to the
             // caller of receive() once the batch is handed on.
             decide_error_ = std::current_exception();
             const std::lock_guard lock(held_mutex_);
-            for (std::size_t j = i; j < asked_.size(); ++j) {
-                if (held_->decide(*asked_[j].packet_id, config_.fallback, DecidedBy::error) ==
-                    detail::HeldPackets::Refusal::none) {
+            for (std::size_t j = i; j < asked_records_.size(); ++j) {
+                if (asked_records_[j].held &&
+                    held_->decide(
+                        *asked_[static_cast<std::size_t>(asked_records_[j].packet)].packet_id,
+                        config_.fallback, DecidedBy::error) == detail::HeldPackets::Refusal::none) {
                     ++held_counters_.fallback_error;
                 }
             }
             break;
+        }
+    }
+}
+
+void QueueSource::hand_on(std::span<const std::span<const std::byte>> datagrams, Timestamp time,
+                          RecordHandler& handler) {
+    if (!decide_) {
+        for (const auto datagram : datagrams) {
+            detail::dispatch(datagram, RecordKind::nfqueue, time, handler); // damage: counted
+        }                                                                   // in send_verdicts
+        return;
+    }
+    const bool records = handler.wants_records();
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < datagrams.size(); ++i) {
+        handler.on_datagram(datagrams[i], time);
+        for (; next < asked_records_.size() && asked_records_[next].datagram == i; ++next) {
+            const AskedRecord& asked = asked_records_[next];
+            if (!records) {
+                continue;
+            }
+            if (asked.packet >= 0) {
+                handler.on_packet(RecordKind::nfqueue,
+                                  asked_[static_cast<std::size_t>(asked.packet)], asked.record,
+                                  time);
+            } else { // undecodable: the handler counts it as it sees fit
+                handler.on_record_of(RecordKind::nfqueue, asked.record, time);
+            }
         }
     }
 }

@@ -103,6 +103,18 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
         }
         return;
     }
+    take(kind, packet, raw, fallback_time, number, original_length);
+}
+
+void Recorder::on_packet(RecordKind kind, const Packet& packet, std::span<const std::byte> raw,
+                         Timestamp receive_time) {
+    if (!done()) {
+        take(kind, packet, raw, receive_time, 0, 0);
+    }
+}
+
+void Recorder::take(RecordKind kind, const Packet& packet, std::span<const std::byte> raw,
+                    Timestamp fallback_time, std::uint64_t number, std::uint32_t original_length) {
     std::uint32_t id = 0;
     InterfaceCounters& counters = interface_for(kind, packet.resource_id, id);
     ++counters.received;
@@ -124,7 +136,7 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
             PendingDecision d = std::move(decided->second);
             decided_.erase(decided);
             d.decision.payload = d.payload;
-            write_decided(kind, raw, fallback_time, number, original_length, &d.decision);
+            write_decided(packet, raw, fallback_time, number, &d.decision);
         } else { // held: written once its decision comes
             waiting_[key] =
                 WaitingRecord{{raw.begin(), raw.end()}, fallback_time, number, original_length};
@@ -144,8 +156,7 @@ void Recorder::on_decision(const PacketDecision& decision, Timestamp /*time*/) {
     if (const auto held = waiting_.find(key); held != waiting_.end()) {
         const WaitingRecord w = std::move(held->second);
         waiting_.erase(held);
-        write_decided(RecordKind::nfqueue, w.raw, w.fallback_time, w.number, w.original_length,
-                      &decision);
+        write_waiting(w, &decision);
         return;
     }
     PendingDecision& pending = decided_[key];
@@ -154,18 +165,21 @@ void Recorder::on_decision(const PacketDecision& decision, Timestamp /*time*/) {
     pending.decision.payload = {};
 }
 
-void Recorder::write_decided(RecordKind kind, std::span<const std::byte> raw,
-                             Timestamp fallback_time, std::uint64_t number,
-                             std::uint32_t original_length, const PacketDecision* decision) {
-    // The record was decoded and counted when it came; decoding again cannot fail.
-    Packet packet;
+void Recorder::write_waiting(const WaitingRecord& w, const PacketDecision* decision) {
+    // The record was decoded and counted when it came; its bytes were kept, not the views into
+    // the receive buffer, so it is decoded again from them (which cannot fail).
     try {
-        packet = decode_nfqueue(raw, original_length);
+        write_decided(decode_nfqueue(w.raw, w.original_length), w.raw, w.fallback_time, w.number,
+                      decision);
     } catch (const DecodeError&) {
-        return;
     }
+}
+
+void Recorder::write_decided(const Packet& packet, std::span<const std::byte> raw,
+                             Timestamp fallback_time, std::uint64_t number,
+                             const PacketDecision* decision) {
     std::uint32_t id = 0;
-    InterfaceCounters& counters = interface_for(kind, packet.resource_id, id);
+    InterfaceCounters& counters = interface_for(RecordKind::nfqueue, packet.resource_id, id);
     if (decision == nullptr) {
         static const std::string unknown = "verdict=unknown";
         write(packet, raw, counters, id, fallback_time, number, &unknown);
@@ -403,9 +417,7 @@ void Recorder::finish(Timestamp start, Timestamp end) {
         warn_(std::to_string(keys.size()) + " held packet" + (keys.size() == 1 ? "" : "s") +
               " written without a decision (none reached the recording): verdict=unknown");
         for (const std::uint64_t key : keys) {
-            const WaitingRecord w = std::move(waiting_[key]);
-            write_decided(RecordKind::nfqueue, w.raw, w.fallback_time, w.number, w.original_length,
-                          nullptr);
+            write_waiting(waiting_[key], nullptr);
         }
         waiting_.clear();
     }

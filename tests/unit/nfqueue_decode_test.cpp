@@ -168,6 +168,24 @@ TEST(NfqueueDecode, PacketWithoutHeaderIsRefused) {
     m.u32(NFQA_MARK, 1);
     EXPECT_THROW(decode_nfqueue(m.record()), DecodeError);
     EXPECT_THROW(nfcap::nfqueue_packet_id(m.record()), DecodeError);
+    EXPECT_THROW(nfcap::nfqueue_packet_id_and_mark(m.record()), DecodeError);
+}
+
+TEST(NfqueueDecode, IdAndMarkAreReadAloneAsTheFullDecodeReadsThem) {
+    QueueMessage marked;
+    marked.header(41, 0x0800, 1).u32(NFQA_MARK, 0xabcd0001);
+    const auto both = nfcap::nfqueue_packet_id_and_mark(marked.record());
+    EXPECT_EQ(both.id, 41U);
+    EXPECT_EQ(both.mark, 0xabcd0001U);
+    EXPECT_EQ(both.mark, decode_nfqueue(marked.record()).mark);
+
+    QueueMessage unmarked;
+    unmarked.header(42, 0x0800, 1);
+    EXPECT_EQ(nfcap::nfqueue_packet_id_and_mark(unmarked.record()).mark, std::nullopt);
+
+    QueueMessage short_mark; // a mark attribute too short for its 4 bytes is refused
+    short_mark.header(43, 0x0800, 1).raw(NFQA_MARK, "ab", 2);
+    EXPECT_THROW(nfcap::nfqueue_packet_id_and_mark(short_mark.record()), DecodeError);
 }
 
 TEST(NfqueueDecode, TruncatedAttributesAreRefusedNotOverread) {

@@ -1,6 +1,7 @@
 // The recorder's bookkeeping when output fails, records never reach it, or are lost.
 #include "nflog_message.hpp"
 
+#include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/recorder.hpp>
 
 #include <gtest/gtest.h>
@@ -328,4 +329,73 @@ TEST(RecorderDecisions, EachRecordWaitsForItsDecisionAndARewriteAddsTheNewBytes)
     EXPECT_TRUE(has(lines[4], "id=4 verdict=unknown")) << lines[4];
     ASSERT_EQ(warnings.size(), 1U);
     EXPECT_TRUE(has(warnings[0], "1 held packet written without a decision")) << warnings[0];
+}
+
+TEST(RecorderDecisions, ADecodedPacketIsWrittenAsItsRecordWouldBe) {
+    // on_packet (a source that decoded the record already) writes what record() writes, and a
+    // held packet's record outlives the buffer it was decoded from.
+    const nfcap::Timestamp t{1700000000, 0};
+    const auto run = [&](bool decoded) {
+        nfcap::MemorySink sink;
+        nfcap::RecorderOptions options;
+        options.format = nfcap::OutputFormat::text;
+        nfcap::Recorder recorder(sink, options, nullptr, [](const std::string&) {});
+        recorder.add_source(nfcap::RecordKind::nfqueue, 5, true);
+        recorder.record_decisions(5);
+        for (std::uint32_t id = 1; id <= 3; ++id) {
+            auto raw = nfqueue_record(5, id);
+            if (decoded) {
+                const nfcap::Packet packet = nfcap::decode_nfqueue(raw);
+                recorder.on_packet(nfcap::RecordKind::nfqueue, packet, raw, t);
+            } else {
+                recorder.record(nfcap::RecordKind::nfqueue, raw, t);
+            }
+            std::fill(raw.begin(), raw.end(), std::byte{0xee}); // the receive buffer, reused
+        }
+        for (const std::uint32_t id : {3U, 1U, 2U}) {
+            nfcap::PacketDecision d;
+            d.queue = 5;
+            d.id = id;
+            d.by = nfcap::DecidedBy::later;
+            recorder.on_decision(d, t);
+        }
+        recorder.finish(t, t);
+        return lines_of(sink.data);
+    };
+    const auto by_record = run(false);
+    const auto by_packet = run(true);
+    ASSERT_EQ(by_packet.size(), 3U);
+    EXPECT_EQ(by_packet, by_record);
+    EXPECT_TRUE(has(by_packet[0], "id=3 verdict=accept decided=later")) << by_packet[0];
+}
+
+TEST(RecordRouter, HandsADecodedPacketToItsQueuesHandler) {
+    struct Counting final : nfcap::RecordHandler {
+        void on_record(std::span<const std::byte>, nfcap::Timestamp) override { ++records; }
+        void on_packet(nfcap::RecordKind, const nfcap::Packet& p, std::span<const std::byte>,
+                       nfcap::Timestamp) override {
+            ids.push_back(*p.packet_id);
+        }
+        int records = 0;
+        std::vector<std::uint32_t> ids;
+    };
+    struct Plain final : nfcap::RecordHandler { // no on_packet: the record comes undecoded
+        void on_record(std::span<const std::byte>, nfcap::Timestamp) override { ++records; }
+        int records = 0;
+    };
+    Counting five;
+    Plain six;
+    nfcap::RecordRouter router;
+    router.route(5, five);
+    router.route(6, six);
+    const auto a = nfqueue_record(5, 7);
+    const auto b = nfqueue_record(6, 8);
+    const auto c = nfqueue_record(9, 9);
+    router.on_packet(nfcap::RecordKind::nfqueue, nfcap::decode_nfqueue(a), a, {});
+    router.on_packet(nfcap::RecordKind::nfqueue, nfcap::decode_nfqueue(b), b, {});
+    router.on_packet(nfcap::RecordKind::nfqueue, nfcap::decode_nfqueue(c), c, {});
+    EXPECT_EQ(five.ids, std::vector<std::uint32_t>{7});
+    EXPECT_EQ(five.records, 0);
+    EXPECT_EQ(six.records, 1);
+    EXPECT_EQ(router.unrouted(), 1U);
 }
