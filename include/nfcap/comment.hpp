@@ -59,6 +59,11 @@ void append_comment(std::string& out, const Packet& packet, const CommentContext
 std::string_view write_comment(std::string& scratch, const Packet& packet,
                                const CommentContext& context);
 
+// Appends the comment's keys (every one the context does not leave out) as JSON object members,
+// `,"source":"nflog:1","hook":"input",...`, built from the packet as the comment is: a key of
+// KeyKind::number (metadata_keys.hpp) as a JSON number, every other as a JSON string.
+void append_json_fields(std::string& out, const Packet& packet, const CommentContext& context);
+
 // Appends `value`, quoted and escaped when the grammar requires it.
 void append_value(std::string& out, std::string_view value);
 

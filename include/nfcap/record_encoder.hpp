@@ -57,6 +57,9 @@ class RecordEncoder {
     // next call.
     std::string_view comment(const Packet& packet, const RecordContext& context,
                              bool leave_out_implied = false);
+    // What the comment of `packet` is written from (also the JSON output's keys).
+    CommentContext comment_context(const Packet& packet, const RecordContext& context,
+                                   bool leave_out_implied = false) const;
     // The record's time: the kernel's when it gave one, else the context's fallback.
     static Timestamp time(const Packet& packet, const RecordContext& context) {
         return packet.timestamp ? *packet.timestamp : context.fallback_time;

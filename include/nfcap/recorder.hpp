@@ -22,6 +22,10 @@
 
 namespace nfcap {
 
+namespace detail {
+class OutputWriter; // the output format's writer (internal)
+}
+
 // pcapng, or text for people and scripts (one line or one JSON object per record).
 enum class OutputFormat { pcapng, text, json, json_payload };
 
@@ -83,6 +87,9 @@ class Recorder final : public RecordHandler {
 
     // Writes the Section Header Block to the buffer. `names` may be null (replay).
     Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn);
+    ~Recorder() override;
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
 
     // Declares an interface block for a source up front (live capture, where the first
     // sequence number (0) or packet id (1) of a fresh binding is known). Replay declares
@@ -171,10 +178,6 @@ class Recorder final : public RecordHandler {
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
-    void append_statistics(const InterfaceCounters& counters, std::uint32_t id, Timestamp start,
-                           Timestamp end);
-    void append_all_statistics(Timestamp start, Timestamp end);
-    void append_json_statistics(); // one {"statistics":{...}} line per interface
     // Filter, encode and write one decoded record (the part of record() after the loss
     // accounting); `verdict` replaces the interface's verdict fragment when set.
     void write(const Packet& packet, std::span<const std::byte> raw, InterfaceCounters& counters,
@@ -203,6 +206,7 @@ class Recorder final : public RecordHandler {
     InterfaceNames* names_;
     Warn warn_;
     RecordEncoder encoder_;
+    std::unique_ptr<detail::OutputWriter> writer_; // pcapng, text or JSON
     std::unique_ptr<PacketFilter> filter_;
     ByteBuffer buffer_;
     std::vector<InterfaceCounters> interfaces_;
@@ -219,7 +223,6 @@ class Recorder final : public RecordHandler {
     void start_section(ByteBuffer& out); // section header and every interface block
     std::uint64_t file_bytes_ = 0;       // in the current file of a ring
     Timestamp file_start_;
-    std::string text_; // one text record, reused
     // record_decisions: decisions whose record has not come yet, and records (held packets)
     // whose decision has not, by decision_key.
     struct PendingDecision {

@@ -28,12 +28,16 @@ PacketSummary summarize(const Packet& packet);
 // written as \u00XX, so the result is valid JSON whatever the bytes.
 void append_json_string(std::string& out, std::string_view value);
 
-enum class TextStyle { line, json, json_payload };
+// Appends one line (ending in '\n') for `packet`, in the manner of tcpdump, ending in `comment`
+// (the record's metadata comment with every key); `time` is the record's time, shifted by
+// `utc_offset_seconds` for the printed time of day.
+void append_text_line(std::string& out, const Packet& packet, std::string_view comment,
+                      Timestamp time, long utc_offset_seconds);
 
-// Appends one line (ending in '\n') for `packet`. `comment` is the record's metadata comment
-// (as the pcapng file would carry it); `time` the record's time; `utc_offset_seconds` shifts
-// the printed time of day (text lines only; JSON times are UTC).
-void append_text_record(std::string& out, TextStyle style, const Packet& packet,
-                        std::string_view comment, Timestamp time, long utc_offset_seconds);
+// Appends one JSON object (and '\n') for `packet`: time (UTC), the metadata keys as the comment
+// writes them for `context` (append_json_fields), then addresses, protocol, ports, lengths and,
+// with `payload`, the payload in hex.
+void append_json_record(std::string& out, const Packet& packet, const CommentContext& context,
+                        Timestamp time, bool payload);
 
 } // namespace nfcap

@@ -1,5 +1,7 @@
 #include <nfcap/byte_reader.hpp>
 #include <nfcap/comment.hpp>
+#include <nfcap/metadata_keys.hpp>
+#include <nfcap/text_format.hpp>
 
 #include <algorithm>
 #include <array>
@@ -97,14 +99,22 @@ class Writer {
         std::memcpy(data_ + used_, s.data(), s.size());
         used_ += s.size();
     }
-    // A key with its separators, " name=", from a literal.
-    template <std::size_t N> void key(const char (&name)[N]) {
-        room(N + 1);
+    // A key with its separators, " name=".
+    void key(Key k) {
+        const std::string_view name = metadata_key(k).name;
+        room(name.size() + 2);
         char* const p = data_ + used_;
         p[0] = ' ';
-        std::memcpy(p + 1, name, N - 1);
-        p[N] = '=';
-        used_ += N + 1;
+        std::memcpy(p + 1, name.data(), name.size());
+        p[name.size() + 1] = '=';
+        used_ += name.size() + 2;
+    }
+    // The leading source token.
+    void source(std::string_view s) { put(s); }
+    // Keys written elsewhere already in the grammar (the NFQUEUE verdict fragment).
+    void fragment(std::string_view f) {
+        put(' ');
+        put(f);
     }
     template <typename T> void decimal(T value) {
         room(24);
@@ -202,9 +212,85 @@ class Writer {
     char* data_ = nullptr;
 };
 
-template <std::size_t N>
-void append_interface(Writer& out, const char (&name)[N], std::optional<std::uint32_t> index,
-                      InterfaceNames* names, Timestamp when) {
+// The comment's keys as JSON members, `,"name":value` each: a number for a KeyKind::number
+// key, a JSON string otherwise (of the value unescaped: the comment grammar's quoting is the
+// comment's, not JSON's). Values are gathered whole, then written.
+class JsonFields {
+  public:
+    explicit JsonFields(std::string& out) : out_(out) {}
+    JsonFields(const JsonFields&) = delete;
+    JsonFields& operator=(const JsonFields&) = delete;
+
+    void key(Key k) {
+        flush();
+        const MetadataKey& key = metadata_key(k);
+        open(key.name, key.kind);
+    }
+    void source(std::string_view s) {
+        key(Key::source);
+        put(s);
+    }
+    void fragment(std::string_view f) {
+        // "verdict=accept setmark=0x1/0xffffffff decided=later": unquoted key=value tokens.
+        while (!f.empty()) {
+            const std::size_t end = std::min(f.find(' '), f.size());
+            const std::string_view token = f.substr(0, end);
+            f.remove_prefix(std::min(end + 1, f.size()));
+            const std::size_t equals = token.find('=');
+            if (equals == std::string_view::npos) {
+                continue;
+            }
+            flush();
+            const std::string_view name = token.substr(0, equals);
+            const std::optional<Key> known = find_key(name);
+            open(name, known ? metadata_key(*known).kind : KeyKind::text);
+            put(token.substr(equals + 1));
+        }
+    }
+    void put(char c) { value_ += c; }
+    void put(std::string_view v) { value_ += v; }
+    void value(std::string_view v) { value_ += v; }
+    template <typename T> void decimal(T v) { Writer(value_).decimal(v); }
+    void hex(std::uint32_t v) { Writer(value_).hex(v); }
+    void hex4(std::uint16_t v) { Writer(value_).hex4(v); }
+    void hex_bytes(std::span<const std::byte> bytes, char separator) {
+        Writer(value_).hex_bytes(bytes, separator);
+    }
+    // Writes the last member.
+    void finish() { flush(); }
+
+  private:
+    void open(std::string_view name, KeyKind kind) {
+        name_ = name;
+        kind_ = kind;
+        open_ = true;
+    }
+    void flush() {
+        if (!open_) {
+            return;
+        }
+        out_ += ",\"";
+        out_ += name_;
+        out_ += "\":";
+        if (kind_ == KeyKind::number) {
+            out_ += value_;
+        } else {
+            append_json_string(out_, value_);
+        }
+        value_.clear();
+        open_ = false;
+    }
+
+    std::string& out_;
+    std::string value_;
+    std::string_view name_;
+    KeyKind kind_ = KeyKind::text;
+    bool open_ = false;
+};
+
+template <class Out>
+void append_interface(Out& out, Key name, std::optional<std::uint32_t> index, InterfaceNames* names,
+                      Timestamp when) {
     if (!index) {
         return;
     }
@@ -253,7 +339,7 @@ std::string_view conntrack_info_name(std::uint32_t info) {
 // NFQA_SKB_INFO flags: NFQA_SKB_CSUMNOTREADY (1), NFQA_SKB_GSO (2), NFQA_SKB_CSUM_NOTVERIFIED
 // (4). "csum-not-ready" is what explains a "bad checksum" in Wireshark on a locally generated
 // packet: the checksum is filled in later, by the NIC or the stack.
-void append_skb_info(Writer& out, std::uint32_t flags) {
+template <class Out> void append_skb_info(Out& out, std::uint32_t flags) {
     constexpr std::array<std::pair<std::uint32_t, std::string_view>, 3> names{
         {{1U, "csum-not-ready"}, {2U, "gso"}, {4U, "csum-not-verified"}}};
     bool first = true;
@@ -297,14 +383,15 @@ bool family_implied(const Packet& p) {
     return (p.family == Family::ipv4 && version == 4) || (p.family == Family::ipv6 && version == 6);
 }
 
-// The comment of `p`, key by key in the fixed order of the grammar.
-void write(Writer& out, const Packet& p, const CommentContext& context) {
+// The comment of `p`, key by key in the order of the key table (metadata_keys.hpp), to a
+// Writer (the comment) or JsonFields (the same keys as JSON members).
+template <class Out> void write(Out& out, const Packet& p, const CommentContext& context) {
     const bool implied = context.leave_out_implied;
     const bool hw_implied = implied && context.hw_in_link_header;
-    out.put(context.source);
+    out.source(context.source);
     if (p.has_packet_header) {
         const std::string_view hook = hook_name(p.family, p.hook);
-        out.key("hook");
+        out.key(Key::hook);
         if (hook.empty()) {
             out.decimal(p.hook);
         } else {
@@ -312,7 +399,7 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         }
     }
     if (!implied || !context.payload_is_frame || !family_implied(p)) {
-        out.key("family");
+        out.key(Key::family);
         if (const std::string_view family = family_name(p.family); !family.empty()) {
             out.put(family);
         } else {
@@ -320,43 +407,43 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
         }
     }
     if (p.has_prefix && !(implied && p.prefix.empty())) {
-        out.key("prefix");
+        out.key(Key::prefix);
         out.value(p.prefix);
     }
-    append_interface(out, "in", p.indev, context.names, context.time);
-    append_interface(out, "out", p.outdev, context.names, context.time);
-    append_interface(out, "physin", p.physindev, context.names, context.time);
-    append_interface(out, "physout", p.physoutdev, context.names, context.time);
+    append_interface(out, Key::in, p.indev, context.names, context.time);
+    append_interface(out, Key::out, p.outdev, context.names, context.time);
+    append_interface(out, Key::physin, p.physindev, context.names, context.time);
+    append_interface(out, Key::physout, p.physoutdev, context.names, context.time);
     if (p.uid) {
-        out.key("uid");
+        out.key(Key::uid);
         out.decimal(*p.uid);
     }
     if (p.gid) {
-        out.key("gid");
+        out.key(Key::gid);
         out.decimal(*p.gid);
     }
     if (p.mark) {
-        out.key("mark");
+        out.key(Key::mark);
         out.hex(*p.mark);
     }
     if (p.priority) {
-        out.key("priority");
+        out.key(Key::priority);
         out.decimal(*p.priority);
     }
     if (p.hwtype && !hw_implied) {
-        out.key("hwtype");
+        out.key(Key::hwtype);
         out.decimal(*p.hwtype);
     }
     if (p.hwaddr && p.hwaddr->length > 0 && !hw_implied) {
-        out.key("hwaddr");
+        out.key(Key::hwaddr);
         out.hex_bytes(p.hwaddr->view(), ':');
     }
     if (!p.hwheader.empty()) {
-        out.key("hwheader");
+        out.key(Key::hwheader);
         out.hex_bytes(p.hwheader, '\0');
     }
     if (p.vlan) {
-        out.key("vlan");
+        out.key(Key::vlan);
         out.hex4(p.vlan->proto);
         out.put('/');
         out.hex4(p.vlan->tci);
@@ -364,7 +451,7 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
     if (p.conntrack) {
         const Conntrack& ct = *p.conntrack;
         if (ct.info) {
-            out.key("ct");
+            out.key(Key::ct);
             const std::string_view name = conntrack_info_name(*ct.info);
             if (name.empty()) {
                 out.decimal(*ct.info);
@@ -373,60 +460,59 @@ void write(Writer& out, const Packet& p, const CommentContext& context) {
             }
         }
         if (ct.status) {
-            out.key("ctstatus");
+            out.key(Key::ctstatus);
             out.hex(*ct.status);
         }
         if (ct.mark) {
-            out.key("ctmark");
+            out.key(Key::ctmark);
             out.hex(*ct.mark);
         }
         if (ct.id) {
-            out.key("ctid");
+            out.key(Key::ctid);
             out.decimal(*ct.id);
         }
         if (ct.zone) {
-            out.key("ctzone");
+            out.key(Key::ctzone);
             out.decimal(*ct.zone);
         }
     }
     if (p.seq) {
-        out.key("seq");
+        out.key(Key::seq);
         out.decimal(*p.seq);
     }
     if (p.seq_global) {
-        out.key("seq_global");
+        out.key(Key::seq_global);
         out.decimal(*p.seq_global);
     }
     if (p.packet_id) {
-        out.key("id");
+        out.key(Key::id);
         out.decimal(*p.packet_id);
     }
     if (!context.verdict.empty()) {
-        out.put(' ');
-        out.put(context.verdict);
+        out.fragment(context.verdict);
     }
     if (p.skb_info && *p.skb_info != 0) {
-        out.key("skbinfo");
+        out.key(Key::skbinfo);
         append_skb_info(out, *p.skb_info);
     }
     if (!p.secctx.empty()) {
-        out.key("secctx");
+        out.key(Key::secctx);
         out.value(p.secctx);
     }
     if (!implied || context.timestamp_source != TimestampSource::kernel) {
-        out.key("ts");
+        out.key(Key::ts);
         out.put(timestamp_source_name(context.timestamp_source));
     }
     if (p.metadata_only) {
-        out.key("copy");
+        out.key(Key::copy);
         out.put("meta");
     }
     if (p.truncated()) {
-        out.key("trunc");
+        out.key(Key::trunc);
         out.decimal(p.original_length);
     }
     if (p.cut) {
-        out.key("truncated");
+        out.key(Key::truncated);
         out.decimal(p.cut->captured);
         out.put('/');
         out.decimal(p.cut->original);
@@ -449,6 +535,12 @@ std::string_view write_comment(std::string& scratch, const Packet& packet,
     Writer writer(scratch, true);
     write(writer, packet, context);
     return writer.written();
+}
+
+void append_json_fields(std::string& out, const Packet& packet, const CommentContext& context) {
+    JsonFields fields(out);
+    write(fields, packet, context);
+    fields.finish();
 }
 
 std::vector<std::pair<std::string, std::string>> parse_comment(std::string_view comment) {

@@ -117,15 +117,20 @@ std::uint32_t RecordEncoder::interface_snaplen() const {
     return 262144; // whole records: the TLV overhead varies, so use libpcap's maximum
 }
 
-std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context,
-                                        bool leave_out_implied) {
+CommentContext RecordEncoder::comment_context(const Packet& p, const RecordContext& context,
+                                              bool leave_out_implied) const {
     CommentContext c{context.source, context.names,
                      p.timestamp ? TimestampSource::kernel : context.fallback_source,
                      context.verdict, time(p, context)};
     c.leave_out_implied = leave_out_implied;
     c.hw_in_link_header = leave_out_implied && link_type_ == LinkType::linux_sll2;
     c.payload_is_frame = link_type_ == LinkType::linux_sll2 || link_type_ == LinkType::raw;
-    return write_comment(comment_, p, c);
+    return c;
+}
+
+std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context,
+                                        bool leave_out_implied) {
+    return write_comment(comment_, p, comment_context(p, context, leave_out_implied));
 }
 
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,

@@ -80,16 +80,6 @@ void transport(PacketSummary& s, unsigned protocol, std::span<const std::byte> p
     }
 }
 
-bool numeric_key(std::string_view key) {
-    for (const std::string_view k : {"uid", "gid", "seq", "seq_global", "id", "trunc", "priority",
-                                     "hwtype", "ctid", "ctzone"}) {
-        if (key == k) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void append_fraction(std::string& out, std::uint32_t nsec) {
     std::array<char, 10> digits{};
     for (int i = 8; i >= 0; --i) {
@@ -150,7 +140,7 @@ void append_line(std::string& out, const Packet& p, const PacketSummary& s,
 }
 
 void append_json(std::string& out, const Packet& p, const PacketSummary& s,
-                 std::string_view comment, Timestamp time, bool payload) {
+                 const CommentContext& context, Timestamp time, bool payload) {
     out += "{\"time\":\"";
     const std::time_t seconds = static_cast<std::time_t>(time.sec);
     std::tm parts{};
@@ -161,16 +151,7 @@ void append_json(std::string& out, const Packet& p, const PacketSummary& s,
     append_fraction(out, time.nsec);
     out += "Z\",\"epoch\":" + std::to_string(time.sec);
     append_fraction(out, time.nsec);
-    for (const auto& [key, value] : parse_comment(comment)) {
-        out += ',';
-        append_json_string(out, key);
-        out += ':';
-        if (numeric_key(key)) {
-            out += value;
-        } else {
-            append_json_string(out, value);
-        }
-    }
+    append_json_fields(out, p, context);
     out += ",\"network\":";
     append_json_string(out, s.network);
     if (!s.source.empty()) {
@@ -259,14 +240,14 @@ PacketSummary summarize(const Packet& p) {
     return s;
 }
 
-void append_text_record(std::string& out, TextStyle style, const Packet& packet,
-                        std::string_view comment, Timestamp time, long utc_offset_seconds) {
-    const PacketSummary summary = summarize(packet);
-    if (style == TextStyle::line) {
-        append_line(out, packet, summary, comment, time, utc_offset_seconds);
-    } else {
-        append_json(out, packet, summary, comment, time, style == TextStyle::json_payload);
-    }
+void append_text_line(std::string& out, const Packet& packet, std::string_view comment,
+                      Timestamp time, long utc_offset_seconds) {
+    append_line(out, packet, summarize(packet), comment, time, utc_offset_seconds);
+}
+
+void append_json_record(std::string& out, const Packet& packet, const CommentContext& context,
+                        Timestamp time, bool payload) {
+    append_json(out, packet, summarize(packet), context, time, payload);
 }
 
 } // namespace nfcap

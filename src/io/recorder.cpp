@@ -1,7 +1,8 @@
 #include <nfcap/nflog_decode.hpp>
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/recorder.hpp>
-#include <nfcap/version.hpp>
+
+#include "output_writer.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,18 +18,18 @@ constexpr std::size_t flush_threshold = 4U << 20U;
 
 Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn)
     : sink_(sink), options_(std::move(options)), names_(names), warn_(std::move(warn)),
-      encoder_(options_.link_type, options_.snaplen) {
+      encoder_(options_.link_type, options_.snaplen),
+      writer_(detail::make_output_writer(options_.format, encoder_, options_.utc_offset_seconds)) {
     if (!options_.filter.empty()) {
         filter_ = std::make_unique<PacketFilter>(options_.filter);
     }
     // No reservation up front: the buffer grows to the flush threshold once in a long capture
     // and keeps its capacity, while a short replay never touches 4 MiB (reserving it made each
     // fuzz_replay execution 2.3 times slower under ASan).
-    if (options_.format == OutputFormat::pcapng) {
-        const std::string application = std::string("nfcap ") + version;
-        append_section_header(buffer_, SectionHeader{application, {}, {}});
-    }
+    writer_->begin(buffer_);
 }
+
+Recorder::~Recorder() = default;
 
 InterfaceCounters& Recorder::add_source(RecordKind kind, std::uint16_t resource, bool fresh_binding,
                                         std::string verdict) {
@@ -65,8 +66,8 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     counters.kind = kind;
     counters.name = (nflog ? "nflog:" : "nfqueue:") + std::to_string(resource);
     counters.resource_id = resource;
-    if (options_.format == OutputFormat::pcapng && (!shared_interface() || interfaces_.empty())) {
-        append_interface_description(buffer_, interface_block(counters));
+    if (!shared_interface() || interfaces_.empty()) {
+        writer_->add_interface(buffer_, interface_block(counters));
     }
     id = shared_interface() ? 0U : static_cast<std::uint32_t>(interfaces_.size());
     interfaces_.push_back(std::move(counters));
@@ -225,17 +226,8 @@ void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
     if (counters.pending_drops != 0) {
         context.dropcount = counters.pending_drops;
     }
-    if (options_.format != OutputFormat::pcapng) {
-        text_.clear();
-        const TextStyle style = options_.format == OutputFormat::text   ? TextStyle::line
-                                : options_.format == OutputFormat::json ? TextStyle::json
-                                                                        : TextStyle::json_payload;
-        append_text_record(text_, style, packet, encoder_.comment(packet, context),
-                           RecordEncoder::time(packet, context), options_.utc_offset_seconds);
-        const auto* bytes = reinterpret_cast<const std::byte*>(text_.data());
-        buffer_.insert(buffer_.end(), bytes, bytes + text_.size());
-    } else if (const EncodeResult result = encode(packet, raw, context, counters, number);
-               result == EncodeResult::skipped) {
+    if (const EncodeResult result = encode(packet, raw, context, counters, number);
+        result == EncodeResult::skipped) {
         return;
     } else if (result == EncodeResult::unsupported) {
         if (counters.unsupported++ == 0) {
@@ -263,7 +255,7 @@ EncodeResult Recorder::encode(const Packet& packet, std::span<const std::byte> r
                               const RecordContext& context, InterfaceCounters& counters,
                               std::uint64_t number) {
     try {
-        return encoder_.append(buffer_, packet, raw, context);
+        return writer_->append(buffer_, packet, raw, context);
     } catch (const EncodeError& e) {
         // A record the file format cannot hold (a time before 1970, lengths past 2^32): it is
         // skipped like a malformed one, and the file stays valid.
@@ -291,10 +283,9 @@ void Recorder::count_unreadable(const std::string& why) {
 }
 
 void Recorder::start_section(ByteBuffer& out) {
-    const std::string application = std::string("nfcap ") + version;
-    append_section_header(out, SectionHeader{application, {}, {}});
+    writer_->begin(out);
     for (const auto& c : interfaces_) {
-        append_interface_description(out, interface_block(c));
+        writer_->add_interface(out, interface_block(c));
         if (shared_interface()) {
             break;
         }
@@ -318,9 +309,7 @@ void Recorder::flush() {
         // A new reader: it gets a stream of its own, with fresh section and interface blocks.
         waiting_for_reader_ = false;
         ByteBuffer fresh;
-        if (options_.format == OutputFormat::pcapng) {
-            start_section(fresh);
-        }
+        start_section(fresh);
         fresh.insert(fresh.end(), buffer_.begin(), buffer_.end());
         buffer_.swap(fresh);
     }
@@ -366,7 +355,7 @@ void Recorder::flush() {
 }
 
 void Recorder::rotate(Timestamp now) {
-    if (options_.format != OutputFormat::pcapng) {
+    if (!writer_->has_sections()) {
         return;
     }
     if (output_error_) {
@@ -375,7 +364,8 @@ void Recorder::rotate(Timestamp now) {
         flush();
         return;
     }
-    append_all_statistics(file_start_, now);
+    writer_->end(buffer_, interfaces_,
+                 detail::RecordingEnd{file_start_, now, live_, shared_interface()});
     flush();
     if (!sink_.rotate()) {
         return;
@@ -393,10 +383,6 @@ InterfaceDescription Recorder::interface_block(const InterfaceCounters& c) {
         return InterfaceDescription{
             options_.link_type, encoder_.interface_snaplen(), "nfcap",
             "every source (LINKTYPE_RAW); each record's comment names its source"};
-    }
-    if (c.name == "nfcap") {
-        return InterfaceDescription{options_.link_type, encoder_.interface_snaplen(), c.name,
-                                    "no records"};
     }
     description_ = (c.kind == RecordKind::nflog ? "NFLOG group " : "NFQUEUE queue ") +
                    std::to_string(c.resource_id) + " (" +
@@ -425,53 +411,8 @@ void Recorder::finish(Timestamp start, Timestamp end) {
     if (options_.rotate_bytes != 0 || file_start_ != Timestamp{}) {
         start = file_start_; // a ring's last file covers its own span
     }
-    if (options_.format == OutputFormat::pcapng) {
-        if (interfaces_.empty()) {
-            // Nothing arrived (an empty recording): readers need at least one interface block.
-            InterfaceCounters none;
-            none.name = "nfcap";
-            append_interface_description(buffer_, interface_block(none));
-        }
-        append_all_statistics(start, end);
-    } else if (options_.format != OutputFormat::text) {
-        append_json_statistics();
-    }
+    writer_->end(buffer_, interfaces_, detail::RecordingEnd{start, end, live_, shared_interface()});
     flush();
-}
-
-void Recorder::append_json_statistics() {
-    for (const auto& c : interfaces_) {
-        std::string line = "{\"statistics\":{\"interface\":\"" + c.name + "\"";
-        const auto number = [&line](const char* key, std::uint64_t value) {
-            line += std::string(",\"") + key + "\":" + std::to_string(value);
-        };
-        number("received", c.received);
-        number("written", c.written);
-        number("filtered", c.filtered);
-        number("malformed", c.malformed);
-        number("truncated", c.truncated);
-        number("lost", c.total_lost());
-        // A replay sees only the gaps of the recording's sequence numbers, if it has any.
-        line += std::string(",\"lost_exact\":") +
-                (live_ && c.certainty == LossCertainty::exact ? "true" : "false");
-        number("lost_in_gaps", c.lost);
-        if (c.kind == RecordKind::nfqueue) {
-            number("lost_after_last", c.lost_after_last);
-            number("dropped_by_kernel_queue", c.kernel_dropped);
-        } else {
-            number("lost_unseen_at_least", c.unseen);
-        }
-        number("not_written", c.not_written);
-        line += ",\"loss\":";
-        append_json_string(line, live_
-                                     ? loss_statement(c)
-                                     : std::to_string(c.lost) +
-                                           " missing in sequence gaps (lost when the recording "
-                                           "was made; loss after its last record cannot be seen)");
-        line += "}}\n";
-        const auto* bytes = reinterpret_cast<const std::byte*>(line.data());
-        buffer_.insert(buffer_.end(), bytes, bytes + line.size());
-    }
 }
 
 InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces) {
@@ -518,54 +459,6 @@ std::string loss_statement(const InterfaceCounters& c) {
         text += "; " + std::to_string(c.not_written) + " more received but not written";
     }
     return text;
-}
-
-void Recorder::append_all_statistics(Timestamp start, Timestamp end) {
-    if (!shared_interface()) {
-        for (std::size_t i = 0; i < interfaces_.size(); ++i) {
-            append_statistics(interfaces_[i], static_cast<std::uint32_t>(i), start, end);
-        }
-        return;
-    }
-    if (interfaces_.empty()) {
-        return;
-    }
-    // The one shared interface counts for every source.
-    const InterfaceCounters all = sum_of(interfaces_);
-    append_statistics(all, 0, start, end);
-}
-
-void Recorder::append_statistics(const InterfaceCounters& c, std::uint32_t id, Timestamp start,
-                                 Timestamp end) {
-    // Times come from the records of a replayed file, which may hold anything: only times pcapng
-    // can carry are written.
-    const auto representable = [](Timestamp t) {
-        constexpr std::int64_t max_seconds = 18'446'744'072; // 64 bits of nanoseconds
-        return t.sec >= 0 && t.sec <= max_seconds && t.nsec < 1'000'000'000U;
-    };
-    InterfaceStatistics isb;
-    isb.interface_id = id;
-    isb.timestamp = representable(end) ? end : Timestamp{};
-    if (representable(start)) {
-        isb.start_time = start;
-    }
-    if (representable(end)) {
-        isb.end_time = end;
-    }
-    // isb_ifrecv: every record the kernel numbered or queued (those nfcap received, those it
-    // received but could not hand to the writer, those lost); isb_ifdrop: the kernel's loss,
-    // with a comment saying whether it is exact (live capture only: a replay knows no more than
-    // the recording's own sequence gaps).
-    isb.received = c.received + c.not_written + c.total_lost();
-    isb.dropped = c.total_lost();
-    isb.filter_accepted = c.received - c.filtered - c.malformed;
-    isb.delivered = c.written;
-    std::string comment;
-    if (live_) {
-        comment = loss_statement(c);
-        isb.comment = comment;
-    }
-    append_interface_statistics(buffer_, isb);
 }
 
 } // namespace nfcap

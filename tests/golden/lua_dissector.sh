@@ -375,4 +375,22 @@ else
     echo "note: NFQUEUE replay check skipped: $(printf '%s; ' "${why[@]}")"
 fi
 
+# The plugin declares a field for every key of nfcap's metadata key table, of the table's type,
+# as tshark registers it.
+if [[ -x ${NFCAP_METADATA_KEYS:-} ]]; then
+    tshark_clean -G fields -X "lua_script:$lua" >"$tmp/fields" 2>/dev/null \
+        || fail "tshark -G fields with the plugin failed"
+    "$NFCAP_METADATA_KEYS" >"$tmp/keys" || fail "$NFCAP_METADATA_KEYS failed"
+    [[ $(wc -l <"$tmp/keys") -ge 30 ]] || fail "the key table lists only $(wc -l <"$tmp/keys") keys"
+    while IFS=$'\t' read -r key kind lua_type; do
+        want="FT_${lua_type^^}"
+        got=$(awk -F'\t' -v f="nfcap.$key" '$1 == "F" && $3 == f { print $4 }' "$tmp/fields")
+        [[ $got == "$want" ]] \
+            || fail "key $key ($kind): the plugin's field nfcap.$key is '${got:-missing}', the key table says $want"
+    done <"$tmp/keys"
+    pass
+else
+    echo "note: key table check skipped: NFCAP_METADATA_KEYS does not name an executable"
+fi
+
 echo "$passed passed, 0 failed"

@@ -1,0 +1,184 @@
+#include "output_writer.hpp"
+
+#include <nfcap/pcapng.hpp>
+#include <nfcap/text_format.hpp>
+#include <nfcap/version.hpp>
+
+namespace nfcap::detail {
+namespace {
+
+void append_text(ByteBuffer& out, const std::string& text) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());
+    out.insert(out.end(), bytes, bytes + text.size());
+}
+
+class PcapngWriter final : public OutputWriter {
+  public:
+    explicit PcapngWriter(RecordEncoder& encoder) : encoder_(encoder) {}
+
+    void begin(ByteBuffer& out) override {
+        append_section_header(out, SectionHeader{std::string("nfcap ") + version, {}, {}});
+    }
+    void add_interface(ByteBuffer& out, const InterfaceDescription& interface) override {
+        append_interface_description(out, interface);
+    }
+    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> raw,
+                        const RecordContext& context) override {
+        return encoder_.append(out, packet, raw, context);
+    }
+    void end(ByteBuffer& out, const std::vector<InterfaceCounters>& interfaces,
+             const RecordingEnd& how) override {
+        if (interfaces.empty()) {
+            // Nothing arrived (an empty recording): readers need at least one interface block.
+            append_interface_description(out, InterfaceDescription{encoder_.link_type(),
+                                                                   encoder_.interface_snaplen(),
+                                                                   "nfcap", "no records"});
+            return;
+        }
+        if (how.shared_interface) { // the one shared interface counts for every source
+            statistics(out, sum_of(interfaces), 0, how);
+            return;
+        }
+        for (std::size_t i = 0; i < interfaces.size(); ++i) {
+            statistics(out, interfaces[i], static_cast<std::uint32_t>(i), how);
+        }
+    }
+    bool has_sections() const override { return true; }
+
+  private:
+    static void statistics(ByteBuffer& out, const InterfaceCounters& c, std::uint32_t id,
+                           const RecordingEnd& how) {
+        // Times come from the records of a replayed file, which may hold anything: only times
+        // pcapng can carry are written.
+        const auto representable = [](Timestamp t) {
+            constexpr std::int64_t max_seconds = 18'446'744'072; // 64 bits of nanoseconds
+            return t.sec >= 0 && t.sec <= max_seconds && t.nsec < 1'000'000'000U;
+        };
+        InterfaceStatistics isb;
+        isb.interface_id = id;
+        isb.timestamp = representable(how.end) ? how.end : Timestamp{};
+        if (representable(how.start)) {
+            isb.start_time = how.start;
+        }
+        if (representable(how.end)) {
+            isb.end_time = how.end;
+        }
+        // isb_ifrecv: every record the kernel numbered or queued (those nfcap received, those
+        // it received but could not hand to the writer, those lost); isb_ifdrop: the kernel's
+        // loss, with a comment saying whether it is exact (live capture only: a replay knows
+        // no more than the recording's own sequence gaps).
+        isb.received = c.received + c.not_written + c.total_lost();
+        isb.dropped = c.total_lost();
+        isb.filter_accepted = c.received - c.filtered - c.malformed;
+        isb.delivered = c.written;
+        std::string comment;
+        if (how.live) {
+            comment = loss_statement(c);
+            isb.comment = comment;
+        }
+        append_interface_statistics(out, isb);
+    }
+
+    RecordEncoder& encoder_;
+};
+
+// One line per record in the manner of tcpdump; nothing else.
+class TextWriter final : public OutputWriter {
+  public:
+    TextWriter(RecordEncoder& encoder, long utc_offset_seconds)
+        : encoder_(encoder), utc_offset_seconds_(utc_offset_seconds) {}
+    void begin(ByteBuffer& /*out*/) override {}
+    void add_interface(ByteBuffer& /*out*/, const InterfaceDescription& /*interface*/) override {}
+    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> /*raw*/,
+                        const RecordContext& context) override {
+        text_.clear();
+        append_text_line(text_, packet, encoder_.comment(packet, context),
+                         RecordEncoder::time(packet, context), utc_offset_seconds_);
+        append_text(out, text_);
+        return EncodeResult::written;
+    }
+    void end(ByteBuffer& /*out*/, const std::vector<InterfaceCounters>& /*interfaces*/,
+             const RecordingEnd& /*how*/) override {}
+    bool has_sections() const override { return false; }
+
+  private:
+    RecordEncoder& encoder_;
+    long utc_offset_seconds_;
+    std::string text_;
+};
+
+// One JSON object per record, then one {"statistics":{...}} line per interface.
+class JsonWriter final : public OutputWriter {
+  public:
+    JsonWriter(RecordEncoder& encoder, bool payload) : encoder_(encoder), payload_(payload) {}
+    void begin(ByteBuffer& /*out*/) override {}
+    void add_interface(ByteBuffer& /*out*/, const InterfaceDescription& /*interface*/) override {}
+    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> /*raw*/,
+                        const RecordContext& context) override {
+        text_.clear();
+        append_json_record(text_, packet, encoder_.comment_context(packet, context),
+                           RecordEncoder::time(packet, context), payload_);
+        append_text(out, text_);
+        return EncodeResult::written;
+    }
+    void end(ByteBuffer& out, const std::vector<InterfaceCounters>& interfaces,
+             const RecordingEnd& how) override {
+        for (const auto& c : interfaces) {
+            std::string line = "{\"statistics\":{\"interface\":\"" + c.name + "\"";
+            const auto number = [&line](const char* key, std::uint64_t value) {
+                line += std::string(",\"") + key + "\":" + std::to_string(value);
+            };
+            number("received", c.received);
+            number("written", c.written);
+            number("filtered", c.filtered);
+            number("malformed", c.malformed);
+            number("truncated", c.truncated);
+            number("lost", c.total_lost());
+            // A replay sees only the gaps of the recording's sequence numbers, if it has any.
+            line += std::string(",\"lost_exact\":") +
+                    (how.live && c.certainty == LossCertainty::exact ? "true" : "false");
+            number("lost_in_gaps", c.lost);
+            if (c.kind == RecordKind::nfqueue) {
+                number("lost_after_last", c.lost_after_last);
+                number("dropped_by_kernel_queue", c.kernel_dropped);
+            } else {
+                number("lost_unseen_at_least", c.unseen);
+            }
+            number("not_written", c.not_written);
+            line += ",\"loss\":";
+            append_json_string(line, how.live
+                                         ? loss_statement(c)
+                                         : std::to_string(c.lost) +
+                                               " missing in sequence gaps (lost when the "
+                                               "recording was made; loss after its last record "
+                                               "cannot be seen)");
+            line += "}}\n";
+            append_text(out, line);
+        }
+    }
+    bool has_sections() const override { return false; }
+
+  private:
+    RecordEncoder& encoder_;
+    bool payload_;
+    std::string text_;
+};
+
+} // namespace
+
+std::unique_ptr<OutputWriter> make_output_writer(OutputFormat format, RecordEncoder& encoder,
+                                                 long utc_offset_seconds) {
+    switch (format) {
+    case OutputFormat::text:
+        return std::make_unique<TextWriter>(encoder, utc_offset_seconds);
+    case OutputFormat::json:
+        return std::make_unique<JsonWriter>(encoder, false);
+    case OutputFormat::json_payload:
+        return std::make_unique<JsonWriter>(encoder, true);
+    case OutputFormat::pcapng:
+        break;
+    }
+    return std::make_unique<PcapngWriter>(encoder);
+}
+
+} // namespace nfcap::detail
