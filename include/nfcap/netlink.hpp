@@ -1,7 +1,7 @@
 #pragma once
 // Splitting a datagram of netlink messages into the netfilter records nfcap reads. Pure.
 
-#include <nfcap/byte_reader.hpp>
+#include <nfcap/packet.hpp>
 
 #include <cstddef>
 #include <cstdint>

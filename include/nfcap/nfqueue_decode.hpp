@@ -1,7 +1,6 @@
 #pragma once
 // NFQUEUE packet decoder: pure, no I/O.
 
-#include <nfcap/byte_reader.hpp>
 #include <nfcap/packet.hpp>
 
 #include <cstddef>

@@ -7,9 +7,16 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string_view>
 
 namespace nfcap {
+
+// A record (netlink message, TLV, file record) that does not follow its format.
+class DecodeError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
 
 // Protocol family of the record (nfgenmsg.nfgen_family): it decides how `hook` is named.
 enum class Family : std::uint8_t {

@@ -10,7 +10,6 @@
 #include <nfcap/pcapng.hpp>
 #include <nfcap/record_encoder.hpp>
 #include <nfcap/sink.hpp>
-#include <nfcap/text_format.hpp>
 
 #include <cstdint>
 #include <functional>

@@ -16,7 +16,6 @@
 // LINKTYPE_NFLOG records come back with their TLV headers in host order, whatever the file's
 // byte order (they are stored in the writer's), as libpcap and Wireshark read them.
 
-#include <nfcap/byte_reader.hpp>
 #include <nfcap/packet.hpp>
 
 #include <bit>

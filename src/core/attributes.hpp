@@ -2,7 +2,7 @@
 // Walking netlink attributes (struct nlattr: u16 length, u16 type, value, padding to 4 bytes)
 // over a bounds-checked reader. Internal to nfcap_core; shared by the NFLOG and NFQUEUE decoders.
 
-#include <nfcap/byte_reader.hpp>
+#include "byte_reader.hpp"
 
 #include <bit>
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include <nfcap/byte_reader.hpp>
+#include "byte_reader.hpp"
 
 namespace nfcap {
 

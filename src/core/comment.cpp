@@ -1,7 +1,7 @@
-#include <nfcap/byte_reader.hpp>
+#include "byte_reader.hpp"
+#include "text_format.hpp"
 #include <nfcap/comment.hpp>
 #include <nfcap/metadata_keys.hpp>
-#include <nfcap/text_format.hpp>
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,7 @@
 // The conntrack adapter: the only file of nfcap_core that knows CTA_* numbers.
+
 #include "common_attributes.hpp"
+#include "byte_reader.hpp"
 
 #include "attributes.hpp"
 

@@ -1,6 +1,8 @@
 // Netlink message framing and the netfilter subsystem numbers nfcap reads.
 #include <nfcap/netlink.hpp>
 
+#include "byte_reader.hpp"
+
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netfilter/nfnetlink_queue.h>

@@ -1,6 +1,8 @@
 // The NFLOG adapter: the only file of nfcap_core that knows NFULA_* numbers.
 #include <nfcap/nflog_decode.hpp>
 
+#include "byte_reader.hpp"
+
 #include "attributes.hpp"
 #include "common_attributes.hpp"
 

@@ -1,6 +1,8 @@
 // The NFQUEUE adapter: the only file of nfcap_core that knows NFQA_* numbers.
 #include <nfcap/nfqueue_decode.hpp>
 
+#include "byte_reader.hpp"
+
 #include "attributes.hpp"
 #include "common_attributes.hpp"
 

@@ -1,5 +1,7 @@
 #include <nfcap/recording_reader.hpp>
 
+#include "byte_reader.hpp"
+
 #include "pcapng_format.hpp"
 
 #include <algorithm>

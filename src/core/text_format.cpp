@@ -1,6 +1,6 @@
-#include <nfcap/byte_reader.hpp>
+#include "text_format.hpp"
+#include "byte_reader.hpp"
 #include <nfcap/comment.hpp>
-#include <nfcap/text_format.hpp>
 
 #include <arpa/inet.h>
 

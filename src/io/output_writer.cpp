@@ -1,7 +1,8 @@
 #include "output_writer.hpp"
 
+#include "../core/text_format.hpp"
+
 #include <nfcap/pcapng.hpp>
-#include <nfcap/text_format.hpp>
 #include <nfcap/version.hpp>
 
 namespace nfcap::detail {

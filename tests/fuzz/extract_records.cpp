@@ -8,7 +8,7 @@
 // (after the 16-byte nlmsghdr) go to NFLOG_DIR and NFQUEUE_DIR. Other link types are skipped.
 // Files are named <recording>-<record>-<message>. Exit status: 0 success, 1 failure.
 
-#include <nfcap/byte_reader.hpp>
+#include <nfcap/packet.hpp>
 #include <nfcap/netlink.hpp>
 
 #include <pcap/pcap.h>

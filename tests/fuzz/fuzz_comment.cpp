@@ -7,7 +7,7 @@
 //      valid UTF-8 without control bytes.
 #include "output_checks.hpp"
 
-#include <nfcap/byte_reader.hpp>
+#include <nfcap/packet.hpp>
 #include <nfcap/comment.hpp>
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 #include "output_checks.hpp"
 
-#include <nfcap/byte_reader.hpp>
+#include <nfcap/packet.hpp>
 #include <nfcap/comment.hpp>
 #include <nfcap/record_encoder.hpp>
 

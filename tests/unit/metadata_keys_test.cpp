@@ -7,7 +7,7 @@
 #include <nfcap/comment.hpp>
 #include <nfcap/metadata_keys.hpp>
 #include <nfcap/nflog_decode.hpp>
-#include <nfcap/text_format.hpp>
+#include "text_format.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,9 @@
 #pragma once
-// The one bounds-checked reader for wire data. Every read that would run past the end throws
+// Internal to nfcap_core. The one bounds-checked reader for wire data. Every read that would run past the end throws
 // DecodeError; nothing casts structs over untrusted bytes. The reads are inline: decoding a
 // record makes a few dozen of them, and an out-of-line call each cost a third of replay's time.
+
+#include <nfcap/packet.hpp>
 
 #include <bit>
 #include <cstddef>
@@ -12,12 +14,6 @@
 #include <string>
 
 namespace nfcap {
-
-// A record (netlink message, TLV, file record) that does not follow its format.
-class DecodeError : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
 
 class ByteReader {
   public:
