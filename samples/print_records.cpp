@@ -25,13 +25,17 @@ class Printer final : public nfcap::RecordHandler {
             const nfcap::Packet packet = nfcap::decode_nflog(record);
             const std::string source = "nflog:" + std::to_string(packet.resource_id);
             line_.clear();
+            const nfcap::Timestamp when = packet.timestamp.value_or(received);
+            if (names_ != nullptr) {
+                nfcap::resolve_names(resolved_, packet, *names_, when);
+            }
             nfcap::append_comment(line_, packet,
                                   {source,
-                                   names_,
+                                   names_ != nullptr ? &resolved_ : nullptr,
                                    packet.timestamp ? nfcap::TimestampSource::kernel
                                                     : nfcap::TimestampSource::receive,
                                    {},
-                                   packet.timestamp.value_or(received)});
+                                   when});
             std::cout << line_ << " len=" << packet.original_length << '\n';
         } catch (const nfcap::DecodeError& e) {
             std::cout << "malformed record: " << e.what() << '\n';
@@ -40,6 +44,7 @@ class Printer final : public nfcap::RecordHandler {
 
   private:
     nfcap::InterfaceNames* names_;
+    nfcap::InterfaceNamesOf resolved_; // names as of the record's time, reused
     std::string line_;
 };
 

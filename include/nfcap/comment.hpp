@@ -27,14 +27,26 @@ class InterfaceNames {
     virtual std::string_view name(std::uint32_t ifindex, Timestamp when) = 0;
 };
 
+// The names of a packet's interfaces; empty where the packet has no such interface or the
+// name is unknown.
+struct InterfaceNamesOf {
+    std::string indev, outdev, physindev, physoutdev;
+};
+
+// Resolves the names of `packet`'s interfaces as of `when` (the record's time: the kernel's
+// timestamp, else the time nfcap received it) into `into`, reusing its strings. Names are
+// resolved before a record is encoded: the encoders take them as data.
+void resolve_names(InterfaceNamesOf& into, const Packet& packet, InterfaceNames& names,
+                   Timestamp when);
+
 struct CommentContext {
-    std::string_view source;         // "nflog:123"
-    InterfaceNames* names = nullptr; // null: interfaces are written as bare indices
+    std::string_view source;                 // "nflog:123"
+    const InterfaceNamesOf* names = nullptr; // resolved; null: interfaces as bare indices
     TimestampSource timestamp_source = TimestampSource::kernel;
     // NFQUEUE: the verdict given, already in the grammar ("verdict=accept setmark=0x10/0xff");
     // empty for NFLOG records and replays.
     std::string_view verdict;
-    // The record's time (the kernel's, else the receive time): names are resolved as of then.
+    // The record's time (the kernel's, else the receive time).
     Timestamp time;
     // What a pcapng record states elsewhere is left out of its comment (README, "The metadata
     // comment", Keys left out): `family` when the payload's IP version says it, an empty

@@ -19,9 +19,9 @@ enum class EncodeResult { written, unsupported, skipped };
 // Everything about one record that does not come from the record itself.
 struct RecordContext {
     std::uint32_t interface_id = 0;
-    std::string_view source;         // "nflog:123", first token of the comment
-    InterfaceNames* names = nullptr; // null: interfaces appear as bare indices
-    Timestamp fallback_time;         // used when the kernel gave no timestamp
+    std::string_view source;                 // "nflog:123", first token of the comment
+    const InterfaceNamesOf* names = nullptr; // resolved (resolve_names); null: bare indices
+    Timestamp fallback_time;                 // used when the kernel gave no timestamp
     TimestampSource fallback_source = TimestampSource::receive;
     std::optional<std::uint64_t> dropcount; // records lost just before this one
     std::optional<std::uint64_t> packet_id; // overrides the record's NFQUEUE packet id

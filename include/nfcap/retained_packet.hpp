@@ -13,12 +13,6 @@
 
 namespace nfcap {
 
-// The names of a packet's interfaces; empty where the packet has no such interface or the
-// name is unknown.
-struct InterfaceNamesOf {
-    std::string indev, outdev, physindev, physoutdev;
-};
-
 class RetainedPacket {
   public:
     RetainedPacket() = default;

@@ -289,14 +289,14 @@ class JsonFields {
 };
 
 template <class Out>
-void append_interface(Out& out, Key name, std::optional<std::uint32_t> index, InterfaceNames* names,
-                      Timestamp when) {
+void append_interface(Out& out, Key name, std::optional<std::uint32_t> index,
+                      const InterfaceNamesOf* names, const std::string InterfaceNamesOf::*which) {
     if (!index) {
         return;
     }
     out.key(name);
     if (names != nullptr) {
-        const std::string_view resolved = names->name(*index, when);
+        const std::string& resolved = names->*which;
         if (!resolved.empty()) {
             // A name that needs quoting gets the whole value quoted: "name/index".
             if (needs_quotes(resolved)) {
@@ -410,10 +410,10 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
         out.key(Key::prefix);
         out.value(p.prefix);
     }
-    append_interface(out, Key::in, p.indev, context.names, context.time);
-    append_interface(out, Key::out, p.outdev, context.names, context.time);
-    append_interface(out, Key::physin, p.physindev, context.names, context.time);
-    append_interface(out, Key::physout, p.physoutdev, context.names, context.time);
+    append_interface(out, Key::in, p.indev, context.names, &InterfaceNamesOf::indev);
+    append_interface(out, Key::out, p.outdev, context.names, &InterfaceNamesOf::outdev);
+    append_interface(out, Key::physin, p.physindev, context.names, &InterfaceNamesOf::physindev);
+    append_interface(out, Key::physout, p.physoutdev, context.names, &InterfaceNamesOf::physoutdev);
     if (p.uid) {
         out.key(Key::uid);
         out.decimal(*p.uid);
@@ -520,6 +520,21 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
 }
 
 } // namespace
+
+void resolve_names(InterfaceNamesOf& into, const Packet& packet, InterfaceNames& names,
+                   Timestamp when) {
+    const auto one = [&](std::string& name, const std::optional<std::uint32_t>& index) {
+        if (index) {
+            name.assign(names.name(*index, when)); // each view is copied before the next call
+        } else {
+            name.clear();
+        }
+    };
+    one(into.indev, packet.indev);
+    one(into.outdev, packet.outdev);
+    one(into.physindev, packet.physindev);
+    one(into.physoutdev, packet.physoutdev);
+}
 
 void append_value(std::string& out, std::string_view value) {
     Writer(out).value(value);

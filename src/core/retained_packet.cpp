@@ -6,11 +6,6 @@
 namespace nfcap {
 namespace {
 
-std::string name_of(InterfaceNames* names, const std::optional<std::uint32_t>& ifindex,
-                    Timestamp when) {
-    return names != nullptr && ifindex ? std::string(names->name(*ifindex, when)) : std::string();
-}
-
 std::span<const std::byte> as_bytes(std::string_view text) {
     return {reinterpret_cast<const std::byte*>(text.data()), text.size()}; // same object bytes
 }
@@ -40,10 +35,7 @@ RetainedPacket::RetainedPacket(const Packet& packet, InterfaceNames* names, Time
     packet_.prefix = {reinterpret_cast<const char*>(copies[2].data()), copies[2].size()};
     packet_.secctx = {reinterpret_cast<const char*>(copies[3].data()), copies[3].size()};
     if (names != nullptr) {
-        names_.indev = name_of(names, packet.indev, when);
-        names_.outdev = name_of(names, packet.outdev, when);
-        names_.physindev = name_of(names, packet.physindev, when);
-        names_.physoutdev = name_of(names, packet.physoutdev, when);
+        resolve_names(names_, packet, *names, when);
     }
 }
 

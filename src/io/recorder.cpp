@@ -219,7 +219,11 @@ void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
     RecordContext context;
     context.interface_id = id;
     context.source = counters.name;
-    context.names = names_;
+    if (names_ != nullptr) { // resolved as of the record's time, before it is encoded
+        resolve_names(resolved_names_, packet, *names_,
+                      packet.timestamp ? *packet.timestamp : fallback_time);
+        context.names = &resolved_names_;
+    }
     context.fallback_time = fallback_time;
     context.fallback_source = options_.fallback_source;
     context.verdict = verdict != nullptr ? *verdict : counters.verdict;

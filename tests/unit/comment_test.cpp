@@ -27,9 +27,15 @@ class FixedNames final : public nfcap::InterfaceNames {
 
 std::string comment_for(const NflogMessage& m, nfcap::InterfaceNames* names,
                         nfcap::TimestampSource source = nfcap::TimestampSource::kernel) {
+    const nfcap::Packet packet = nfcap::decode_nflog(m.record());
+    nfcap::InterfaceNamesOf resolved;
+    if (names != nullptr) {
+        nfcap::resolve_names(resolved, packet, *names, nfcap::Timestamp{});
+    }
     std::string out;
-    append_comment(out, nfcap::decode_nflog(m.record()),
-                   {"nflog:123", names, source, {}, nfcap::Timestamp{}});
+    append_comment(
+        out, packet,
+        {"nflog:123", names != nullptr ? &resolved : nullptr, source, {}, nfcap::Timestamp{}});
     return out;
 }
 

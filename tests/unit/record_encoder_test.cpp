@@ -227,41 +227,21 @@ TEST(RecordEncoder, DirectionDropcountAndPacketIdBecomeOptions) {
     EXPECT_TRUE(numbers.count(1)) << "opt_comment";
 }
 
-namespace {
-
-// Remembers the time each name was asked for.
-class TimedNames final : public nfcap::InterfaceNames {
-  public:
-    std::string_view name(std::uint32_t, nfcap::Timestamp when) override {
-        asked.push_back(when);
-        return "eth7";
-    }
-    std::vector<nfcap::Timestamp> asked;
-};
-
-} // namespace
-
-TEST(RecordEncoder, NamesAreResolvedAtTheKernelTimeElseTheFallbackTime) {
-    TimedNames names;
+TEST(RecordEncoder, ResolvedNamesAreWrittenWithTheirIndex) {
     nfcap::RecordContext c = context();
+    nfcap::InterfaceNamesOf names;
+    names.indev = "eth7";
+    names.outdev = "odd name";
     c.names = &names;
     RecordEncoder encoder(LinkType::linux_sll2, 262144);
-
-    const auto stamped = input_record(40, 40); // kernel time 10 s 5 us
-    EXPECT_NE(encoder.comment(nfcap::decode_nflog(stamped.record()), c).find("in=eth7/4"),
-              std::string::npos);
-    ASSERT_EQ(names.asked.size(), 1U);
-    EXPECT_EQ(names.asked[0], (nfcap::Timestamp{10, 5000}));
-
-    NflogMessage unstamped(9, 2);
-    unstamped.packet_header(0x0800, 3)
+    NflogMessage both(9, 2);
+    both.packet_header(0x0800, 3)
+        .u32(NFULA_IFINDEX_INDEV, 4)
         .u32(NFULA_IFINDEX_OUTDEV, 6)
+        .u32(NFULA_IFINDEX_PHYSINDEV, 8)
         .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(28, 28));
-    ByteBuffer out;
-    ASSERT_EQ(encoder.append(out, nfcap::decode_nflog(unstamped.record()), unstamped.record(), c),
-              EncodeResult::written);
-    ASSERT_EQ(names.asked.size(), 2U);
-    EXPECT_EQ(names.asked[1], c.fallback_time);
+    const std::string comment(encoder.comment(nfcap::decode_nflog(both.record()), c));
+    EXPECT_NE(comment.find(" in=eth7/4 out=\"odd name/6\" physin=8"), std::string::npos) << comment;
 }
 
 TEST(RecordEncoder, AMetadataOnlyRecordIsAHeaderOnlyFrameMarkedCopyMeta) {

@@ -399,3 +399,48 @@ TEST(RecordRouter, HandsADecodedPacketToItsQueuesHandler) {
     EXPECT_EQ(six.records, 1);
     EXPECT_EQ(router.unrouted(), 1U);
 }
+
+namespace {
+
+// Remembers the time each name was asked for.
+class TimedNames final : public nfcap::InterfaceNames {
+  public:
+    std::string_view name(std::uint32_t, nfcap::Timestamp when) override {
+        asked.push_back(when);
+        return "eth7";
+    }
+    std::vector<nfcap::Timestamp> asked;
+};
+
+} // namespace
+
+TEST(Recorder, NamesAreResolvedAtTheKernelTimeElseTheReceiveTime) {
+    TimedNames names;
+    nfcap::MemorySink sink;
+    nfcap::RecorderOptions options;
+    options.format = nfcap::OutputFormat::text;
+    nfcap::Recorder recorder(sink, options, &names, [](const std::string&) {});
+    const nfcap::Timestamp received{20, 7};
+
+    nfcap::test::NflogMessage stamped(9, 2);
+    stamped.packet_header(0x0800, 1)
+        .u32(NFULA_IFINDEX_INDEV, 4)
+        .timestamp(10, 5)
+        .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(28, 28));
+    recorder.record(stamped.record(), received);
+    ASSERT_EQ(names.asked.size(), 1U);
+    EXPECT_EQ(names.asked[0], (nfcap::Timestamp{10, 5000}));
+
+    nfcap::test::NflogMessage unstamped(9, 2);
+    unstamped.packet_header(0x0800, 3)
+        .u32(NFULA_IFINDEX_OUTDEV, 6)
+        .bytes(NFULA_PAYLOAD, nfcap::test::ipv4_udp(28, 28));
+    recorder.record(unstamped.record(), received);
+    ASSERT_EQ(names.asked.size(), 2U);
+    EXPECT_EQ(names.asked[1], received);
+    recorder.finish(received, received);
+    const auto lines = lines_of(sink.data);
+    ASSERT_EQ(lines.size(), 2U);
+    EXPECT_TRUE(has(lines[0], " in=eth7/4 ")) << lines[0];
+    EXPECT_TRUE(has(lines[1], " out=eth7/6 ")) << lines[1];
+}
