@@ -99,9 +99,9 @@ class Writer {
         std::memcpy(data_ + used_, s.data(), s.size());
         used_ += s.size();
     }
-    // A key with its separators, " name=".
-    void key(Key k) {
-        const std::string_view name = metadata_key(k).name;
+    // A key with its separators, " name=": the name and its length are constants.
+    template <Key K> void key() {
+        constexpr std::string_view name = metadata_key(K).name;
         room(name.size() + 2);
         char* const p = data_ + used_;
         p[0] = ' ';
@@ -221,13 +221,12 @@ class JsonFields {
     JsonFields(const JsonFields&) = delete;
     JsonFields& operator=(const JsonFields&) = delete;
 
-    void key(Key k) {
+    template <Key K> void key() {
         flush();
-        const MetadataKey& key = metadata_key(k);
-        open(key.name, key.kind);
+        open(metadata_key(K).name, metadata_key(K).kind);
     }
     void source(std::string_view s) {
-        key(Key::source);
+        key<Key::source>();
         put(s);
     }
     void fragment(std::string_view f) {
@@ -288,13 +287,13 @@ class JsonFields {
     bool open_ = false;
 };
 
-template <class Out>
-void append_interface(Out& out, Key name, std::optional<std::uint32_t> index,
-                      const InterfaceNamesOf* names, const std::string InterfaceNamesOf::*which) {
+template <Key Name, class Out>
+void append_interface(Out& out, std::optional<std::uint32_t> index, const InterfaceNamesOf* names,
+                      const std::string InterfaceNamesOf::*which) {
     if (!index) {
         return;
     }
-    out.key(name);
+    out.template key<Name>();
     if (names != nullptr) {
         const std::string& resolved = names->*which;
         if (!resolved.empty()) {
@@ -391,7 +390,7 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
     out.source(context.source);
     if (p.has_packet_header) {
         const std::string_view hook = hook_name(p.family, p.hook);
-        out.key(Key::hook);
+        out.template key<Key::hook>();
         if (hook.empty()) {
             out.decimal(p.hook);
         } else {
@@ -399,7 +398,7 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
         }
     }
     if (!implied || !context.payload_is_frame || !family_implied(p)) {
-        out.key(Key::family);
+        out.template key<Key::family>();
         if (const std::string_view family = family_name(p.family); !family.empty()) {
             out.put(family);
         } else {
@@ -407,43 +406,43 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
         }
     }
     if (p.has_prefix && !(implied && p.prefix.empty())) {
-        out.key(Key::prefix);
+        out.template key<Key::prefix>();
         out.value(p.prefix);
     }
-    append_interface(out, Key::in, p.indev, context.names, &InterfaceNamesOf::indev);
-    append_interface(out, Key::out, p.outdev, context.names, &InterfaceNamesOf::outdev);
-    append_interface(out, Key::physin, p.physindev, context.names, &InterfaceNamesOf::physindev);
-    append_interface(out, Key::physout, p.physoutdev, context.names, &InterfaceNamesOf::physoutdev);
+    append_interface<Key::in>(out, p.indev, context.names, &InterfaceNamesOf::indev);
+    append_interface<Key::out>(out, p.outdev, context.names, &InterfaceNamesOf::outdev);
+    append_interface<Key::physin>(out, p.physindev, context.names, &InterfaceNamesOf::physindev);
+    append_interface<Key::physout>(out, p.physoutdev, context.names, &InterfaceNamesOf::physoutdev);
     if (p.uid) {
-        out.key(Key::uid);
+        out.template key<Key::uid>();
         out.decimal(*p.uid);
     }
     if (p.gid) {
-        out.key(Key::gid);
+        out.template key<Key::gid>();
         out.decimal(*p.gid);
     }
     if (p.mark) {
-        out.key(Key::mark);
+        out.template key<Key::mark>();
         out.hex(*p.mark);
     }
     if (p.priority) {
-        out.key(Key::priority);
+        out.template key<Key::priority>();
         out.decimal(*p.priority);
     }
     if (p.hwtype && !hw_implied) {
-        out.key(Key::hwtype);
+        out.template key<Key::hwtype>();
         out.decimal(*p.hwtype);
     }
     if (p.hwaddr && p.hwaddr->length > 0 && !hw_implied) {
-        out.key(Key::hwaddr);
+        out.template key<Key::hwaddr>();
         out.hex_bytes(p.hwaddr->view(), ':');
     }
     if (!p.hwheader.empty()) {
-        out.key(Key::hwheader);
+        out.template key<Key::hwheader>();
         out.hex_bytes(p.hwheader, '\0');
     }
     if (p.vlan) {
-        out.key(Key::vlan);
+        out.template key<Key::vlan>();
         out.hex4(p.vlan->proto);
         out.put('/');
         out.hex4(p.vlan->tci);
@@ -451,7 +450,7 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
     if (p.conntrack) {
         const Conntrack& ct = *p.conntrack;
         if (ct.info) {
-            out.key(Key::ct);
+            out.template key<Key::ct>();
             const std::string_view name = conntrack_info_name(*ct.info);
             if (name.empty()) {
                 out.decimal(*ct.info);
@@ -460,59 +459,59 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
             }
         }
         if (ct.status) {
-            out.key(Key::ctstatus);
+            out.template key<Key::ctstatus>();
             out.hex(*ct.status);
         }
         if (ct.mark) {
-            out.key(Key::ctmark);
+            out.template key<Key::ctmark>();
             out.hex(*ct.mark);
         }
         if (ct.id) {
-            out.key(Key::ctid);
+            out.template key<Key::ctid>();
             out.decimal(*ct.id);
         }
         if (ct.zone) {
-            out.key(Key::ctzone);
+            out.template key<Key::ctzone>();
             out.decimal(*ct.zone);
         }
     }
     if (p.seq) {
-        out.key(Key::seq);
+        out.template key<Key::seq>();
         out.decimal(*p.seq);
     }
     if (p.seq_global) {
-        out.key(Key::seq_global);
+        out.template key<Key::seq_global>();
         out.decimal(*p.seq_global);
     }
     if (p.packet_id) {
-        out.key(Key::id);
+        out.template key<Key::id>();
         out.decimal(*p.packet_id);
     }
     if (!context.verdict.empty()) {
         out.fragment(context.verdict);
     }
     if (p.skb_info && *p.skb_info != 0) {
-        out.key(Key::skbinfo);
+        out.template key<Key::skbinfo>();
         append_skb_info(out, *p.skb_info);
     }
     if (!p.secctx.empty()) {
-        out.key(Key::secctx);
+        out.template key<Key::secctx>();
         out.value(p.secctx);
     }
     if (!implied || context.timestamp_source != TimestampSource::kernel) {
-        out.key(Key::ts);
+        out.template key<Key::ts>();
         out.put(timestamp_source_name(context.timestamp_source));
     }
     if (p.metadata_only) {
-        out.key(Key::copy);
+        out.template key<Key::copy>();
         out.put("meta");
     }
     if (p.truncated()) {
-        out.key(Key::trunc);
+        out.template key<Key::trunc>();
         out.decimal(p.original_length);
     }
     if (p.cut) {
-        out.key(Key::truncated);
+        out.template key<Key::truncated>();
         out.decimal(p.cut->captured);
         out.put('/');
         out.decimal(p.cut->original);
