@@ -53,6 +53,8 @@ class LiveCapture {
     LiveCapture& operator=(const LiveCapture&) = delete;
 
     void add(std::unique_ptr<NflogSource> source);
+    // A source binding one queue (throws std::invalid_argument for several: give each queue a
+    // source of its own here).
     void add(std::unique_ptr<QueueSource> source);
 
     // Runs until `stop()` returns true (asked about every 100 ms), the recorder's packet limit

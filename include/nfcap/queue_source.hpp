@@ -32,6 +32,11 @@ namespace nfcap {
 
 struct QueueConfig {
     std::uint16_t queue = 0;
+    // More queues, bound on the same socket with the same settings. Each packet's record names
+    // its queue (RecordRouter gives each queue its own handler); a held packet is decided with
+    // its queue named (DecisionFor::queue, decide(queue, id, ...)); unbind(queue, handler)
+    // releases one alone.
+    std::vector<std::uint16_t> more_queues;
     std::uint32_t copy_range = 0xffff; // bytes of each packet the kernel copies
     // Metadata only: none or meta. The kernel then says nothing of a packet's length; with
     // packet and a short copy_range it does (NFQA_CAP_LEN), so a header-sized range keeps
@@ -81,8 +86,15 @@ inline constexpr std::nullopt_t hold_packet = std::nullopt;
 
 // A decision for one held packet, for deciding many at once.
 struct DecisionFor {
+    DecisionFor() = default;
+    DecisionFor(std::uint32_t packet_id, Decision d,
+                std::optional<std::uint16_t> of_queue = std::nullopt)
+        : id(packet_id), decision(std::move(d)), queue(of_queue) {}
+
     std::uint32_t id = 0;
     Decision decision;
+    // The packet's queue; needed when the source binds several (QueueConfig::more_queues).
+    std::optional<std::uint16_t> queue;
 };
 
 // What happened to held packets since the source was opened.
@@ -135,8 +147,9 @@ class QueueSource {
 
     // Decides a held packet, from any thread, and sends the verdict at once. A run of decided
     // packets at the front of the held ones goes out as one batch verdict. Throws VerdictError
-    // (see there); nothing is decided then.
+    // (see there); nothing is decided then. Without a queue, the source must bind one only.
     void decide(std::uint32_t id, Decision decision);
+    void decide(std::uint16_t queue, std::uint32_t id, Decision decision);
     // Decides several held packets alike, in as few messages as their order allows. All or
     // nothing: one id that is not held refuses the whole call.
     void decide(std::span<const std::uint32_t> ids, const Decision& decision);
@@ -162,19 +175,29 @@ class QueueSource {
     // handed to it (RecordHandler::on_decision) as receive() hands the others.
     void unbind();
     void unbind(RecordHandler& handler);
+    // Unbinds one queue of several, now: its held packets get the fallback (decisions handed to
+    // `handler`), the kernel releases it (dropping what is still queued to it, as for unbind()),
+    // and the other queues go on. Throws std::invalid_argument for a queue not bound here.
+    void unbind(std::uint16_t queue, RecordHandler& handler);
+    // The queues bound now: config().queue first, then more_queues, less any unbound.
+    std::vector<std::uint16_t> queues() const;
     // True when a decide function decides each packet (rather than the policy).
     bool decides() const { return static_cast<bool>(decide_); }
 
-    // Reads the kernel's counters for this queue; nullopt when the queue is not listed.
+    // Reads the kernel's counters for the queue (config().queue by default); nullopt when the
+    // queue is not listed.
     std::optional<QueueKernelCounters> kernel_counters() const;
+    std::optional<QueueKernelCounters> kernel_counters(std::uint16_t queue) const;
 
     // The queue length the kernel was given (the configured one, or the countable default).
     std::uint32_t max_length() const { return max_length_; }
     // False when, with fail-open, the queue can fill before the socket buffer does: packets
     // that find it full then pass without an id, counted nowhere (a warning says so).
     bool loss_countable() const { return loss_countable_; }
-    // The highest packet id received so far (0: none), modulo 2^32.
-    std::uint32_t last_id() const { return last_id_; }
+    // The highest packet id received so far (0: none), modulo 2^32, of config().queue or of
+    // `queue`.
+    std::uint32_t last_id() const;
+    std::uint32_t last_id(std::uint16_t queue) const;
     // Datagrams (one packet each) the kernel could not deliver to the socket, since it was
     // opened; nullopt when the kernel does not say.
     std::optional<std::uint64_t> socket_drops() const;
@@ -185,7 +208,7 @@ class QueueSource {
     const std::string& verdict_text() const { return verdict_text_; }
 
   private:
-    void configure();
+    void configure(std::uint16_t queue);
     void set_max_length(std::uint32_t length);
     void send_verdicts(std::span<const std::span<const std::byte>> datagrams, Timestamp time,
                        RecordHandler& handler);
@@ -212,25 +235,46 @@ class QueueSource {
     std::uint64_t packets_ = 0;
     std::uint32_t max_length_ = 0;
     bool loss_countable_ = true;
-    std::uint32_t last_id_ = 0;
+    // Each queue bound, with its held packets (shared with the threads that call decide(),
+    // under held_mutex_) and the highest id received.
+    struct Bound {
+        std::uint16_t queue = 0;
+        std::unique_ptr<detail::HeldPackets> held;
+        std::uint32_t last_id = 0;
+        std::optional<std::uint32_t> batch_highest; // the receive batch's, for its batch verdict
+    };
+    std::vector<Bound> bound_;
+    Bound* bound(std::uint16_t queue);
+    const Bound* bound(std::uint16_t queue) const;
+    // The queue of a record (its nfgenmsg res_id); null for a queue no longer bound.
+    Bound* bound_for(std::span<const std::byte> record);
+    // With the mutex held: packets held in every queue.
+    std::size_t held_now() const;
+    // "nfqueue:5", or "nfqueue:5,6" for several, for messages.
+    std::string queue_names() const;
 
-    // Held packets, shared with the threads that call decide().
     mutable std::mutex held_mutex_;
-    std::unique_ptr<detail::HeldPackets> held_;
     HeldCounters held_counters_;
     std::vector<std::byte> decide_buffer_; // verdict messages of decide(), reused
     // The receive thread's scratch for asking the decide function.
     // Every NFQUEUE record of the batch: where it is, its decoded packet in asked_ (-1 when it
     // could not be decoded) and whether it is held.
+    struct Bound;
     struct AskedRecord {
         std::span<const std::byte> record;
         std::size_t datagram = 0;
         std::ptrdiff_t packet = -1;
         bool held = false;
+        Bound* queue = nullptr; // null: a queue unbound since
     };
     std::vector<Packet> asked_;
     std::vector<AskedRecord> asked_records_;
-    std::vector<std::pair<std::uint32_t, Decision>> answers_;
+    struct Answer {
+        Bound* queue = nullptr;
+        std::uint32_t id = 0;
+        Decision decision;
+    };
+    std::vector<Answer> answers_;
     std::exception_ptr decide_error_;
     // Decisions for a handler that wants them, logged as they are sent (any thread) and handed
     // on by the receive thread.

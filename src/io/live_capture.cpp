@@ -17,6 +17,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 namespace nfcap {
@@ -671,6 +672,12 @@ void LiveCapture::add(std::unique_ptr<NflogSource> source) {
 }
 
 void LiveCapture::add(std::unique_ptr<QueueSource> source) {
+    if (source->queues().size() > 1) {
+        // The loss accounting at the end reads one queue's counters per source.
+        throw std::invalid_argument("a live capture records one queue per QueueSource; give " +
+                                    std::to_string(source->queues().size()) +
+                                    " queues a source each");
+    }
     if (source->decides()) { // each packet recorded with its own decision
         impl_->recorder.record_decisions(source->config().queue);
     }

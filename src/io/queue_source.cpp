@@ -139,11 +139,20 @@ void append_verdict_message(std::vector<std::byte>& out, std::uint16_t queue, st
 
 QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction decide)
     : config_(config), policy_(policy), decide_(std::move(decide)),
-      verdict_text_(decide_ ? std::string() : describe(policy)),
-      held_(std::make_unique<detail::HeldPackets>()) {
+      verdict_text_(decide_ ? std::string() : describe(policy)) {
+    std::vector<std::uint16_t> queues{config_.queue};
+    for (const std::uint16_t q : config_.more_queues) {
+        if (std::find(queues.begin(), queues.end(), q) != queues.end()) {
+            throw std::invalid_argument("NFQUEUE queue " + std::to_string(q) + " is named twice");
+        }
+        queues.push_back(q);
+    }
     socket_ = detail::NetlinkSocket::netfilter(config_.socket, config_.receive_buffer, warnings_);
     socket_->set_overrun_policy(config_.on_overrun);
-    configure(); // on failure the socket closes, which unbinds the queue
+    for (const std::uint16_t q : queues) {
+        configure(q); // on failure the socket closes, which unbinds every queue bound so far
+        bound_.push_back(Bound{q, std::make_unique<detail::HeldPackets>(), 0, std::nullopt});
+    }
     std::size_t datagram_size =
         std::max<std::size_t>(kernel_copy_range(RecordKind::nfqueue, config_.copy_range), 256) +
         4096;
@@ -170,14 +179,42 @@ void QueueSource::close_socket() {
     }
     // Unbinding drops every packet still queued (the kernel flushes the queue with NF_DROP):
     // held packets get the fallback first.
-    held_counters_.fallback_close += held_->decide_all(config_.fallback, DecidedBy::close);
+    for (Bound& b : bound_) {
+        held_counters_.fallback_close += b.held->decide_all(config_.fallback, DecidedBy::close);
+    }
     flush_held(decide_buffer_, nullptr, {});
-    socket_->close(); // the kernel unbinds the queue with the socket
+    socket_->close(); // the kernel unbinds the queues with the socket
 }
 
-void QueueSource::configure() {
+void QueueSource::unbind(std::uint16_t queue, RecordHandler& handler) {
+    receive(handler); // what was delivered before gets its verdict
+    {
+        const std::lock_guard lock(held_mutex_);
+        Bound* b = bound(queue);
+        if (b == nullptr) {
+            throw std::invalid_argument("NFQUEUE queue " + std::to_string(queue) +
+                                        " is not bound by this source");
+        }
+        if (socket_->is_open()) {
+            held_counters_.fallback_close +=
+                b->held->decide_all(config_.fallback, DecidedBy::close);
+            flush_held(decide_buffer_, nullptr, {});
+            std::array<char, 256> message{};
+            nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, queue);
+            nlh->nlmsg_seq = socket_->next_sequence();
+            nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+            if (const int error = socket_->send(nlh); error != 0) {
+                detail::throw_errno("cannot unbind NFQUEUE queue " + std::to_string(queue), error);
+            }
+        }
+        bound_.erase(bound_.begin() + (b - bound_.data()));
+    }
+    deliver_decisions(handler);
+}
+
+void QueueSource::configure(std::uint16_t queue) {
     std::array<char, 512> message{};
-    const std::string what = "NFQUEUE queue " + std::to_string(config_.queue);
+    const std::string what = "NFQUEUE queue " + std::to_string(queue);
     // Packets queued before the configuration is acknowledged are kept for receive().
     const auto request = [&](nlmsghdr* nlh) {
         nlmsghdr* const one[] = {nlh};
@@ -191,17 +228,17 @@ void QueueSource::configure() {
             .front();
     };
 
-    nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
+    nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, queue);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
     if (const int error = request(nlh); error != 0) {
         if (error == ETIMEDOUT) {
             throw BindError("the kernel did not acknowledge binding " + what + " within " +
                             std::to_string(ack_timeout_ms / 1000) + " s");
         }
-        throw BindError(detail::bind_failure(what, "nfnetlink_queue", config_.queue, error));
+        throw BindError(detail::bind_failure(what, "nfnetlink_queue", queue, error));
     }
 
-    nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
+    nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, queue);
     const std::uint8_t mode = copy_mode_value(config_.copy_mode);
     // The kernel keeps no range with metadata only.
     const std::uint32_t range = config_.copy_mode == CopyMode::packet
@@ -243,7 +280,7 @@ void QueueSource::configure() {
     }
 
     // Confirm what the kernel took: an older kernel may clamp the copy range.
-    if (const auto counters = kernel_counters()) {
+    if (const auto counters = kernel_counters(queue)) {
         if (counters->copy_mode != mode || counters->copy_range != range) {
             warnings_.push_back(what + ": the kernel set copy mode " +
                                 std::to_string(counters->copy_mode) + " range " +
@@ -254,11 +291,53 @@ void QueueSource::configure() {
 }
 
 void QueueSource::set_max_length(std::uint32_t length) {
-    std::array<char, 256> message{};
-    nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, config_.queue);
-    nlh->nlmsg_seq = socket_->next_sequence();
-    nfq_nlmsg_cfg_put_qmaxlen(nlh, length);
-    (void)socket_->send(nlh); // best effort: the queue then keeps its length while draining
+    for (const Bound& b : bound_) {
+        std::array<char, 256> message{};
+        nlmsghdr* nlh = nfq_nlmsg_put(message.data(), NFQNL_MSG_CONFIG, b.queue);
+        nlh->nlmsg_seq = socket_->next_sequence();
+        nfq_nlmsg_cfg_put_qmaxlen(nlh, length);
+        (void)socket_->send(nlh); // best effort: the queue then keeps its length while draining
+    }
+}
+
+QueueSource::Bound* QueueSource::bound(std::uint16_t queue) {
+    return const_cast<Bound*>(static_cast<const QueueSource*>(this)->bound(queue));
+}
+
+const QueueSource::Bound* QueueSource::bound(std::uint16_t queue) const {
+    for (const Bound& b : bound_) {
+        if (b.queue == queue) {
+            return &b;
+        }
+    }
+    return nullptr;
+}
+
+QueueSource::Bound* QueueSource::bound_for(std::span<const std::byte> record) {
+    if (bound_.size() == 1 || record.size() < 4) {
+        return &bound_.front(); // one queue: every record is its (the kernel sends no other)
+    }
+    // nfgenmsg: family, version, res_id (big-endian): the queue.
+    return bound(static_cast<std::uint16_t>((std::to_integer<unsigned>(record[2]) << 8U) |
+                                            std::to_integer<unsigned>(record[3])));
+}
+
+std::vector<std::uint16_t> QueueSource::queues() const {
+    const std::lock_guard lock(held_mutex_);
+    std::vector<std::uint16_t> all;
+    for (const Bound& b : bound_) {
+        all.push_back(b.queue);
+    }
+    return all;
+}
+
+std::uint32_t QueueSource::last_id() const {
+    return last_id(config_.queue);
+}
+
+std::uint32_t QueueSource::last_id(std::uint16_t queue) const {
+    const Bound* b = bound(queue);
+    return b != nullptr ? b->last_id : 0;
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler) {
@@ -293,7 +372,7 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
     }
     if (decide_ && socket_->is_open()) { // deadlines pass without traffic too
         const std::lock_guard lock(held_mutex_);
-        if (held_->held() > 0) {
+        if (held_now() > 0) {
             verdict_buffer_.clear();
             flush_held(verdict_buffer_, &handler, detail::wall_clock());
         }
@@ -311,7 +390,7 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
             if (n == -ENOBUFS) {
                 ++counters_.overruns; // packet-id gaps say exactly how many
                 if (config_.on_overrun == OverrunPolicy::raise) {
-                    throw OverrunError("nfqueue:" + std::to_string(config_.queue) +
+                    throw OverrunError(queue_names() +
                                        ": the socket buffer overflowed (ENOBUFS) and the kernel "
                                        "could not deliver packets (fail-open passed them); "
                                        "packet-id gaps will show how many");
@@ -321,7 +400,7 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
             if (n == -EAGAIN) {
                 return total;
             }
-            detail::throw_errno("cannot receive from nfqueue:" + std::to_string(config_.queue), -n);
+            detail::throw_errno("cannot receive from " + queue_names(), -n);
         }
         const auto count = static_cast<std::size_t>(n);
         for (std::size_t i = 0; i < count; ++i) {
@@ -352,18 +431,18 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
     if (decide_) {
         ask(datagrams);
         const std::lock_guard lock(held_mutex_);
-        for (auto& [id, decision] : answers_) {
-            if (held_->decide(id, std::move(decision), DecidedBy::at_once) !=
+        for (auto& [queue, id, decision] : answers_) {
+            if (queue->held->decide(id, std::move(decision), DecidedBy::at_once) !=
                 detail::HeldPackets::Refusal::none) {
                 // A payload the kernel cannot take (or a decision decide() already gave on
                 // another thread, which stands): the fallback, as for a decide function that
                 // throws.
-                if (held_->decide(id, config_.fallback, DecidedBy::error) ==
+                if (queue->held->decide(id, config_.fallback, DecidedBy::error) ==
                     detail::HeldPackets::Refusal::none) {
                     ++held_counters_.fallback_error;
                     if (!decide_error_) {
                         decide_error_ = std::make_exception_ptr(
-                            VerdictError("nfqueue:" + std::to_string(config_.queue) + ": packet " +
+                            VerdictError("nfqueue:" + std::to_string(queue->queue) + ": packet " +
                                          std::to_string(id) +
                                          ": the decision's new payload is empty or longer than " +
                                          std::to_string(max_rewrite_length) +
@@ -376,32 +455,40 @@ void QueueSource::send_verdicts(std::span<const std::span<const std::byte>> data
         return;
     }
     const bool batch = policy_.batchable();
-    std::optional<std::uint32_t> highest;
+    for (Bound& b : bound_) {
+        b.batch_highest.reset();
+    }
     for_each_packet(datagrams, counters_.damaged, [&](std::span<const std::byte> record, auto) {
         ++packets_;
+        Bound* queue = bound_for(record);
+        if (queue == nullptr) {
+            return; // a queue unbound since: the kernel dropped its packets as it unbound it
+        }
         try {
             if (batch) {
                 const std::uint32_t id = nfqueue_packet_id(record);
-                highest = std::max(highest.value_or(0), id);
-                last_id_ = id;
+                queue->batch_highest = std::max(queue->batch_highest.value_or(0), id);
+                queue->last_id = id;
                 return;
             }
             // Only the id and mark are read here: the handler decodes the record, once.
             const PacketIdAndMark packet = nfqueue_packet_id_and_mark(record);
-            last_id_ = packet.id;
+            queue->last_id = packet.id;
             std::optional<std::uint32_t> mark;
             if (policy_.mark) {
                 mark = policy_.new_mark(packet.mark.value_or(0));
             }
-            detail::append_verdict_message(verdict_buffer_, config_.queue, packet.id, policy_, mark,
+            detail::append_verdict_message(verdict_buffer_, queue->queue, packet.id, policy_, mark,
                                            false, socket_->next_sequence());
         } catch (const DecodeError&) {
             ++counters_.damaged; // no id, no verdict: fail-open or the queue's policy decides
         }
     });
-    if (batch && highest) {
-        detail::append_verdict_message(verdict_buffer_, config_.queue, *highest, policy_,
-                                       policy_.mark, true, socket_->next_sequence());
+    for (const Bound& b : bound_) {
+        if (b.batch_highest) {
+            detail::append_verdict_message(verdict_buffer_, b.queue, *b.batch_highest, policy_,
+                                           policy_.mark, true, socket_->next_sequence());
+        }
     }
     send_buffer(verdict_buffer_, &handler, time);
 }
@@ -414,8 +501,7 @@ void QueueSource::send_buffer(std::vector<std::byte>& buffer, RecordHandler* han
     }
     if (const int error = socket_->send(buffer); error != 0) {
         buffer.clear();
-        detail::throw_errno("cannot send verdicts to nfqueue:" + std::to_string(config_.queue),
-                            error);
+        detail::throw_errno("cannot send verdicts to " + queue_names(), error);
     }
     if (handler != nullptr) {
         handler->on_sent(buffer, time);
@@ -433,10 +519,12 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
     for_each_packet(datagrams, counters_.damaged,
                     [&](std::span<const std::byte> record, std::size_t datagram) {
                         ++packets_;
-                        AskedRecord asked{record, datagram, -1, false};
+                        AskedRecord asked{record, datagram, -1, false, bound_for(record)};
                         try {
                             asked_.push_back(decode_nfqueue(record));
-                            last_id_ = *asked_.back().packet_id;
+                            if (asked.queue != nullptr) {
+                                asked.queue->last_id = *asked_.back().packet_id;
+                            }
                             asked.packet = static_cast<std::ptrdiff_t>(asked_.size() - 1);
                         } catch (const DecodeError&) {
                             ++counters_.damaged; // no id, no verdict: fail-open or the
@@ -449,17 +537,17 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
     {
         const std::lock_guard lock(held_mutex_);
         for (AskedRecord& asked : asked_records_) {
-            if (asked.packet < 0) {
-                continue;
+            if (asked.packet < 0 || asked.queue == nullptr) {
+                continue; // undecodable, or of a queue unbound since (the kernel dropped it)
             }
             const Packet& packet = asked_[static_cast<std::size_t>(asked.packet)];
-            if (held_->hold(*packet.packet_id, packet.mark, deadline)) {
+            if (asked.queue->held->hold(*packet.packet_id, packet.mark, deadline)) {
                 asked.held = true;
             } else { // an id out of the kernel's order: never held, so answered at once
                 ++counters_.damaged;
-                detail::append_verdict_message(verdict_buffer_, config_.queue, *packet.packet_id,
-                                               config_.fallback, config_.fallback.mark, false,
-                                               socket_->next_sequence());
+                detail::append_verdict_message(
+                    verdict_buffer_, asked.queue->queue, *packet.packet_id, config_.fallback,
+                    config_.fallback.mark, false, socket_->next_sequence());
             }
         }
     }
@@ -470,7 +558,8 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
         const Packet& packet = asked_[static_cast<std::size_t>(asked_records_[i].packet)];
         try {
             if (auto answer = decide_(packet)) {
-                answers_.emplace_back(*packet.packet_id, std::move(*answer));
+                answers_.push_back(
+                    Answer{asked_records_[i].queue, *packet.packet_id, std::move(*answer)});
             }
         } catch (...) {
             // This packet and the ones not asked yet get the fallback; the error goes to the
@@ -479,7 +568,7 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
             const std::lock_guard lock(held_mutex_);
             for (std::size_t j = i; j < asked_records_.size(); ++j) {
                 if (asked_records_[j].held &&
-                    held_->decide(
+                    asked_records_[j].queue->held->decide(
                         *asked_[static_cast<std::size_t>(asked_records_[j].packet)].packet_id,
                         config_.fallback, DecidedBy::error) == detail::HeldPackets::Refusal::none) {
                     ++held_counters_.fallback_error;
@@ -520,40 +609,54 @@ void QueueSource::hand_on(std::span<const std::span<const std::byte>> datagrams,
 
 void QueueSource::flush_held(std::vector<std::byte>& buffer, RecordHandler* handler,
                              Timestamp time) {
-    held_counters_.fallback_deadline +=
-        held_->expire(std::chrono::steady_clock::now(), config_.fallback);
-    if (held_->unsent() == 0) {
+    const auto now_steady = std::chrono::steady_clock::now();
+    bool unsent = false;
+    for (Bound& b : bound_) {
+        held_counters_.fallback_deadline += b.held->expire(now_steady, config_.fallback);
+        unsent = unsent || b.held->unsent() != 0;
+    }
+    if (!unsent) {
         send_buffer(buffer, handler, time);
         return;
     }
-    std::function<void(const PacketDecision&)> log;
     const bool logging = log_decisions_.load(std::memory_order_relaxed);
     const Timestamp now = logging ? detail::wall_clock() : Timestamp{};
-    if (logging) {
-        log = [&](const PacketDecision& d) { // by reference: stored without allocating
-            LoggedDecision entry{d, {d.payload.begin(), d.payload.end()}, now};
-            entry.decision.queue = config_.queue;
-            entry.decision.payload = {};
-            decision_log_.push_back(std::move(entry));
-        };
+    for (Bound& b : bound_) {
+        if (b.held->unsent() == 0) {
+            continue;
+        }
+        std::function<void(const PacketDecision&)> log;
+        if (logging) {
+            log = [&](const PacketDecision& d) { // by reference: stored without allocating
+                LoggedDecision entry{d, {d.payload.begin(), d.payload.end()}, now};
+                entry.decision.queue = b.queue;
+                entry.decision.payload = {};
+                decision_log_.push_back(std::move(entry));
+            };
+        }
+        b.held->flush(
+            [&](const detail::VerdictMessage& m) {
+                const std::size_t payload = m.payload != nullptr ? m.payload->size() : 0;
+                if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
+                    send_buffer(buffer, handler, time);
+                }
+                detail::append_verdict_message(
+                    buffer, b.queue, m.id, m.verdict, m.mark, m.batch, socket_->next_sequence(),
+                    m.payload != nullptr ? std::span<const std::byte>(*m.payload)
+                                         : std::span<const std::byte>());
+            },
+            log);
     }
-    held_->flush(
-        [&](const detail::VerdictMessage& m) {
-            const std::size_t payload = m.payload != nullptr ? m.payload->size() : 0;
-            if (!buffer.empty() && buffer.size() + payload + 128 > send_limit) {
-                send_buffer(buffer, handler, time);
-            }
-            detail::append_verdict_message(
-                buffer, config_.queue, m.id, m.verdict, m.mark, m.batch, socket_->next_sequence(),
-                m.payload != nullptr ? std::span<const std::byte>(*m.payload)
-                                     : std::span<const std::byte>());
-        },
-        log);
     send_buffer(buffer, handler, time);
 }
 
 void QueueSource::decide(std::uint32_t id, Decision decision) {
-    DecisionFor one{id, std::move(decision)};
+    DecisionFor one{id, std::move(decision), std::nullopt};
+    decide(std::span<DecisionFor>(&one, 1));
+}
+
+void QueueSource::decide(std::uint16_t queue, std::uint32_t id, Decision decision) {
+    DecisionFor one{id, std::move(decision), queue};
     decide(std::span<DecisionFor>(&one, 1));
 }
 
@@ -561,7 +664,7 @@ void QueueSource::decide(std::span<const std::uint32_t> ids, const Decision& dec
     std::vector<DecisionFor> each;
     each.reserve(ids.size());
     for (const std::uint32_t id : ids) {
-        each.push_back({id, decision});
+        each.push_back({id, decision, std::nullopt});
     }
     decide(std::span<DecisionFor>(each));
 }
@@ -571,39 +674,60 @@ void QueueSource::decide(std::span<DecisionFor> decisions) {
     const std::lock_guard lock(held_mutex_);
     if (!socket_->is_open()) {
         ++held_counters_.refused;
-        throw VerdictError("nfqueue:" + std::to_string(config_.queue) +
+        throw VerdictError(queue_names() +
                            ": the queue was unbound; its held packets got the fallback");
     }
     // All or nothing: check every decision first (a repeated id is refused as already decided).
+    std::vector<Bound*> queues(decisions.size());
     for (std::size_t i = 0; i < decisions.size(); ++i) {
         const std::uint32_t id = decisions[i].id;
+        Bound* b = nullptr;
+        if (decisions[i].queue) {
+            b = bound(*decisions[i].queue);
+            if (b == nullptr) {
+                ++held_counters_.refused;
+                throw VerdictError("nfqueue:" + std::to_string(*decisions[i].queue) + ": packet " +
+                                   std::to_string(id) +
+                                   ": that queue is not bound here (any more)");
+            }
+        } else if (bound_.size() == 1) {
+            b = &bound_.front();
+        } else {
+            ++held_counters_.refused;
+            throw VerdictError(queue_names() + ": packet " + std::to_string(id) +
+                               (bound_.empty()
+                                    ? ": no queue is bound any more"
+                                    : ": this source binds several queues; say which (DecisionFor::"
+                                      "queue, or decide(queue, id, decision))"));
+        }
+        queues[i] = b;
         const auto& payload = decisions[i].decision.payload;
         if (payload && payload->empty()) {
             ++held_counters_.refused;
-            throw VerdictError("nfqueue:" + std::to_string(config_.queue) + ": packet " +
+            throw VerdictError("nfqueue:" + std::to_string(b->queue) + ": packet " +
                                std::to_string(id) + ": a new payload cannot be empty");
         }
         if (payload && payload->size() > max_rewrite_length) {
-            refuse(held_counters_, config_.queue, id, Refusal::payload_too_long);
+            refuse(held_counters_, b->queue, id, Refusal::payload_too_long);
         }
-        if (!held_->is_held(id)) {
-            refuse(held_counters_, config_.queue, id,
-                   held_->is_decided(id) ? Refusal::already_decided : Refusal::not_held);
+        if (!b->held->is_held(id)) {
+            refuse(held_counters_, b->queue, id,
+                   b->held->is_decided(id) ? Refusal::already_decided : Refusal::not_held);
         }
     }
     if (decisions.size() > 1) {
-        std::vector<std::uint32_t> ids;
+        std::vector<std::pair<std::uint16_t, std::uint32_t>> ids;
         ids.reserve(decisions.size());
-        for (const DecisionFor& d : decisions) {
-            ids.push_back(d.id);
+        for (std::size_t i = 0; i < decisions.size(); ++i) {
+            ids.emplace_back(queues[i]->queue, decisions[i].id);
         }
         std::sort(ids.begin(), ids.end());
         if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
-            refuse(held_counters_, config_.queue, *twice, Refusal::already_decided);
+            refuse(held_counters_, twice->first, twice->second, Refusal::already_decided);
         }
     }
-    for (DecisionFor& d : decisions) {
-        (void)held_->decide(d.id, std::move(d.decision));
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+        (void)queues[i]->held->decide(decisions[i].id, std::move(decisions[i].decision));
         ++held_counters_.decided_later;
     }
     flush_held(decide_buffer_, nullptr, {});
@@ -624,21 +748,42 @@ void QueueSource::deliver_decisions(RecordHandler& handler) {
     delivering_.clear();
 }
 
+std::size_t QueueSource::held_now() const {
+    std::size_t n = 0;
+    for (const Bound& b : bound_) {
+        n += b.held->held();
+    }
+    return n;
+}
+
+std::string QueueSource::queue_names() const {
+    std::string names = "nfqueue:";
+    for (std::size_t i = 0; i < bound_.size(); ++i) {
+        names += (i == 0 ? "" : ",") + std::to_string(bound_[i].queue);
+    }
+    return bound_.empty() ? names + std::to_string(config_.queue) : names;
+}
+
 std::size_t QueueSource::held() const {
     const std::lock_guard lock(held_mutex_);
-    return held_->held();
+    return held_now();
 }
 
 HeldCounters QueueSource::held_counters() const {
     const std::lock_guard lock(held_mutex_);
     HeldCounters c = held_counters_;
-    c.held = held_->held();
+    c.held = held_now();
     return c;
 }
 
 int QueueSource::next_deadline_ms() const {
     const std::lock_guard lock(held_mutex_);
-    const auto next = held_->next_deadline();
+    std::optional<detail::HeldPackets::Clock::time_point> next;
+    for (const Bound& b : bound_) {
+        if (const auto d = b.held->next_deadline(); d && (!next || *d < *next)) {
+            next = d;
+        }
+    }
     if (!next) {
         return -1;
     }
@@ -666,9 +811,15 @@ void QueueSource::drain(RecordHandler& handler, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
         receive(handler);
-        const auto waiting = kernel_counters();
-        if (!waiting || waiting->waiting <= held() ||
-            std::chrono::steady_clock::now() >= deadline) {
+        std::uint64_t waiting = 0;
+        bool listed = false;
+        for (const std::uint16_t q : queues()) {
+            if (const auto counters = kernel_counters(q)) {
+                waiting += counters->waiting;
+                listed = true;
+            }
+        }
+        if (!listed || waiting <= held() || std::chrono::steady_clock::now() >= deadline) {
             return;
         }
         pollfd p{socket_->fd(), POLLIN, 0};
@@ -681,6 +832,10 @@ std::optional<std::uint64_t> QueueSource::socket_drops() const {
 }
 
 std::optional<QueueKernelCounters> QueueSource::kernel_counters() const {
+    return kernel_counters(config_.queue);
+}
+
+std::optional<QueueKernelCounters> QueueSource::kernel_counters(std::uint16_t wanted) const {
     // queue_number peer_portid queue_total copy_mode copy_range queue_dropped
     // queue_user_dropped id_sequence 1
     std::ifstream in("/proc/net/netfilter/nfnetlink_queue");
@@ -692,7 +847,7 @@ std::optional<QueueKernelCounters> QueueSource::kernel_counters() const {
         QueueKernelCounters c;
         if (fields >> queue >> portid >> c.waiting >> c.copy_mode >> c.copy_range >> c.dropped >>
                 c.user_dropped >> c.id_sequence &&
-            queue == config_.queue) {
+            queue == wanted) {
             return c;
         }
     }

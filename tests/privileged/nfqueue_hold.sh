@@ -33,6 +33,8 @@ setup_pair
 in_b iptables -t mangle -A INPUT -p udp --dport 8301 -j NFQUEUE --queue-num 7
 in_b iptables -t mangle -A INPUT -p tcp --dport 8302 -j NFQUEUE --queue-num 7
 in_b iptables -t mangle -A INPUT -p udp --dport 9 -j NFQUEUE --queue-num 7
+in_b iptables -t mangle -A INPUT -p udp --dport 8305 -j NFQUEUE --queue-num 8
+in_b iptables -t mangle -A INPUT -p udp --dport 8306 -j NFQUEUE --queue-num 9
 cat >"$WORK/after.nft" <<'EOF'
 table inet after {
   chain input {
@@ -44,6 +46,8 @@ table inet after {
     udp dport 8303 log prefix "pulled" group 32
     udp dport 8304 log group 33
     udp dport 8301 meta mark 0x1 counter
+    udp dport 8305 counter
+    udp dport 8306 counter
   }
 }
 EOF
@@ -216,6 +220,34 @@ wait_pid "$grouped" 30 || rc=$?
 check_eq "group 32's handler: its records, also after 33 was unbound" 15 "$(field first "$WORK/groups.out")"
 check_eq "group 33's handler: its records until it was unbound" 10 "$(field second "$WORK/groups.out")"
 check_eq "records no handler took" 0 "$(field unrouted "$WORK/groups.out")"
+
+# --- two queues on one source: 8 accepted, 9 dropped, then 9 unbound alone after 10 each.
+bg_in "$NS_B" "$NFCAP_QUEUE_HOLD" 8 queue-pair 10 --timeout 20 >"$WORK/pair.out" 2>"$WORK/pair.err"
+paired=$BG_PID
+for ((i = 0; i < 100; i++)); do
+    [ "$(in_b awk '$1 == 8 || $1 == 9' /proc/net/netfilter/nfnetlink_queue | wc -l)" -eq 2 ] && break
+    sleep 0.1
+done
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8305 10 64 --rate 2000 >/dev/null
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8306 10 64 --rate 2000 >/dev/null
+for ((i = 0; i < 100; i++)); do
+    grep -q '^unbound 9$' "$WORK/pair.out" && break
+    sleep 0.1
+done
+grep -q '^unbound 9$' "$WORK/pair.out" || fail "queue 9 was not unbound: $(cat "$WORK/pair.err")"
+queues_bound=$(in_b awk '$1 == 8 || $1 == 9 { print $1 }' /proc/net/netfilter/nfnetlink_queue | tr '\n' ' ')
+check_eq "queues bound after unbinding 9 alone" "8 " "$queues_bound"
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8305 5 64 --rate 2000 >/dev/null
+in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8306 5 64 --rate 2000 >/dev/null
+rc=0
+wait_pid "$paired" 30 || rc=$?
+[ "$rc" -eq 0 ] || fail "queue-pair exit status $rc: $(cat "$WORK/pair.err")"
+grep -q '^refused: nfqueue:8,9: packet [0-9]*: this source binds several queues' "$WORK/pair.out" ||
+    fail "queue-pair: a verdict without its queue was not refused: $(cat "$WORK/pair.out")"
+check_eq "queue 8's handler: its records, also after 9 was unbound" 15 "$(field first "$WORK/pair.out")"
+check_eq "queue 9's handler: its records until it was unbound" 10 "$(field second "$WORK/pair.out")"
+check_eq "queue 8's packets accepted (they reach the later chain)" 15 "$(counter 4)"
+check_eq "queue 9's packets dropped, then nobody listens (none reach it)" 0 "$(counter 5)"
 
 # --- overruns: a 4 KiB buffer, 3000 records while the program sleeps.
 for policy in raise disable; do

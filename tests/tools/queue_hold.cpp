@@ -34,6 +34,11 @@
 //   log-groups NFLOG groups QUEUE and QUEUE+1 on one source, each record routed to its group's
 //              handler (RecordRouter): after COUNT records of each, QUEUE+1 is unbound alone;
 //              then reads for 2 more seconds; prints "first=N" and "second=N"
+//   queue-pair queues QUEUE and QUEUE+1 on one QueueSource (QueueConfig::more_queues), each
+//              record routed to its queue's handler: holds COUNT packets of each, checks that
+//              a verdict without its queue is refused, accepts QUEUE's and drops QUEUE+1's in
+//              one call, then unbinds QUEUE+1 alone and accepts QUEUE's packets at once for 2
+//              more seconds; prints "first=N" and "second=N" (records per queue)
 //   log-overrun-raise, log-overrun-disable
 //              NFLOG group QUEUE with a 4 KiB socket buffer and OverrunPolicy raise or disable:
 //              sleeps COUNT seconds (the test floods the group meanwhile), then reads for a
@@ -504,6 +509,78 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         }
         std::printf("first=%zu\nsecond=%zu\nunrouted=%llu\n", first.records, second.records,
                     static_cast<unsigned long long>(router.unrouted()));
+        return 0;
+    }
+    if (mode == "queue-pair") {
+        const auto second_queue = static_cast<std::uint16_t>(config.queue + 1);
+        config.more_queues = {second_queue};
+        std::vector<nfcap::DecisionFor> pending;
+        nfcap::QueueSource both(config, nfcap::Verdict{},
+                                [&](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+                                    pending.emplace_back(p.packet_id.value(), nfcap::Verdict{},
+                                                         p.resource_id);
+                                    return nfcap::hold_packet;
+                                });
+        check(both.queues() == std::vector<std::uint16_t>{config.queue, second_queue},
+              "queues() does not list both queues");
+        struct Count final : nfcap::RecordHandler {
+            std::size_t records = 0;
+            std::uint16_t queue = 0;
+            bool wrong = false;
+            void on_record(std::span<const std::byte>, nfcap::Timestamp) override { ++records; }
+            void on_packet(nfcap::RecordKind, const nfcap::Packet& p, std::span<const std::byte>,
+                           nfcap::Timestamp) override {
+                ++records;
+                wrong = wrong || p.resource_id != queue;
+            }
+        } first, second;
+        first.queue = config.queue;
+        second.queue = second_queue;
+        nfcap::RecordRouter router;
+        router.route(config.queue, first);
+        router.route(second_queue, second);
+        while (first.records < count || second.records < count) {
+            check(Clock::now() < deadline, "timed out");
+            pollfd p{both.fd(), POLLIN, 0};
+            ::poll(&p, 1, 100);
+            both.receive(router);
+        }
+        check(both.held() == 2 * count, "not every packet of both queues is held");
+        try {
+            both.decide(pending.front().id, nfcap::Verdict{});
+            throw Failure("a verdict without its queue was not refused on a two-queue source");
+        } catch (const nfcap::VerdictError& e) {
+            std::printf("refused: %s\n", e.what());
+        }
+        nfcap::Verdict drop;
+        drop.kind = nfcap::VerdictKind::drop;
+        for (auto& d : pending) {
+            if (d.queue == second_queue) {
+                d.decision = nfcap::Decision(drop);
+            }
+        }
+        both.decide(std::span<nfcap::DecisionFor>(pending));
+        pending.clear();
+        check(both.held() == 0, "packets still held after deciding them all");
+        both.unbind(second_queue, router);
+        check(both.queues() == std::vector<std::uint16_t>{config.queue},
+              "queues() still lists the unbound queue");
+        std::printf("unbound %u\n", static_cast<unsigned>(second_queue));
+        std::fflush(stdout);
+        const auto end = Clock::now() + std::chrono::seconds(2);
+        while (Clock::now() < end) {
+            pollfd p{both.fd(), POLLIN, 0};
+            ::poll(&p, 1, 100);
+            both.receive(router);
+            for (const auto& d : pending) {
+                both.decide(d.queue.value(), d.id, nfcap::Verdict{});
+            }
+            pending.clear();
+        }
+        check(!first.wrong && !second.wrong, "a record reached the other queue's handler");
+        std::printf("first=%zu\nsecond=%zu\nunrouted=%llu\n", first.records, second.records,
+                    static_cast<unsigned long long>(router.unrouted()));
+        print_counters(both);
         return 0;
     }
     if (mode == "log-overrun-raise" || mode == "log-overrun-disable") {

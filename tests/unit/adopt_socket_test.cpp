@@ -115,3 +115,15 @@ TEST(RecordRouter, EachGroupToItsOwnHandlerTheRestCountedOrToTheFallback) {
     EXPECT_EQ(second.seen, (std::vector<std::uint16_t>{7, 7, 300}));
     EXPECT_EQ(router.unrouted(), 2U);
 }
+
+TEST(QueueSourceConfig, AQueueNamedTwiceIsRefusedBeforeAnythingIsBound) {
+    nfcap::QueueConfig config;
+    config.queue = 7;
+    config.more_queues = {8, 7};
+    try {
+        nfcap::QueueSource source(config, nfcap::Verdict{});
+        FAIL() << "a queue named twice was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "NFQUEUE queue 7 is named twice");
+    }
+}
