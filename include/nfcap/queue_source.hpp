@@ -259,7 +259,6 @@ class QueueSource {
     // The receive thread's scratch for asking the decide function.
     // Every NFQUEUE record of the batch: where it is, its decoded packet in asked_ (-1 when it
     // could not be decoded) and whether it is held.
-    struct Bound;
     struct AskedRecord {
         std::span<const std::byte> record;
         std::size_t datagram = 0;
