@@ -759,7 +759,10 @@ std::size_t QueueSource::held_now() const {
 std::string QueueSource::queue_names() const {
     std::string names = "nfqueue:";
     for (std::size_t i = 0; i < bound_.size(); ++i) {
-        names += (i == 0 ? "" : ",") + std::to_string(bound_[i].queue);
+        if (i != 0) {
+            names += ',';
+        }
+        names += std::to_string(bound_[i].queue);
     }
     return bound_.empty() ? names + std::to_string(config_.queue) : names;
 }
