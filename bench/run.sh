@@ -516,6 +516,13 @@ live() {
       lost=$(sed -n 's/^nfcap: .*packets written, \(at least \)\{0,1\}\([0-9]*\) lost.*/\2/p' "$W/reader.err" | head -1)
       certainty=exact
       grep -q '^nfcap: .*packets written, at least [0-9]* lost' "$W/reader.err" && certainty=at_least
+      # Records nfcap received but could not write (its writer stalled: "N not written (output
+      # behind)") are missing from the file too, and counted exactly: part of its own count.
+      behind=$(sed -n 's/^nfcap: .*, \([0-9]*\) not written (output behind).*/\1/p' "$W/reader.err" | head -1)
+      if [ -n "$lost" ] && [ "${behind:-0}" -gt 0 ]; then
+        lost=$((lost + behind))
+        note+=" not-written-$behind"
+      fi
       grep -q '^nfcap: [0-9]* packets written' "$W/reader.err" || note+=" no-summary" certainty=NA
     fi
     ;;
