@@ -43,6 +43,12 @@ const HeldPackets::Entry* HeldPackets::find(std::uint32_t id) const {
     }
     const std::uint32_t first = entries_.front().id;
     const std::uint32_t offset = id - first;
+    // The kernel numbers packets one by one, so the entries are usually consecutive ids: the
+    // one wanted is then at its offset (perf: the binary search was 3 % of a deferred-verdict
+    // reader's time).
+    if (offset < entries_.size() && entries_[offset].id == id) {
+        return &entries_[offset];
+    }
     const auto at = std::lower_bound(
         entries_.begin(), entries_.end(), offset,
         [first](const Entry& e, std::uint32_t wanted) { return e.id - first < wanted; });

@@ -715,7 +715,13 @@ void QueueSource::decide(std::span<DecisionFor> decisions) {
                    b->held->is_decided(id) ? Refusal::already_decided : Refusal::not_held);
         }
     }
-    if (decisions.size() > 1) {
+    // A packet named twice is refused. Decisions usually come in id order: then no sort.
+    bool ascending = true;
+    for (std::size_t i = 1; i < decisions.size() && ascending; ++i) {
+        ascending = queues[i - 1]->queue == queues[i]->queue &&
+                    decisions[i].id - decisions[0].id > decisions[i - 1].id - decisions[0].id;
+    }
+    if (!ascending) {
         std::vector<std::pair<std::uint16_t, std::uint32_t>> ids;
         ids.reserve(decisions.size());
         for (std::size_t i = 0; i < decisions.size(); ++i) {

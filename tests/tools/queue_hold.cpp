@@ -393,6 +393,19 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         } catch (const nfcap::VerdictError& e) {
             std::printf("refused: %s\n", e.what());
         }
+        // A packet named twice in one call, out of order or next to itself: refused whole.
+        for (const std::vector<std::uint32_t>& twice :
+             {std::vector<std::uint32_t>{last, last - 1, last},
+              std::vector<std::uint32_t>{last - 1, last - 1}}) {
+            try {
+                source->decide(twice, nfcap::Verdict{});
+                throw Failure("a call naming a packet twice was not refused");
+            } catch (const nfcap::VerdictError& e) {
+                std::printf("refused: %s\n", e.what());
+                check(std::string(e.what()).find("was already decided") != std::string::npos,
+                      std::string("unexpected refusal: ") + e.what());
+            }
+        }
         check(source->held() == count - 1, "a refused call decided something");
         std::vector<std::uint32_t> rest;
         for (std::size_t i = 1; i < kept.size(); ++i) {
@@ -400,7 +413,7 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         }
         source->decide(rest, nfcap::Verdict{});
         print_counters(*source);
-        check(source->held_counters().refused == 5, "five refusals expected");
+        check(source->held_counters().refused == 7, "seven refusals expected");
         return 0;
     }
     if (mode == "exit") {
