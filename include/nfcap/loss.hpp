@@ -53,6 +53,13 @@ struct UnseenLoss {
 UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops> drops,
                              std::uint64_t overruns);
 
+// A size for the records lost after the last NFLOG delivery, which no count can give: the
+// batches the socket dropped after it (`drops`), each taken as holding as many records as the
+// batches received held on average (`records` in `datagrams`), rounded. An estimate, to be
+// reported as one beside the lower bound, never as a count; 0 without drops or deliveries.
+std::uint64_t nflog_tail_estimate(const NflogDrops& drops, std::uint64_t records,
+                                  std::uint64_t datagrams);
+
 // NFQUEUE packets the kernel numbered after the last one received (`id_sequence` is the last id
 // it handed out, `last_id` the highest one nfcap received, 0 for none); ids wrap at 2^32.
 std::uint64_t queue_ids_after(std::uint32_t id_sequence, std::uint32_t last_id);

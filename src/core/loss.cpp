@@ -24,6 +24,20 @@ UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops
     return {std::max(after_last_delivery, beyond_gaps), LossCertainty::at_least};
 }
 
+std::uint64_t nflog_tail_estimate(const NflogDrops& drops, std::uint64_t records,
+                                  std::uint64_t datagrams) {
+    const std::uint64_t after =
+        drops.total > drops.at_last_delivery ? drops.total - drops.at_last_delivery : 0;
+    if (after == 0 || datagrams == 0) {
+        return 0;
+    }
+    // after * records / datagrams, rounded, without overflowing for any realistic count.
+    const long double estimate = static_cast<long double>(after) *
+                                 static_cast<long double>(records) /
+                                 static_cast<long double>(datagrams);
+    return static_cast<std::uint64_t>(estimate + 0.5L);
+}
+
 std::uint64_t queue_ids_after(std::uint32_t id_sequence, std::uint32_t last_id) {
     return static_cast<std::uint32_t>(id_sequence - last_id); // modulo 2^32
 }

@@ -559,7 +559,8 @@ struct LiveCapture::Impl {
                                " of records; a batch shows as a sequence gap only once a "
                                "later record of its group arrives, and not every one is known "
                                "to have been followed by one, so not all their records can be "
-                               "counted (a larger --rcvbuf helps)"
+                               "counted (a larger --rcvbuf helps)" +
+                               tail_estimate(*drops, groups, source)
                          : "the socket buffer overflowed (ENOBUFS) and the kernel does not say "
                            "how much it dropped; records lost after the last one delivered "
                            "cannot be counted";
@@ -571,6 +572,27 @@ struct LiveCapture::Impl {
             groups[i]->certainty = unseen.certainty;
             groups[i]->loss_note = note;
         }
+    }
+
+    // The size of the loss after the last delivery, as an estimate (loss.hpp), for the note.
+    static std::string tail_estimate(const NflogDrops& drops,
+                                     const std::vector<InterfaceCounters*>& groups,
+                                     const NflogSource& source) {
+        std::uint64_t records = 0;
+        for (const InterfaceCounters* c : groups) {
+            records += c->received + c->not_written;
+        }
+        const std::uint64_t after =
+            drops.total > drops.at_last_delivery ? drops.total - drops.at_last_delivery : 0;
+        const std::uint64_t estimate =
+            nflog_tail_estimate(drops, records, source.counters().datagrams);
+        if (estimate == 0) {
+            return {};
+        }
+        return "; " + std::to_string(after) + " of those batches came after the last record " +
+               "received, and at the " + std::to_string(records / source.counters().datagrams) +
+               " records a batch received held on average they would be about " +
+               std::to_string(estimate) + " records (an estimate, not a count)";
     }
 
     void account_queue(const Source& s, bool final) {

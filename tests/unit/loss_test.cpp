@@ -77,3 +77,16 @@ TEST(DescribeLoss, SaysWhenTheCountIsALowerBound) {
 
 } // namespace
 } // namespace nfcap
+
+TEST(NflogTailEstimate, BatchesAfterTheLastDeliveryTimesTheAverageBatch) {
+    nfcap::NflogDrops drops;
+    drops.total = 600;
+    drops.at_last_delivery = 21; // 579 batches after the last delivery
+    // 2,512,357 records arrived in 8,600 datagrams: 292.13 a batch.
+    EXPECT_EQ(nfcap::nflog_tail_estimate(drops, 2'512'357, 8'600), 169'146U);
+    drops.at_last_delivery = 600; // nothing after the last delivery: no estimate
+    EXPECT_EQ(nfcap::nflog_tail_estimate(drops, 2'512'357, 8'600), 0U);
+    drops.at_last_delivery = 0;
+    EXPECT_EQ(nfcap::nflog_tail_estimate(drops, 0, 0), 0U);   // nothing delivered at all
+    EXPECT_EQ(nfcap::nflog_tail_estimate(drops, 3, 2), 900U); // 600 x 1.5
+}
