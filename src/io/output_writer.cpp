@@ -83,45 +83,50 @@ class PcapngWriter final : public OutputWriter {
     RecordEncoder& encoder_;
 };
 
-// One line per record in the manner of tcpdump; nothing else.
-class TextWriter final : public OutputWriter {
+// Text formats: one line per record, no file structure around them. A subclass writes a
+// record's line into `line`.
+class LineWriter : public OutputWriter {
   public:
-    TextWriter(RecordEncoder& encoder, long utc_offset_seconds)
-        : encoder_(encoder), utc_offset_seconds_(utc_offset_seconds) {}
+    explicit LineWriter(RecordEncoder& encoder) : encoder_(encoder) {}
     void begin(ByteBuffer& /*out*/) override {}
     void add_interface(ByteBuffer& /*out*/, const InterfaceDescription& /*interface*/) override {}
     EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> /*raw*/,
                         const RecordContext& context) override {
-        text_.clear();
-        append_text_line(text_, packet, encoder_.comment(packet, context),
-                         RecordEncoder::time(packet, context), utc_offset_seconds_);
-        append_text(out, text_);
+        line_.clear();
+        line(line_, packet, context);
+        append_text(out, line_);
         return EncodeResult::written;
     }
     void end(ByteBuffer& /*out*/, const std::vector<InterfaceCounters>& /*interfaces*/,
              const RecordingEnd& /*how*/) override {}
     bool has_sections() const override { return false; }
 
-  private:
+  protected:
+    virtual void line(std::string& out, const Packet& packet, const RecordContext& context) = 0;
     RecordEncoder& encoder_;
+
+  private:
+    std::string line_;
+};
+
+// One line per record in the manner of tcpdump; nothing else.
+class TextWriter final : public LineWriter {
+  public:
+    TextWriter(RecordEncoder& encoder, long utc_offset_seconds)
+        : LineWriter(encoder), utc_offset_seconds_(utc_offset_seconds) {}
+
+  private:
+    void line(std::string& out, const Packet& packet, const RecordContext& context) override {
+        append_text_line(out, packet, encoder_.comment(packet, context),
+                         RecordEncoder::time(packet, context), utc_offset_seconds_);
+    }
     long utc_offset_seconds_;
-    std::string text_;
 };
 
 // One JSON object per record, then one {"statistics":{...}} line per interface.
-class JsonWriter final : public OutputWriter {
+class JsonWriter final : public LineWriter {
   public:
-    JsonWriter(RecordEncoder& encoder, bool payload) : encoder_(encoder), payload_(payload) {}
-    void begin(ByteBuffer& /*out*/) override {}
-    void add_interface(ByteBuffer& /*out*/, const InterfaceDescription& /*interface*/) override {}
-    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> /*raw*/,
-                        const RecordContext& context) override {
-        text_.clear();
-        append_json_record(text_, packet, encoder_.comment_context(packet, context),
-                           RecordEncoder::time(packet, context), payload_);
-        append_text(out, text_);
-        return EncodeResult::written;
-    }
+    JsonWriter(RecordEncoder& encoder, bool payload) : LineWriter(encoder), payload_(payload) {}
     void end(ByteBuffer& out, const std::vector<InterfaceCounters>& interfaces,
              const RecordingEnd& how) override {
         for (const auto& c : interfaces) {
@@ -157,12 +162,13 @@ class JsonWriter final : public OutputWriter {
             append_text(out, line);
         }
     }
-    bool has_sections() const override { return false; }
 
   private:
-    RecordEncoder& encoder_;
+    void line(std::string& out, const Packet& packet, const RecordContext& context) override {
+        append_json_record(out, packet, encoder_.comment_context(packet, context),
+                           RecordEncoder::time(packet, context), payload_);
+    }
     bool payload_;
-    std::string text_;
 };
 
 } // namespace

@@ -65,6 +65,15 @@ wait_queue() {
     fail "queue 7 has no listener"
 }
 field() { sed -n "s/^$1=//p" "$2"; }
+# wait_unbound N OUT ERR: until the program printed "unbound N" (at most 10 s), else fail.
+wait_unbound() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -q "^unbound $1\$" "$2" && return 0
+        sleep 0.1
+    done
+    fail "$1 was not unbound: $(cat "$3")"
+}
 frames() { tshark -r "$1" ${2:+-Y "$2"} -T fields -e frame.number 2>/dev/null | wc -l | tr -d ' '; }
 
 # run_hold NAME MODE COUNT [ARGS...]: the holding program in B, COUNT datagrams from A to a
@@ -205,11 +214,7 @@ wait_nflog_bound "$NS_B" 32
 wait_nflog_bound "$NS_B" 33
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 10 64 --rate 2000 >/dev/null
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8304 10 64 --rate 2000 >/dev/null
-for ((i = 0; i < 100; i++)); do
-    grep -q '^unbound 33$' "$WORK/groups.out" && break
-    sleep 0.1
-done
-grep -q '^unbound 33$' "$WORK/groups.out" || fail "group 33 was not unbound: $(cat "$WORK/groups.err")"
+wait_unbound 33 "$WORK/groups.out" "$WORK/groups.err"
 logged_groups=$(in_b awk '{ print $1 }' /proc/net/netfilter/nfnetlink_log | sort -n | tr '\n' ' ')
 check_eq "groups bound after unbinding 33 alone" "32 " "$logged_groups"
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8303 5 64 --rate 2000 >/dev/null
@@ -230,11 +235,7 @@ for ((i = 0; i < 100; i++)); do
 done
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8305 10 64 --rate 2000 >/dev/null
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8306 10 64 --rate 2000 >/dev/null
-for ((i = 0; i < 100; i++)); do
-    grep -q '^unbound 9$' "$WORK/pair.out" && break
-    sleep 0.1
-done
-grep -q '^unbound 9$' "$WORK/pair.out" || fail "queue 9 was not unbound: $(cat "$WORK/pair.err")"
+wait_unbound 9 "$WORK/pair.out" "$WORK/pair.err"
 queues_bound=$(in_b awk '$1 == 8 || $1 == 9 { print $1 }' /proc/net/netfilter/nfnetlink_queue | tr '\n' ' ')
 check_eq "queues bound after unbinding 9 alone" "8 " "$queues_bound"
 in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 8305 5 64 --rate 2000 >/dev/null

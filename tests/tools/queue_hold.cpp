@@ -288,6 +288,18 @@ int capture(nfcap::QueueConfig config, std::size_t count, Clock::time_point dead
     return 0;
 }
 
+// Receives from `source` into `handler` until `done()`, failing at `deadline`.
+template <class Source, class Done>
+void receive_until(Source& source, nfcap::RecordHandler& handler, Clock::time_point deadline,
+                   Done done) {
+    while (!done()) {
+        check(Clock::now() < deadline, "timed out");
+        pollfd p{source.fd(), POLLIN, 0};
+        ::poll(&p, 1, 100);
+        source.receive(handler);
+    }
+}
+
 int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         Clock::time_point deadline) {
     std::unique_ptr<nfcap::QueueSource> source;
@@ -505,12 +517,8 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         nfcap::RecordRouter router;
         router.route(config.queue, first);
         router.route(second_group, second);
-        while (first.records < count || second.records < count) {
-            check(Clock::now() < deadline, "timed out");
-            pollfd p{both.fd(), POLLIN, 0};
-            ::poll(&p, 1, 100);
-            both.receive(router);
-        }
+        receive_until(both, router, deadline,
+                      [&] { return first.records >= count && second.records >= count; });
         both.unbind(second_group, router);
         std::printf("unbound %u\n", static_cast<unsigned>(second_group));
         std::fflush(stdout);
@@ -552,12 +560,8 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         nfcap::RecordRouter router;
         router.route(config.queue, first);
         router.route(second_queue, second);
-        while (first.records < count || second.records < count) {
-            check(Clock::now() < deadline, "timed out");
-            pollfd p{both.fd(), POLLIN, 0};
-            ::poll(&p, 1, 100);
-            both.receive(router);
-        }
+        receive_until(both, router, deadline,
+                      [&] { return first.records >= count && second.records >= count; });
         check(both.held() == 2 * count, "not every packet of both queues is held");
         try {
             both.decide(pending.front().id, nfcap::Verdict{});
