@@ -1,7 +1,8 @@
 #pragma once
-// Internal to nfcap_core. The one bounds-checked reader for wire data. Every read that would run past the end throws
-// DecodeError; nothing casts structs over untrusted bytes. The reads are inline: decoding a
-// record makes a few dozen of them, and an out-of-line call each cost a third of replay's time.
+// Internal to nfcap_core. The one bounds-checked reader for wire data. Every read that would run
+// past the end throws DecodeError; nothing casts structs over untrusted bytes. The reads are
+// inline: decoding a record makes a few dozen of them, and an out-of-line call each cost a third of
+// replay's time.
 
 #include <nfcap/packet.hpp>
 

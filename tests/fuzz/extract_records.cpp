@@ -8,8 +8,8 @@
 // (after the 16-byte nlmsghdr) go to NFLOG_DIR and NFQUEUE_DIR. Other link types are skipped.
 // Files are named <recording>-<record>-<message>. Exit status: 0 success, 1 failure.
 
-#include <nfcap/packet.hpp>
 #include <nfcap/netlink.hpp>
+#include <nfcap/packet.hpp>
 
 #include <pcap/pcap.h>
 

@@ -7,8 +7,8 @@
 //      valid UTF-8 without control bytes.
 #include "output_checks.hpp"
 
-#include <nfcap/packet.hpp>
 #include <nfcap/comment.hpp>
+#include <nfcap/packet.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "output_checks.hpp"
 
-#include <nfcap/packet.hpp>
 #include <nfcap/comment.hpp>
+#include <nfcap/packet.hpp>
 #include <nfcap/record_encoder.hpp>
 
 #include <algorithm>

@@ -4,10 +4,10 @@
 // golden/lua_dissector.sh checks the Wireshark plugin's fields against the same table.
 #include "nflog_message.hpp"
 
+#include "text_format.hpp"
 #include <nfcap/comment.hpp>
 #include <nfcap/metadata_keys.hpp>
 #include <nfcap/nflog_decode.hpp>
-#include "text_format.hpp"
 
 #include <gtest/gtest.h>
 
