@@ -314,6 +314,9 @@ const QueueSource::Bound* QueueSource::bound(std::uint16_t queue) const {
 }
 
 QueueSource::Bound* QueueSource::bound_for(std::span<const std::byte> record) {
+    if (bound_.empty()) {
+        return nullptr; // every queue unbound: the kernel dropped what was still queued
+    }
     if (bound_.size() == 1 || record.size() < 4) {
         return &bound_.front(); // one queue: every record is its (the kernel sends no other)
     }

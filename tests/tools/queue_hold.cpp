@@ -595,6 +595,15 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
             pending.clear();
         }
         check(!first.wrong && !second.wrong, "a record reached the other queue's handler");
+        both.unbind(config.queue, router); // the last one: the source then binds none
+        check(both.queues().empty(), "queues() lists a queue after both were unbound");
+        both.receive(router); // nothing bound: whatever still comes is passed over
+        try {
+            both.decide(config.queue, 1, nfcap::Verdict{});
+            throw Failure("a verdict for a queue unbound was not refused");
+        } catch (const nfcap::VerdictError& e) {
+            std::printf("refused: %s\n", e.what());
+        }
         std::printf("first=%zu\nsecond=%zu\nunrouted=%llu\n", first.records, second.records,
                     static_cast<unsigned long long>(router.unrouted()));
         print_counters(both);
