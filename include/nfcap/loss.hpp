@@ -53,6 +53,11 @@ struct UnseenLoss {
 UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops> drops,
                              std::uint64_t overruns);
 
+// Batches the socket dropped after the last datagram delivered: no sequence gap shows them.
+inline std::uint64_t drops_after_last_delivery(const NflogDrops& drops) {
+    return drops.total > drops.at_last_delivery ? drops.total - drops.at_last_delivery : 0;
+}
+
 // A size for the records lost after the last NFLOG delivery, which no count can give: the
 // batches the socket dropped after it (`drops`), each taken as holding as many records as the
 // batches received held on average (`records` in `datagrams`), rounded. An estimate, to be

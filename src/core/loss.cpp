@@ -18,16 +18,14 @@ UnseenLoss nflog_unseen_loss(std::uint64_t gap_records, std::optional<NflogDrops
     if (drops->total <= drops->before_every_last_record) {
         return {};
     }
-    const std::uint64_t after_last_delivery =
-        drops->total > drops->at_last_delivery ? drops->total - drops->at_last_delivery : 0;
+    const std::uint64_t after_last_delivery = drops_after_last_delivery(*drops);
     const std::uint64_t beyond_gaps = drops->total > gap_records ? drops->total - gap_records : 0;
     return {std::max(after_last_delivery, beyond_gaps), LossCertainty::at_least};
 }
 
 std::uint64_t nflog_tail_estimate(const NflogDrops& drops, std::uint64_t records,
                                   std::uint64_t datagrams) {
-    const std::uint64_t after =
-        drops.total > drops.at_last_delivery ? drops.total - drops.at_last_delivery : 0;
+    const std::uint64_t after = drops_after_last_delivery(drops);
     if (after == 0 || datagrams == 0) {
         return 0;
     }

@@ -582,8 +582,7 @@ struct LiveCapture::Impl {
         for (const InterfaceCounters* c : groups) {
             records += c->received + c->not_written;
         }
-        const std::uint64_t after =
-            drops.total > drops.at_last_delivery ? drops.total - drops.at_last_delivery : 0;
+        const std::uint64_t after = drops_after_last_delivery(drops);
         const std::uint64_t estimate =
             nflog_tail_estimate(drops, records, source.counters().datagrams);
         if (estimate == 0) {
