@@ -192,8 +192,11 @@ class QueueSource {
     // The queue length the kernel was given (the configured one, or the countable default).
     std::uint32_t max_length() const { return max_length_; }
     // False when, with fail-open, the queue can fill before the socket buffer does: packets
-    // that find it full then pass without an id, counted nowhere (a warning says so).
-    bool loss_countable() const { return loss_countable_; }
+    // that find it full then pass without an id, counted nowhere (a warning says so). Held
+    // packets count against the queue's length too: with the default length the source raises
+    // it as holds grow, so that it stays countable; a length set in the config is kept, and
+    // once holds eat into its margin this turns false.
+    bool loss_countable() const { return loss_countable_.load(std::memory_order_relaxed); }
     // The highest packet id received so far (0: none), modulo 2^32, of config().queue or of
     // `queue`.
     std::uint32_t last_id() const;
@@ -234,7 +237,10 @@ class QueueSource {
     SourceCounters counters_;
     std::uint64_t packets_ = 0;
     std::uint32_t max_length_ = 0;
-    bool loss_countable_ = true;
+    std::uint32_t countable_length_ = 0; // the least countable length without holds
+    std::atomic<bool> loss_countable_{true};
+    // With the mutex held, after packets were held: keeps the queue's length countable.
+    void keep_countable(std::size_t held);
     // Each queue bound, with its held packets (shared with the threads that call decide(),
     // under held_mutex_) and the highest id received.
     struct Bound {

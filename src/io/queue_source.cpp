@@ -247,7 +247,8 @@ void QueueSource::configure(std::uint16_t queue) {
     nfq_nlmsg_cfg_put_params(nlh, mode, static_cast<int>(range));
     const std::uint32_t countable =
         countable_queue_length(socket_->receive_buffer_size(), datagrams_per_batch);
-    max_length_ = config_.max_length.value_or(countable);
+    countable_length_ = countable;
+    max_length_ = config_.max_length.value_or(std::max(countable, max_length_));
     loss_countable_ = !config_.fail_open || max_length_ >= countable;
     if (!loss_countable_) {
         warnings_.push_back(
@@ -288,6 +289,27 @@ void QueueSource::configure(std::uint16_t queue) {
                                 std::to_string(mode) + " range " + std::to_string(range) + ")");
         }
     }
+}
+
+void QueueSource::keep_countable(std::size_t held) {
+    if (!config_.fail_open || !loss_countable()) {
+        return;
+    }
+    const auto needed = std::min<std::uint64_t>(std::uint64_t{countable_length_} + held,
+                                                std::numeric_limits<std::uint32_t>::max());
+    if (needed <= max_length_) {
+        return;
+    }
+    if (config_.max_length) { // the program's length stays; its loss count becomes a bound
+        loss_countable_ = false;
+        return;
+    }
+    // Room for twice the holds, so that growing holds send this rarely. Without an
+    // acknowledgement: a queue that kept its length is no worse off than before.
+    max_length_ = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(std::uint64_t{countable_length_} + 2 * std::uint64_t{held},
+                                std::numeric_limits<std::uint32_t>::max()));
+    set_max_length(max_length_);
 }
 
 void QueueSource::set_max_length(std::uint32_t length) {
@@ -553,6 +575,7 @@ void QueueSource::ask(std::span<const std::span<const std::byte>> datagrams) {
                     config_.fallback.mark, false, socket_->next_sequence());
             }
         }
+        keep_countable(held_now());
     }
     for (std::size_t i = 0; i < asked_records_.size(); ++i) {
         if (!asked_records_[i].held) {

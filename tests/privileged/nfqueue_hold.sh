@@ -7,6 +7,8 @@
 #  - UDP payloads rewritten longer and a TCP payload rewritten inside an open connection: the
 #    receivers read the new bytes, and tshark finds every checksum of the rewritten packets good
 #    (recorded by nfcap from an NFLOG rule after the queue);
+#  - holding more packets than the queue's default length allows raises the length, so none
+#    passes uncounted; a length the program set is kept and its loss count becomes a bound;
 #  - the deadline's fallback fires and is counted; verdicts for bad ids are refused cleanly;
 #  - a program that stops while holding packets gives them the fallback: they arrive, and no
 #    packet stays queued;
@@ -110,6 +112,19 @@ check_eq "alternate: held packets decided" 100 "$(field decided_later "$WORK/alt
 expected=$(seq 0 2 98 | sed 's/^/seq=/' | tr '\n' ' ')
 got=$(grep -o '^seq=[0-9]*' "$WORK/alternate.recv" | sort -t= -k2 -n | tr '\n' ' ')
 check_eq "alternate: the receiver got exactly the accepted half" "$expected" "$got"
+
+# --- holds longer than the queue's countable length: the source raises the length (the kernel
+# keeps every held packet queued, none passes uncounted by fail-open); a length the program
+# set is kept, and the source then says its loss count is only a lower bound.
+run_hold many hold-many 600
+check_eq "hold-many: loss still countable" 1 "$(field loss_countable "$WORK/many.out")"
+[ "$(field max_length "$WORK/many.out")" -ge 600 ] ||
+    fail "hold-many: queue length $(field max_length "$WORK/many.out") below the 600 held"
+check_eq "hold-many: datagrams received" 600 "$(field received "$WORK/many.recv")"
+run_hold many-fixed hold-many 150 --max-length 200
+check_eq "hold-many, length set: loss a lower bound" 0 "$(field loss_countable "$WORK/many-fixed.out")"
+check_eq "hold-many, length set: kept" 200 "$(field max_length "$WORK/many-fixed.out")"
+check_eq "hold-many, length set: datagrams received" 150 "$(field received "$WORK/many-fixed.recv")"
 
 # --- rewrite: UDP longer, TCP in place, recorded after the queue by nfcap from NFLOG.
 bg_in "$NS_B" "$NFCAP" -g 31 -w "$WORK/rewritten.pcapng" 2>"$WORK/nflog.err"

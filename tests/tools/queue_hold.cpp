@@ -17,6 +17,10 @@
 //              (accept) is given
 //   bad-ids    hold COUNT packets, check that verdicts for ids not held are refused, then
 //              accept them all
+//   hold-many  hold COUNT packets on a socket with a 16 KiB buffer (its countable queue length
+//              is some 130), check that every one is still queued in the kernel, then accept
+//              them; prints "max_length=N" and "loss_countable=0|1". With --max-length the
+//              program sets the queue's length itself
 //   exit       hold COUNT packets, then leave: the source's destructor gives the fallback
 //   unbind     hold COUNT packets, then unbind(), which gives the fallback; a verdict after it
 //              is refused
@@ -428,6 +432,23 @@ int run(nfcap::QueueConfig config, const std::string& mode, std::size_t count,
         check(source->held_counters().refused == 7, "seven refusals expected");
         return 0;
     }
+    if (mode == "hold-many") {
+        config.receive_buffer = 16384;
+        auto kept = hold(config, count, deadline, source);
+        const auto kernel = source->kernel_counters();
+        check(kernel.has_value(), "the queue is not listed");
+        std::printf("max_length=%u\nloss_countable=%d\nwaiting=%llu\n", source->max_length(),
+                    source->loss_countable() ? 1 : 0,
+                    static_cast<unsigned long long>(kernel->waiting));
+        check(kernel->waiting == count, "the kernel's queue does not hold every held packet");
+        std::vector<std::uint32_t> ids;
+        for (const auto& p : kept) {
+            ids.push_back(id_of(p));
+        }
+        source->decide(ids, nfcap::Verdict{});
+        print_counters(*source);
+        return 0;
+    }
     if (mode == "exit") {
         auto kept = hold(config, count, deadline, source);
         std::printf("left holding=%zu\n", source->held());
@@ -670,6 +691,8 @@ int main(int argc, char** argv) {
                 std::printf("adopted=%d\n", fd); // nfcap works on a duplicate of it
             } else if (option == "--write") {
                 write_path = argv[i + 1];
+            } else if (option == "--max-length") {
+                config.max_length = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
             } else if (option == "--hold-ms") {
                 config.hold_timeout = std::chrono::milliseconds(std::stoul(argv[i + 1]));
             } else {
