@@ -8,8 +8,8 @@
 #include <nfcap/packet.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <string>
-#include <vector>
 
 namespace nfcap {
 
@@ -35,8 +35,13 @@ class RetainedPacket {
   private:
     void rebase(const Packet& from, const std::byte* old_base);
 
+    void copy_bytes(const std::byte* from, std::size_t size);
+
     Packet packet_;
-    std::vector<std::byte> bytes_; // payload, hwheader, prefix, secctx, one after the other
+    // payload, hwheader, prefix, secctx, one after the other; allocated without being zeroed
+    // (every byte is copied in at once)
+    std::unique_ptr<std::byte[]> bytes_;
+    std::size_t size_ = 0;
     InterfaceNamesOf names_;
 };
 
