@@ -20,8 +20,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <deque>
+#include <algorithm>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,31 +58,39 @@ std::vector<std::byte> upper_cased(const nfcap::Packet& p) {
     return bytes;
 }
 
-// Held packets on their way from the receive thread to the worker.
+// Held packets on their way from the receive thread to the worker, handed over a receive
+// batch at a time: one lock and at most one wake-up per batch, not per packet. The two vectors
+// are swapped back and forth, so after the first batches nothing is allocated here.
 class Pending {
   public:
-    void push(nfcap::RetainedPacket p) {
+    // Moves every packet of `arrived` over and leaves it empty.
+    void push_all(std::vector<nfcap::RetainedPacket>& arrived) {
+        if (arrived.empty()) {
+            return;
+        }
         bool was_empty = false;
         {
             const std::lock_guard lock(mutex_);
             was_empty = packets_.empty();
-            packets_.push_back(std::move(p));
+            if (was_empty) {
+                packets_.swap(arrived);
+            } else {
+                std::move(arrived.begin(), arrived.end(), std::back_inserter(packets_));
+            }
         }
-        if (was_empty) { // the worker waits only for an empty queue: one wake-up per batch
+        arrived.clear();
+        if (was_empty) { // the worker waits only for an empty queue
             ready_.notify_one();
         }
     }
-    // Up to `max` packets, waiting at most 100 ms for the first; empty when closed.
-    std::vector<nfcap::RetainedPacket> take(std::size_t max) {
+    // Every packet waiting, into `out` (emptied first), waiting at most 100 ms for the first;
+    // `out` stays empty when closed.
+    void take_all(std::vector<nfcap::RetainedPacket>& out) {
+        out.clear();
         std::unique_lock lock(mutex_);
         ready_.wait_for(lock, std::chrono::milliseconds(100),
                         [&] { return !packets_.empty() || closed_; });
-        std::vector<nfcap::RetainedPacket> out;
-        while (!packets_.empty() && out.size() < max) {
-            out.push_back(std::move(packets_.front()));
-            packets_.pop_front();
-        }
-        return out;
+        packets_.swap(out);
     }
     void close() {
         {
@@ -98,7 +107,7 @@ class Pending {
   private:
     std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<nfcap::RetainedPacket> packets_;
+    std::vector<nfcap::RetainedPacket> packets_;
     bool closed_ = false;
 };
 
@@ -168,10 +177,11 @@ int main(int argc, char** argv) {
         config.queue = static_cast<std::uint16_t>(std::stoul(argv[1]));
         config.hold_timeout = std::chrono::seconds(2);
         Pending pending;
+        std::vector<nfcap::RetainedPacket> arrived; // this receive batch's, for the worker
         nfcap::QueueSource source(
             config, nfcap::Verdict{},
-            [&pending](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
-                pending.push(nfcap::RetainedPacket(p));
+            [&arrived](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+                arrived.emplace_back(p);
                 return nfcap::hold_packet; // decided by the worker
             });
         std::thread worker([&] {
@@ -181,24 +191,29 @@ int main(int argc, char** argv) {
             drop.kind = nfcap::VerdictKind::drop;
             std::vector<std::uint32_t> accepted, dropped;
             std::vector<nfcap::DecisionFor> rewritten;
+            std::vector<nfcap::RetainedPacket> taken;
             while (!pending.closed()) {
-                accepted.clear();
-                dropped.clear();
-                rewritten.clear();
-                for (const auto& held : pending.take(batch)) {
-                    const std::uint32_t id = *held->packet_id;
-                    if (is_discard(held.packet())) {
-                        dropped.push_back(id);
-                    } else if (rewrite && is_udp(held.packet())) {
-                        rewritten.push_back(
-                            {id, nfcap::Decision(accept, upper_cased(held.packet()))});
-                    } else {
-                        accepted.push_back(id);
+                pending.take_all(taken);
+                for (std::size_t from = 0; from < taken.size(); from += batch) {
+                    accepted.clear();
+                    dropped.clear();
+                    rewritten.clear();
+                    const std::size_t to = std::min(taken.size(), from + batch);
+                    for (std::size_t i = from; i < to; ++i) {
+                        const nfcap::Packet& held = taken[i].packet();
+                        const std::uint32_t id = *held.packet_id;
+                        if (is_discard(held)) {
+                            dropped.push_back(id);
+                        } else if (rewrite && is_udp(held)) {
+                            rewritten.push_back({id, nfcap::Decision(accept, upper_cased(held))});
+                        } else {
+                            accepted.push_back(id);
+                        }
                     }
+                    decide_all(source, accepted, accept);
+                    decide_all(source, dropped, drop);
+                    decide_all(source, rewritten);
                 }
-                decide_all(source, accepted, accept);
-                decide_all(source, dropped, drop);
-                decide_all(source, rewritten);
             }
         });
         Ignore ignore;
@@ -206,7 +221,11 @@ int main(int argc, char** argv) {
             const int deadline = source.next_deadline_ms();
             pollfd p{source.fd(), POLLIN, 0};
             ::poll(&p, 1, deadline >= 0 && deadline < 200 ? deadline : 200);
-            source.receive(ignore); // also gives the fallback to packets past their deadline
+            // At most a batch at a time, handed on at once: the worker decides while the socket
+            // refills, instead of waiting for the receive thread to catch up with the sender.
+            // receive() also gives the fallback to packets past their deadline.
+            source.receive(ignore, batch);
+            pending.push_all(arrived);
         }
         pending.close();
         worker.join();
