@@ -61,16 +61,27 @@ std::vector<std::byte> upper_cased(const nfcap::Packet& p) {
 // Held packets on their way from the receive thread to the worker, handed over a receive
 // batch at a time: one lock and at most one wake-up per batch, not per packet. The two vectors
 // are swapped back and forth, so after the first batches nothing is allocated here.
+//
+// Bounded: when the worker is `limit` packets behind, the receive thread waits for it instead
+// of reading on. Packets then wait in the socket buffer, whose memory the kernel has already
+// spent, rather than piling up here: an unbounded pile grows the heap (page faults) and turns
+// the worker's data cold, which made a worker that fell behind fall further behind.
 class Pending {
   public:
-    // Moves every packet of `arrived` over and leaves it empty.
+    explicit Pending(std::size_t limit) : limit_(limit) {}
+
+    // Moves every packet of `arrived` over and leaves it empty; waits (at most 100 ms at a
+    // time, so that a signal is seen) while the worker is `limit` packets behind.
     void push_all(std::vector<nfcap::RetainedPacket>& arrived) {
         if (arrived.empty()) {
             return;
         }
         bool was_empty = false;
         {
-            const std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
+            while (packets_.size() >= limit_ && !closed_ && stop == 0) {
+                room_.wait_for(lock, std::chrono::milliseconds(100));
+            }
             was_empty = packets_.empty();
             if (was_empty) {
                 packets_.swap(arrived);
@@ -87,10 +98,13 @@ class Pending {
     // `out` stays empty when closed.
     void take_all(std::vector<nfcap::RetainedPacket>& out) {
         out.clear();
-        std::unique_lock lock(mutex_);
-        ready_.wait_for(lock, std::chrono::milliseconds(100),
-                        [&] { return !packets_.empty() || closed_; });
-        packets_.swap(out);
+        {
+            std::unique_lock lock(mutex_);
+            ready_.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return !packets_.empty() || closed_; });
+            packets_.swap(out);
+        }
+        room_.notify_one();
     }
     void close() {
         {
@@ -98,6 +112,7 @@ class Pending {
             closed_ = true;
         }
         ready_.notify_all();
+        room_.notify_all();
     }
     bool closed() {
         const std::lock_guard lock(mutex_);
@@ -105,8 +120,9 @@ class Pending {
     }
 
   private:
+    const std::size_t limit_;
     std::mutex mutex_;
-    std::condition_variable ready_;
+    std::condition_variable ready_, room_;
     std::vector<nfcap::RetainedPacket> packets_;
     bool closed_ = false;
 };
@@ -176,7 +192,7 @@ int main(int argc, char** argv) {
         nfcap::QueueConfig config;
         config.queue = static_cast<std::uint16_t>(std::stoul(argv[1]));
         config.hold_timeout = std::chrono::seconds(2);
-        Pending pending;
+        Pending pending(8 * batch);
         std::vector<nfcap::RetainedPacket> arrived; // this receive batch's, for the worker
         nfcap::QueueSource source(
             config, nfcap::Verdict{},
