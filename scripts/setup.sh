@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format
   libmnl-dev libnetfilter-log-dev libnetfilter-queue-dev libpcap-dev libcap-dev
   libboost-program-options-dev libgtest-dev libgmock-dev
+  # the Python modules, for Debian's /usr/bin/python3, and their tests
+  python3-dev pybind11-dev python3-pybind11 python3-pytest
   # fuzzing: libFuzzer and the sanitizer runtimes for clang (only recommended by clang-14)
   libclang-rt-14-dev
   # test and demo: real consumers and real firewalls

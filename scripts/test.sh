@@ -2,7 +2,7 @@
 # Sets up, builds and runs the whole test suite:
 #   1. installs the Debian packages (scripts/setup.sh);
 #   2. checks formatting with clang-format;
-#   3. builds with warnings as errors and runs every test (unit, golden, privileged);
+#   3. builds with warnings as errors and runs every test (unit, golden, privileged, Python);
 #   4. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite again;
 #   5. builds the libFuzzer targets with clang, runs each on its regression inputs and corpus and
 #      fuzzes it for NFCAP_FUZZ_SECONDS (default 60) seconds (tests/fuzz/run.sh).
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "== clang-format" >&2
-mapfile -t sources < <(find include src tests samples -name '*.cpp' -o -name '*.hpp' | sort)
+mapfile -t sources < <(find include src tests samples python -name '*.cpp' -o -name '*.hpp' | sort)
 clang-format --dry-run --Werror "${sources[@]}"
 
 jobs=$(nproc)

@@ -68,6 +68,19 @@ cmp -s "$NFCAP_SOURCE_DIR/samples/wireshark/nfcap.lua" "$prefix/share/nfcap/nfca
     fail "share/nfcap/nfcap.lua is missing or differs from samples/wireshark/nfcap.lua"
 ok "share/nfcap/nfcap.lua"
 
+# --- the Python modules, where Debian's python3 imports them for this prefix, used from
+# outside the source and build trees
+if [[ -d $NFCAP_BUILD_DIR/python/nfcap ]]; then
+    site="$prefix/lib/python3/dist-packages"
+    (cd "$work" && PYTHONPATH="$site" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
+import sys, nfcap, netfilterqueue
+for module in (nfcap, netfilterqueue):
+    assert module.__file__.startswith(sys.argv[1]), module.__file__
+assert netfilterqueue.COPY_PACKET == 2 and callable(nfcap.fix_checksums)
+' "$site") >"$work/python.log" 2>&1 || fail "import of the installed Python modules: $(cat "$work/python.log")"
+    ok "lib/python3/dist-packages: nfcap, netfilterqueue"
+fi
+
 # --- a project of its own against the installed tree. It sets no C++ standard and names none
 # of nfcap's dependencies: the package has to supply both.
 compiler=$(cache_value CMAKE_CXX_COMPILER)
