@@ -291,3 +291,27 @@ def test_misuse_raises_documented_errors(rules, receiver):
     with pytest.raises(OSError, match="NETLINK_NETFILTER"):
         NetfilterQueue(sockfd=udp.fileno())
     udp.close()
+
+
+def test_netfilterqueue_example_runs_unchanged(rules, receiver):
+    # samples/python/print_and_accept.py is NetfilterQueue's documented example, unchanged.
+    sample = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "python",
+                          "print_and_accept.py")
+    queue_to(rules, 8411, 1)
+    r = receiver(8411)
+    script = subprocess.Popen(["/usr/bin/python3", "-u", sample], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:  # until it is bound
+            with open("/proc/net/netfilter/nfnetlink_queue") as proc:
+                if any(line.split()[0] == "1" for line in proc):
+                    break
+            time.sleep(0.05)
+        send_udp(8411, 3)
+        assert sorted(seqs(r.take(3))) == [0, 1, 2]
+    finally:
+        script.send_signal(2)  # Ctrl-C
+        out, _ = script.communicate(timeout=10)
+    assert out.splitlines()[:3] == ["UDP packet, 33 bytes"] * 3
+    assert script.returncode == 0
