@@ -8,6 +8,9 @@
 // given later from any thread, goes out when it is given. The GIL is released while waiting
 // for packets and while sending a later verdict.
 #include <nfcap/checksum.hpp>
+#include <nfcap/interface_cache.hpp>
+#include <nfcap/nflog_decode.hpp>
+#include <nfcap/nflog_source.hpp>
 #include <nfcap/queue_source.hpp>
 #include <nfcap/retained_packet.hpp>
 
@@ -23,6 +26,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -104,6 +109,13 @@ class Packet {
                 protocol_ = std::to_integer<unsigned>(p.payload[6]);
             }
         }
+    }
+
+    // A pulled packet (Queue.next): it owns its bytes already and is held until decided.
+    Packet(std::shared_ptr<QueueState> state, nfcap::RetainedPacket kept)
+        : Packet(std::move(state), kept.packet()) {
+        kept_ = std::move(kept); // the views move with the buffer
+        view_ = nullptr;
     }
 
     // The callback returned: the view dies with the receive buffer. A verdict given inside it
@@ -248,8 +260,8 @@ class Queue {
           std::optional<std::uint32_t> receive_buffer, bool fail_open, bool gso, bool uid_gid,
           bool secctx, bool conntrack, std::optional<int> sockfd)
         : state_(std::make_shared<QueueState>()), callback_(std::move(callback)) {
-        if (!PyCallable_Check(callback_.ptr())) {
-            throw py::type_error("the callback must be callable");
+        if (!callback_.is_none() && !PyCallable_Check(callback_.ptr())) {
+            throw py::type_error("the callback must be callable (or None: pull with next())");
         }
         stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (stop_fd_ < 0) {
@@ -301,35 +313,13 @@ class Queue {
         if (source == nullptr) {
             throw std::runtime_error("the queue is unbound");
         }
-        if (running_.exchange(true)) {
-            throw std::runtime_error("run() is already running for this queue");
-        }
-        struct Done {
-            std::atomic<bool>& flag;
-            ~Done() { flag = false; }
-        } done{running_};
+        const Busy busy(*this);
         Ignore ignore;
         for (;;) {
             if (block) {
-                int woke = 0;
-                {
-                    const py::gil_scoped_release unlocked;
-                    const int deadline = source->next_deadline_ms();
-                    std::array<pollfd, 2> fds{pollfd{source->fd(), POLLIN, 0},
-                                              pollfd{stop_fd_, POLLIN, 0}};
-                    // At most 100 ms, so that a signal's handler runs soon (Ctrl-C).
-                    woke = ::poll(fds.data(), fds.size(),
-                                  deadline >= 0 && deadline < 100 ? deadline : 100);
-                    if (woke > 0 && (fds[1].revents & POLLIN) != 0) {
-                        std::uint64_t count = 0;
-                        (void)::read(stop_fd_, &count, sizeof count);
-                        woke = -2;
-                    }
-                }
-                if (PyErr_CheckSignals() != 0) {
-                    throw py::error_already_set();
-                }
-                if (woke == -2 || closing_) {
+                // At most 100 ms at a time, so that a signal's handler runs soon (Ctrl-C).
+                const int deadline = source->next_deadline_ms();
+                if (wait(*source, deadline >= 0 && deadline < 100 ? deadline : 100) || closing_) {
                     break;
                 }
             }
@@ -338,8 +328,45 @@ class Queue {
                 break;
             }
         }
-        if (closing_) {
-            close_now();
+    }
+
+    // Reads what is pending now, at most `max` datagrams (one packet each); the number read.
+    std::size_t receive(std::size_t max) {
+        nfcap::QueueSource& source = bound_source();
+        Ignore ignore;
+        return source.receive(ignore, max);
+    }
+
+    // Pull: the next packet, waiting at most `timeout` seconds (None: until one comes, stop()
+    // or close()); None when none came. The packet is held until its verdict.
+    py::object next(std::optional<double> timeout) {
+        if (!callback_.is_none()) {
+            throw std::runtime_error("next() is for a queue made without a callback");
+        }
+        nfcap::QueueSource& source = bound_source();
+        const Busy busy(*this);
+        const auto deadline =
+            timeout ? std::chrono::steady_clock::now() +
+                          std::chrono::microseconds(static_cast<std::int64_t>(*timeout * 1e6))
+                    : std::chrono::steady_clock::time_point::max();
+        Ignore ignore;
+        for (;;) {
+            if (ready_.empty()) {
+                source.receive(ignore);
+            }
+            if (!ready_.empty()) {
+                auto* packet = new Packet(state_, std::move(ready_.front()));
+                ready_.pop_front();
+                return py::cast(packet, py::return_value_policy::take_ownership);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) {
+                return py::none();
+            }
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+            if (wait(source, left.count() < 100 ? static_cast<int>(left.count()) : 100)) {
+                return py::none(); // stop()
+            }
         }
     }
 
@@ -381,7 +408,60 @@ class Queue {
     }
 
   private:
+    // While run() or next() uses the source on one thread: another thread's close() only asks
+    // it to stop, and the close happens when that call returns.
+    class Busy {
+      public:
+        explicit Busy(Queue& q) : q_(q) {
+            if (q_.running_.exchange(true)) {
+                throw std::runtime_error("run() or next() is already running for this queue");
+            }
+        }
+        ~Busy() {
+            q_.running_ = false;
+            if (q_.closing_) {
+                q_.close_now();
+            }
+        }
+        Busy(const Busy&) = delete;
+        Busy& operator=(const Busy&) = delete;
+
+      private:
+        Queue& q_;
+    };
+
+    nfcap::QueueSource& bound_source() {
+        const std::lock_guard lock(state_->mutex);
+        if (!state_->source) {
+            throw std::runtime_error("the queue is unbound");
+        }
+        return *state_->source;
+    }
+
+    // Waits at most `ms` for the socket without the GIL; true when stop() was called. Runs the
+    // signal handlers afterwards (Ctrl-C raises KeyboardInterrupt here).
+    bool wait(nfcap::QueueSource& source, int ms) {
+        bool stopped = false;
+        {
+            const py::gil_scoped_release unlocked;
+            std::array<pollfd, 2> fds{pollfd{source.fd(), POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
+            if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+                std::uint64_t count = 0;
+                (void)::read(stop_fd_, &count, sizeof count);
+                stopped = true;
+            }
+        }
+        if (PyErr_CheckSignals() != 0) {
+            throw py::error_already_set();
+        }
+        return stopped;
+    }
+
     std::optional<nfcap::Decision> ask(const nfcap::Packet& p) {
+        if (callback_.is_none()) { // pull: kept for next()
+            ready_.emplace_back(p);
+            return nfcap::hold_packet;
+        }
         auto* packet = new Packet(state_, p);
         py::object object = py::cast(packet, py::return_value_policy::take_ownership);
         try {
@@ -410,6 +490,220 @@ class Queue {
     int stop_fd_ = -1;
     std::atomic<bool> running_{false};
     std::atomic<bool> closing_{false};
+    std::deque<nfcap::RetainedPacket> ready_; // pull: received, not yet taken by next()
+};
+
+// One NFLOG record, owned: every field of the record as attributes, interface names resolved
+// as of the record's time.
+class LogRecord {
+  public:
+    LogRecord(nfcap::RetainedPacket kept, nfcap::Timestamp received)
+        : kept_(std::move(kept)), received_(received) {}
+
+    const nfcap::Packet& p() const { return kept_.packet(); }
+    py::bytes payload() const { return to_bytes(p().payload); }
+    py::bytes hwheader() const { return to_bytes(p().hwheader); }
+    py::object hwaddr() const {
+        return p().hwaddr ? py::object(to_bytes(p().hwaddr->view())) : py::object(py::none());
+    }
+    py::object prefix() const {
+        return p().has_prefix ? py::object(py::str(std::string(p().prefix)))
+                              : py::object(py::none());
+    }
+    // The kernel's timestamp; where it gives none (output hooks), when nfcap received the
+    // record.
+    nfcap::Timestamp time() const { return p().timestamp.value_or(received_); }
+    double timestamp() const {
+        return static_cast<double>(time().sec) + static_cast<double>(time().nsec) / 1e9;
+    }
+    std::int64_t timestamp_us() const { return time().sec * 1000000 + time().nsec / 1000; }
+    bool kernel_timestamp() const { return p().timestamp.has_value(); }
+    static py::object name(const std::string& name) {
+        return name.empty() ? py::object(py::none()) : py::object(py::str(name));
+    }
+    py::object indev() const { return name(kept_.names().indev); }
+    py::object outdev() const { return name(kept_.names().outdev); }
+    py::object physindev() const { return name(kept_.names().physindev); }
+    py::object physoutdev() const { return name(kept_.names().physoutdev); }
+
+  private:
+    nfcap::RetainedPacket kept_;
+    nfcap::Timestamp received_;
+};
+
+nfcap::OverrunPolicy overrun_policy(const std::string& name) {
+    if (name == "count") {
+        return nfcap::OverrunPolicy::count;
+    }
+    if (name == "raise") {
+        return nfcap::OverrunPolicy::raise;
+    }
+    if (name == "disable") {
+        return nfcap::OverrunPolicy::disable;
+    }
+    throw std::invalid_argument("on_overrun must be 'count', 'raise' or 'disable', not '" + name +
+                                "'");
+}
+
+// NFLOG groups, pulled: records are read into a queue of owned records (with the GIL released)
+// and taken one at a time.
+class Log {
+  public:
+    Log(std::vector<std::uint16_t> groups, nfcap::CopyMode copy_mode, std::uint32_t copy_range,
+        std::optional<std::uint32_t> receive_buffer, std::optional<std::uint32_t> netlink_buffer,
+        std::optional<std::uint32_t> queue_threshold, std::optional<double> flush_timeout,
+        const std::string& on_overrun, bool conntrack, std::optional<int> sockfd, bool names) {
+        if (groups.empty()) {
+            throw std::invalid_argument("no NFLOG group given");
+        }
+        nfcap::NflogConfig config;
+        config.groups = std::move(groups);
+        config.copy_mode = copy_mode;
+        config.copy_range = copy_range;
+        if (receive_buffer) {
+            config.receive_buffer = *receive_buffer;
+        }
+        if (netlink_buffer) {
+            config.netlink_buffer = *netlink_buffer;
+        }
+        if (queue_threshold) {
+            config.queue_threshold = *queue_threshold;
+        }
+        if (flush_timeout) { // seconds, in the kernel's hundredths
+            config.flush_timeout = static_cast<std::uint32_t>(*flush_timeout * 100 + 0.5);
+        }
+        config.on_overrun = overrun_policy(on_overrun);
+        config.conntrack = conntrack;
+        config.socket = sockfd;
+        stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (stop_fd_ < 0) {
+            throw std::system_error(errno, std::generic_category(), "eventfd");
+        }
+        if (names) {
+            names_ = std::make_unique<nfcap::InterfaceCache>();
+        }
+        source_ = std::make_unique<nfcap::NflogSource>(std::move(config));
+    }
+    ~Log() { ::close(stop_fd_); }
+    Log(const Log&) = delete;
+    Log& operator=(const Log&) = delete;
+
+    // Reads what arrived into the queue of records, waiting at most `timeout` seconds for
+    // something (None: until something comes or stop()); the number of records added.
+    std::size_t fill(std::optional<double> timeout) {
+        nfcap::NflogSource& source = bound();
+        const std::size_t before = ready_.size();
+        const auto deadline =
+            timeout ? std::chrono::steady_clock::now() +
+                          std::chrono::microseconds(static_cast<std::int64_t>(*timeout * 1e6))
+                    : std::chrono::steady_clock::time_point::max();
+        for (;;) {
+            bool stopped = false;
+            {
+                const py::gil_scoped_release unlocked;
+                read(source);
+                if (ready_.size() == before) {
+                    const auto now = std::chrono::steady_clock::now();
+                    const auto left =
+                        now >= deadline
+                            ? 0
+                            : std::min<std::int64_t>(
+                                  100, std::chrono::ceil<std::chrono::milliseconds>(deadline - now)
+                                           .count());
+                    if (left > 0) {
+                        std::array<pollfd, 2> fds{pollfd{source.fd(), POLLIN, 0},
+                                                  pollfd{stop_fd_, POLLIN, 0}};
+                        if (::poll(fds.data(), fds.size(), static_cast<int>(left)) > 0 &&
+                            (fds[1].revents & POLLIN) != 0) {
+                            std::uint64_t count = 0;
+                            (void)::read(stop_fd_, &count, sizeof count);
+                            stopped = true;
+                        }
+                        read(source);
+                    }
+                }
+            }
+            if (PyErr_CheckSignals() != 0) {
+                throw py::error_already_set();
+            }
+            if (stopped || ready_.size() != before ||
+                std::chrono::steady_clock::now() >= deadline) {
+                return ready_.size() - before;
+            }
+        }
+    }
+
+    // The next record, waiting at most `timeout` seconds (None: until one comes or stop());
+    // None when none came.
+    py::object next(std::optional<double> timeout) {
+        if (ready_.empty()) {
+            fill(timeout);
+        }
+        if (ready_.empty()) {
+            return py::none();
+        }
+        auto* record = new LogRecord(std::move(ready_.front().first), ready_.front().second);
+        ready_.pop_front();
+        return py::cast(record, py::return_value_policy::take_ownership);
+    }
+
+    void stop() {
+        const std::uint64_t one = 1;
+        (void)::write(stop_fd_, &one, sizeof one);
+    }
+    void close() { source_.reset(); }
+    int fileno() { return bound().fd(); }
+    std::size_t ready() const { return ready_.size(); }
+    std::uint64_t overruns() const { return source_ ? source_->counters().overruns : overruns_; }
+    std::uint64_t damaged() const { return damaged_; }
+    std::optional<std::uint64_t> socket_drops() const {
+        return source_ ? source_->socket_drops() : std::nullopt;
+    }
+    std::uint32_t receive_buffer() const { return source_ ? source_->config().receive_buffer : 0; }
+    std::uint16_t group() const { return group_of_; }
+
+  private:
+    class Collect final : public nfcap::RecordHandler {
+      public:
+        explicit Collect(Log& log) : log_(log) {}
+        void on_record(std::span<const std::byte> record, nfcap::Timestamp received) override {
+            try {
+                const nfcap::Packet p = nfcap::decode_nflog(record);
+                log_.ready_.emplace_back(
+                    nfcap::RetainedPacket(p, log_.names_.get(), p.timestamp.value_or(received)),
+                    received);
+            } catch (const nfcap::DecodeError&) {
+                ++log_.damaged_;
+            }
+        }
+
+      private:
+        Log& log_;
+    };
+
+    // Without the GIL: touches no Python object.
+    void read(nfcap::NflogSource& source) {
+        const std::lock_guard lock(read_mutex_); // the name cache wants one reader at a time
+        Collect collect(*this);
+        source.receive(collect);
+    }
+
+    nfcap::NflogSource& bound() {
+        if (!source_) {
+            throw std::runtime_error("the log is closed");
+        }
+        group_of_ = source_->config().groups.front();
+        return *source_;
+    }
+
+    std::unique_ptr<nfcap::InterfaceCache> names_;
+    std::unique_ptr<nfcap::NflogSource> source_;
+    std::deque<std::pair<nfcap::RetainedPacket, nfcap::Timestamp>> ready_; // and when received
+    std::mutex read_mutex_;
+    std::uint64_t damaged_ = 0;
+    std::uint64_t overruns_ = 0;
+    std::uint16_t group_of_ = 0;
+    int stop_fd_ = -1;
 };
 
 py::bytes fix_checksums(const py::bytes& packet) {
@@ -480,9 +774,81 @@ PYBIND11_MODULE(_nfcap, m) {
         .def("run", &Queue::run, py::arg("block") = true)
         .def("stop", &Queue::stop)
         .def("feed", &Queue::feed, py::arg("datagram"))
+        .def("receive", &Queue::receive, py::arg("max") = std::numeric_limits<std::size_t>::max())
+        .def("next", &Queue::next, py::arg("timeout") = py::none())
+        .def("__iter__", [](py::object self) { return self; })
+        .def("__next__",
+             [](Queue& q) {
+                 py::object packet = q.next(std::nullopt);
+                 if (packet.is_none()) {
+                     throw py::stop_iteration();
+                 }
+                 return packet;
+             })
         .def("close", &Queue::close)
+        .def("__enter__", [](py::object self) { return self; })
+        .def("__exit__", [](Queue& q, const py::args&) { q.close(); })
         .def_property_readonly("held", &Queue::held)
         .def_property_readonly("packets", &Queue::packets);
+
+    py::register_exception<nfcap::OverrunError>(m, "OverrunError", PyExc_OSError);
+
+    py::class_<LogRecord>(m, "LogRecord")
+        .def_property_readonly("group", [](const LogRecord& r) { return r.p().resource_id; })
+        .def_property_readonly("proto", [](const LogRecord& r) { return r.p().hw_protocol; })
+        .def_property_readonly("hwtype", [](const LogRecord& r) { return r.p().hwtype; })
+        .def_property_readonly("nfmark", [](const LogRecord& r) { return r.p().mark.value_or(0); })
+        .def_property_readonly("mark", [](const LogRecord& r) { return r.p().mark; })
+        .def_property_readonly("hook", [](const LogRecord& r) { return r.p().hook; })
+        .def_property_readonly("timestamp", &LogRecord::timestamp)
+        .def_property_readonly("timestamp_us", &LogRecord::timestamp_us)
+        .def_property_readonly("kernel_timestamp", &LogRecord::kernel_timestamp)
+        .def_property_readonly("indev", &LogRecord::indev)
+        .def_property_readonly("outdev", &LogRecord::outdev)
+        .def_property_readonly("physindev", &LogRecord::physindev)
+        .def_property_readonly("physoutdev", &LogRecord::physoutdev)
+        .def_property_readonly("indev_index", [](const LogRecord& r) { return r.p().indev; })
+        .def_property_readonly("outdev_index", [](const LogRecord& r) { return r.p().outdev; })
+        .def_property_readonly("uid", [](const LogRecord& r) { return r.p().uid; })
+        .def_property_readonly("gid", [](const LogRecord& r) { return r.p().gid; })
+        .def_property_readonly("seq", [](const LogRecord& r) { return r.p().seq; })
+        .def_property_readonly("seq_global", [](const LogRecord& r) { return r.p().seq_global; })
+        .def_property_readonly("hwaddr", &LogRecord::hwaddr)
+        .def_property_readonly("hwhdr", &LogRecord::hwheader)
+        .def_property_readonly("payload", &LogRecord::payload)
+        .def_property_readonly("prefix", &LogRecord::prefix);
+
+    py::class_<Log>(m, "Log")
+        .def(py::init<std::vector<std::uint16_t>, nfcap::CopyMode, std::uint32_t,
+                      std::optional<std::uint32_t>, std::optional<std::uint32_t>,
+                      std::optional<std::uint32_t>, std::optional<double>, const std::string&, bool,
+                      std::optional<int>, bool>(),
+             py::arg("groups"), py::kw_only(), py::arg("copy_mode") = nfcap::CopyMode::packet,
+             py::arg("copy_range") = 0xffff, py::arg("receive_buffer") = py::none(),
+             py::arg("netlink_buffer") = py::none(), py::arg("queue_threshold") = py::none(),
+             py::arg("flush_timeout") = py::none(), py::arg("on_overrun") = "count",
+             py::arg("conntrack") = false, py::arg("sockfd") = py::none(), py::arg("names") = true)
+        .def("fill", &Log::fill, py::arg("timeout") = py::none())
+        .def("next", &Log::next, py::arg("timeout") = py::none())
+        .def("__iter__", [](py::object self) { return self; })
+        .def("__next__",
+             [](Log& log) {
+                 py::object record = log.next(std::nullopt);
+                 if (record.is_none()) {
+                     throw py::stop_iteration();
+                 }
+                 return record;
+             })
+        .def("stop", &Log::stop)
+        .def("close", &Log::close)
+        .def("fileno", &Log::fileno)
+        .def("__enter__", [](py::object self) { return self; })
+        .def("__exit__", [](Log& log, const py::args&) { log.close(); })
+        .def_property_readonly("ready", &Log::ready)
+        .def_property_readonly("overruns", &Log::overruns)
+        .def_property_readonly("damaged", &Log::damaged)
+        .def_property_readonly("socket_drops", &Log::socket_drops)
+        .def_property_readonly("receive_buffer", &Log::receive_buffer);
 
     m.def("fix_checksums", &fix_checksums, py::arg("packet"),
           "The packet (IPv4 or IPv6, IP header first) with its lengths and its IP, TCP and UDP "

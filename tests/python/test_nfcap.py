@@ -1,0 +1,77 @@
+"""The native module nfcap: what the netfilterqueue module does not show."""
+
+import time
+
+import pytest
+from conftest import queue_to, send_udp, seqs
+
+import nfcap
+
+
+def test_queue_to_another_queue_and_context_manager(rules, receiver):
+    queue_to(rules, 8421, 31)
+    first, second = [], []
+
+    def pass_on(pkt):
+        first.append(pkt.queue)
+        pkt.queue_to(32)
+
+    def accept(pkt):
+        second.append(pkt.queue)
+        pkt.accept()
+
+    r = receiver(8421)
+    with nfcap.Queue(31, pass_on) as q31, nfcap.Queue(32, accept) as q32:
+        send_udp(8421, 5)
+        end = time.monotonic() + 10
+        while len(second) < 5 and time.monotonic() < end:
+            q31.run(False)
+            q32.run(False)
+            time.sleep(0.005)
+        assert q31.packets == 5 and q32.packets == 5 and q31.held == 0
+    assert first == [31] * 5 and second == [32] * 5
+    assert sorted(seqs(r.take(5))) == list(range(5))
+    with pytest.raises(RuntimeError, match="unbound"):
+        q31.fileno()  # closed by the with block
+
+
+def test_fix_checksums_refuses_what_is_not_ip():
+    with pytest.raises(ValueError):
+        nfcap.fix_checksums(b"\x00" * 10)
+    with pytest.raises(TypeError):
+        nfcap.Queue(33, "not callable")
+
+
+def test_pull_next_and_iteration_then_decide_later(rules, receiver):
+    queue_to(rules, 8422, 34)
+    r = receiver(8422)
+    with nfcap.Queue(34, None) as q:
+        assert q.next(timeout=0) is None
+        send_udp(8422, 6)
+        first = q.next(timeout=5)
+        assert first is not None and first.payload[28:] == b"seq=0"
+        rest = []
+        for packet in q:  # blocks for each; the loop ends it
+            rest.append(packet)
+            if len(rest) == 5:
+                break
+        assert q.held == 6  # every pulled packet is held until its verdict
+        for packet in reversed(rest):
+            packet.accept()
+        first.drop()
+        assert q.held == 0
+    assert seqs(r.take(5)) == [5, 4, 3, 2, 1]
+    with pytest.raises(RuntimeError, match="without a callback"):
+        nfcap.Queue(35, lambda p: None).next(0)
+
+
+def test_log_of_several_groups(rules):
+    for port, group in ((8423, 36), (8424, 37)):
+        rules.add("INPUT", "-p", "udp", "--dport", str(port), "-j", "NFLOG", "--nflog-group",
+                  str(group))
+    with nfcap.Log([36, 37], flush_timeout=0.01) as log:
+        send_udp(8423, 2)
+        send_udp(8424, 2)
+        records = [log.next(timeout=5) for _ in range(4)]
+    assert sorted(r.group for r in records) == [36, 36, 37, 37]
+    assert all(r.indev == "vethb" and r.kernel_timestamp and r.seq is not None for r in records)
