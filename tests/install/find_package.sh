@@ -73,12 +73,12 @@ ok "share/nfcap/nfcap.lua"
 if [[ -d $NFCAP_BUILD_DIR/python/nfcap ]]; then
     site="$prefix/lib/python3/dist-packages"
     (cd "$work" && PYTHONPATH="$site" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
-import sys, nfcap, netfilterqueue
-for module in (nfcap, netfilterqueue):
+import sys, nfcap, netfilterqueue, nflogr
+for module in (nfcap, netfilterqueue, nflogr):
     assert module.__file__.startswith(sys.argv[1]), module.__file__
 assert netfilterqueue.COPY_PACKET == 2 and callable(nfcap.fix_checksums)
 ' "$site") >"$work/python.log" 2>&1 || fail "import of the installed Python modules: $(cat "$work/python.log")"
-    ok "lib/python3/dist-packages: nfcap, netfilterqueue"
+    ok "lib/python3/dist-packages: nfcap, netfilterqueue, nflogr"
 fi
 
 # --- a project of its own against the installed tree. It sets no C++ standard and names none

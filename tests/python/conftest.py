@@ -106,3 +106,29 @@ def queue_to(rules, port, queue, netns=None, chain="INPUT"):
 
 def seqs(datagrams):
     return [int(d.split(b"=")[1].rstrip(b".")) for d in datagrams]
+
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "python")
+
+
+def start_sample(name, *args):
+    """samples/python/NAME running with ARGS, its stdout and stderr captured as text."""
+    return subprocess.Popen(["/usr/bin/python3", "-u", os.path.join(SAMPLES, name), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_listed(proc_file, number, timeout=10):
+    """Until /proc/net/netfilter/PROC_FILE lists group or queue NUMBER."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(f"/proc/net/netfilter/{proc_file}") as proc:
+            if any(line.split()[0] == str(number) for line in proc):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{number} is not bound in {proc_file}")
+
+
+def interrupt(process):
+    """Ctrl-C to a sample; its (stdout, stderr)."""
+    process.send_signal(2)
+    return process.communicate(timeout=10)

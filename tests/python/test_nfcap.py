@@ -75,3 +75,48 @@ def test_log_of_several_groups(rules):
         records = [log.next(timeout=5) for _ in range(4)]
     assert sorted(r.group for r in records) == [36, 36, 37, 37]
     assert all(r.indev == "vethb" and r.kernel_timestamp and r.seq is not None for r in records)
+
+
+def test_the_stub_names_what_the_module_has():
+    # python/nfcap/_nfcap.pyi must type every class, method and function it names, and name
+    # every public one the module has.
+    import ast
+    import os
+
+    stub_path = os.path.join(os.path.dirname(nfcap.__file__), "_nfcap.pyi")
+    with open(stub_path) as f:
+        stub = ast.parse(f.read())
+    native = nfcap._nfcap
+    typed = set()
+    for node in stub.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            typed.add(node.name)
+            assert hasattr(native, node.name), node.name
+        if isinstance(node, ast.ClassDef):
+            for member in node.body:
+                name = getattr(member, "name", None) or getattr(getattr(member, "target", None), "id", None)
+                if name:
+                    assert hasattr(getattr(native, node.name), name), f"{node.name}.{name}"
+    public = {n for n in dir(native) if not n.startswith("_")}
+    assert public <= typed, public - typed
+
+
+def test_sample_decide_later(rules, receiver):
+    from conftest import interrupt, start_sample, wait_listed
+
+    queue_to(rules, 8426, 38)
+    queue_to(rules, 9, 38)
+    rules.add("INPUT", "-p", "udp", "--dport", "8426", "-m", "mark", "--mark", "0x1")
+    accepted, discarded = receiver(8426), receiver(9)
+    sample = start_sample("decide_later.py", "38")
+    try:
+        wait_listed("nfnetlink_queue", 38)
+        send_udp(8426, 5)
+        send_udp(9, 3)
+        assert sorted(seqs(accepted.take(5))) == list(range(5))
+        assert discarded.take(1, timeout=0.3) == []
+    finally:
+        _, err = interrupt(sample)
+    assert sample.returncode == 0, err
+    assert "8 packets, 0 still held" in err
+    assert rules.packets("filter", "INPUT", "mark match 0x1") == 5

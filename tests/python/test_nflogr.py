@@ -120,3 +120,20 @@ def test_a_waiting_next_is_stopped_from_another_thread():
     log.close()
     with pytest.raises(RuntimeError, match="closed"):
         log.fileno()
+
+
+def test_sample_log_lines(rules):
+    from conftest import interrupt, start_sample, wait_listed
+
+    log_rule(rules, "INPUT", 8439, 47, "sample")
+    sample = start_sample("log_lines.py", "47")
+    try:
+        wait_listed("nfnetlink_log", 47)
+        send_udp(8439, 3)
+        time.sleep(1.5)  # the kernel's flush timeout, then the sample's print
+    finally:
+        out, err = interrupt(sample)
+    lines = out.splitlines()
+    assert len(lines) == 3, (out, err)
+    assert all(" sample in=vethb out=- uid=None 33 bytes" in line for line in lines)
+    assert sample.returncode == 0 and "0 overruns" in err
