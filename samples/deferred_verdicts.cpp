@@ -16,11 +16,11 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <mutex>
