@@ -12,13 +12,17 @@
 #include <nfcap/nflog_decode.hpp>
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/queue_source.hpp>
+#include <nfcap/recorder.hpp>
 #include <nfcap/retained_packet.hpp>
+#include <nfcap/sink.hpp>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -26,6 +30,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -247,6 +252,151 @@ class Packet {
     bool decided_ = false;
 };
 
+nfcap::Timestamp wall_clock() {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return {now.tv_sec, static_cast<std::uint32_t>(now.tv_nsec)};
+}
+
+// Annotated pcapng from Python: a path (a FIFO too), a file object or a descriptor. The sources
+// given it (Queue(writer=...), Log(writer=...)) hand it every record they receive, and a queue
+// every decision, as nfcap's own recorder writes them.
+class Writer {
+  public:
+    Writer(py::object target, const std::string& link_type, std::uint32_t snaplen, bool names) {
+        int fd = -1;
+        std::string name;
+        bool fifo = false;
+        if (py::isinstance<py::str>(target) || py::hasattr(target, "__fspath__")) {
+            name = py::str(py::module_::import("os").attr("fspath")(target));
+            const py::gil_scoped_release unlocked; // a FIFO waits for its reader
+            fd = nfcap::open_output_file(name, {}, &fifo);
+        } else {
+            if (py::hasattr(target, "flush")) {
+                target.attr("flush")(); // what Python buffered goes first
+            }
+            const int given = py::hasattr(target, "fileno") ? target.attr("fileno")().cast<int>()
+                                                            : target.cast<int>();
+            fd = ::fcntl(given, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                throw std::system_error(errno, std::generic_category(),
+                                        "cannot use descriptor " + std::to_string(given));
+            }
+            name = "descriptor " + std::to_string(given);
+        }
+        struct stat st {};
+        const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (fifo) {
+            sink_ = std::make_unique<nfcap::FdSink>(fd, name, name);
+        } else {
+            sink_ = std::make_unique<nfcap::FdSink>(
+                fd, name, regular ? nfcap::SinkKind::file : nfcap::SinkKind::stream,
+                nfcap::FdSink::Ownership::owned);
+        }
+        nfcap::RecorderOptions options;
+        options.snaplen = snaplen;
+        if (link_type == "raw") {
+            options.link_type = nfcap::LinkType::raw;
+        } else if (link_type == "nflog") {
+            options.link_type = nfcap::LinkType::nflog;
+        } else if (link_type != "sll2") {
+            throw std::invalid_argument("link_type must be 'sll2', 'raw' or 'nflog', not '" +
+                                        link_type + "'");
+        }
+        if (names) {
+            names_ = std::make_unique<nfcap::InterfaceCache>();
+        }
+        start_ = wall_clock();
+        recorder_ = std::make_unique<nfcap::Recorder>(
+            *sink_, options, names_.get(),
+            [this](const std::string& w) { warnings_.push_back(w); });
+        recorder_->set_start(start_);
+        recorder_->flush();
+    }
+    ~Writer() {
+        try {
+            close();
+        } catch (...) { // a destructor cannot report it; close() does
+        }
+    }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    // A source that will hand records on (declared up front, so loss shows from its start).
+    void add(nfcap::RecordKind kind, std::uint16_t resource, bool decisions) {
+        const std::lock_guard lock(mutex_);
+        if (!recorder_) {
+            throw std::runtime_error("the writer is closed");
+        }
+        recorder_->add_source(kind, resource, true);
+        if (decisions) {
+            recorder_->record_decisions(resource);
+        }
+    }
+
+    // Runs `use` with the recorder (or does nothing once closed), then writes what it encoded.
+    template <class Use> void with(Use use) {
+        const std::lock_guard lock(mutex_);
+        if (recorder_) {
+            use(*recorder_);
+            recorder_->flush();
+        }
+    }
+
+    // Ends the file: an Interface Statistics Block per source, written out; the descriptor is
+    // closed. Sources still open write nothing more.
+    void close() {
+        const std::lock_guard lock(mutex_);
+        if (recorder_) {
+            recorder_->finish(start_, wall_clock());
+            recorder_.reset();
+            sink_.reset();
+        }
+    }
+
+    std::uint64_t written() const {
+        const std::lock_guard lock(mutex_);
+        return recorder_ ? nfcap::sum_of(recorder_->interfaces()).written : 0;
+    }
+    std::vector<std::string> warnings() const {
+        const std::lock_guard lock(mutex_);
+        return warnings_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::unique_ptr<nfcap::Sink> sink_;
+    std::unique_ptr<nfcap::InterfaceCache> names_;
+    std::unique_ptr<nfcap::Recorder> recorder_;
+    nfcap::Timestamp start_;
+    std::vector<std::string> warnings_;
+};
+
+// What a source hands on goes to a Writer's recorder, one call at a time under its lock (a
+// Python callback never runs while the lock is held); nothing once the writer is closed.
+class ToWriter final : public nfcap::RecordHandler {
+  public:
+    explicit ToWriter(Writer& writer) : writer_(writer) {}
+    void on_record(std::span<const std::byte> record, nfcap::Timestamp time) override {
+        writer_.with([&](nfcap::Recorder& r) { r.on_record(record, time); });
+    }
+    void on_record_of(nfcap::RecordKind kind, std::span<const std::byte> record,
+                      nfcap::Timestamp time) override {
+        writer_.with([&](nfcap::Recorder& r) { r.on_record_of(kind, record, time); });
+    }
+    void on_packet(nfcap::RecordKind kind, const nfcap::Packet& packet,
+                   std::span<const std::byte> record, nfcap::Timestamp time) override {
+        writer_.with([&](nfcap::Recorder& r) { r.on_packet(kind, packet, record, time); });
+    }
+    bool wants_decisions() const override { return true; }
+    void on_decision(const nfcap::PacketDecision& decision, nfcap::Timestamp time) override {
+        writer_.with([&](nfcap::Recorder& r) { r.on_decision(decision, time); });
+    }
+
+  private:
+    Writer& writer_;
+};
+
 class Ignore final : public nfcap::RecordHandler {
   public:
     void on_record(std::span<const std::byte>, nfcap::Timestamp) override {}
@@ -258,8 +408,12 @@ class Queue {
     Queue(std::uint16_t queue, py::object callback, std::optional<std::uint32_t> max_length,
           nfcap::CopyMode copy_mode, std::uint32_t copy_range,
           std::optional<std::uint32_t> receive_buffer, bool fail_open, bool gso, bool uid_gid,
-          bool secctx, bool conntrack, std::optional<int> sockfd)
-        : state_(std::make_shared<QueueState>()), callback_(std::move(callback)) {
+          bool secctx, bool conntrack, std::optional<int> sockfd, std::shared_ptr<Writer> writer)
+        : state_(std::make_shared<QueueState>()), callback_(std::move(callback)),
+          writer_(std::move(writer)) {
+        if (writer_) {
+            to_writer_.emplace(*writer_);
+        }
         if (!callback_.is_none() && !PyCallable_Check(callback_.ptr())) {
             throw py::type_error("the callback must be callable (or None: pull with next())");
         }
@@ -286,6 +440,9 @@ class Queue {
         state_->source = std::make_unique<nfcap::QueueSource>(
             config, nfcap::Verdict{},
             [this](const nfcap::Packet& p) -> std::optional<nfcap::Decision> { return ask(p); });
+        if (writer_) {
+            writer_->add(nfcap::RecordKind::nfqueue, queue, true);
+        }
     }
     ~Queue() {
         close_now();
@@ -314,7 +471,6 @@ class Queue {
             throw std::runtime_error("the queue is unbound");
         }
         const Busy busy(*this);
-        Ignore ignore;
         for (;;) {
             if (block) {
                 // At most 100 ms at a time, so that a signal's handler runs soon (Ctrl-C).
@@ -323,7 +479,7 @@ class Queue {
                     break;
                 }
             }
-            source->receive(ignore);
+            source->receive(handler());
             if (closing_ || !block) {
                 break;
             }
@@ -333,8 +489,7 @@ class Queue {
     // Reads what is pending now, at most `max` datagrams (one packet each); the number read.
     std::size_t receive(std::size_t max) {
         nfcap::QueueSource& source = bound_source();
-        Ignore ignore;
-        return source.receive(ignore, max);
+        return source.receive(handler(), max);
     }
 
     // Pull: the next packet, waiting at most `timeout` seconds (None: until one comes, stop()
@@ -349,10 +504,9 @@ class Queue {
             timeout ? std::chrono::steady_clock::now() +
                           std::chrono::microseconds(static_cast<std::int64_t>(*timeout * 1e6))
                     : std::chrono::steady_clock::time_point::max();
-        Ignore ignore;
         for (;;) {
             if (ready_.empty()) {
-                source.receive(ignore);
+                source.receive(handler());
             }
             if (!ready_.empty()) {
                 auto* packet = new Packet(state_, std::move(ready_.front()));
@@ -383,8 +537,7 @@ class Queue {
         if (source == nullptr) {
             throw std::runtime_error("the queue is unbound");
         }
-        Ignore ignore;
-        source->feed(bytes, ignore);
+        source->feed(bytes, handler());
     }
 
     // Unbinds: held packets get the fallback verdict (accept), later verdicts are refused.
@@ -457,6 +610,13 @@ class Queue {
         return stopped;
     }
 
+    nfcap::RecordHandler& handler() {
+        if (to_writer_) {
+            return *to_writer_;
+        }
+        return ignore_;
+    }
+
     std::optional<nfcap::Decision> ask(const nfcap::Packet& p) {
         if (callback_.is_none()) { // pull: kept for next()
             ready_.emplace_back(p);
@@ -481,7 +641,8 @@ class Queue {
         }
         if (gone) {
             const py::gil_scoped_release unlocked;
-            gone.reset(); // the fallback for held packets, then unbind
+            gone->unbind(handler()); // the fallback for held packets (recorded), then unbind
+            gone.reset();
         }
     }
 
@@ -491,6 +652,9 @@ class Queue {
     std::atomic<bool> running_{false};
     std::atomic<bool> closing_{false};
     std::deque<nfcap::RetainedPacket> ready_; // pull: received, not yet taken by next()
+    std::shared_ptr<Writer> writer_;
+    std::optional<ToWriter> to_writer_;
+    Ignore ignore_;
 };
 
 // One NFLOG record, owned: every field of the record as attributes, interface names resolved
@@ -552,7 +716,9 @@ class Log {
     Log(std::vector<std::uint16_t> groups, nfcap::CopyMode copy_mode, std::uint32_t copy_range,
         std::optional<std::uint32_t> receive_buffer, std::optional<std::uint32_t> netlink_buffer,
         std::optional<std::uint32_t> queue_threshold, std::optional<double> flush_timeout,
-        const std::string& on_overrun, bool conntrack, std::optional<int> sockfd, bool names) {
+        const std::string& on_overrun, bool conntrack, std::optional<int> sockfd, bool names,
+        std::shared_ptr<Writer> writer)
+        : writer_(std::move(writer)) {
         if (groups.empty()) {
             throw std::invalid_argument("no NFLOG group given");
         }
@@ -582,7 +748,13 @@ class Log {
         if (names) {
             names_ = std::make_unique<nfcap::InterfaceCache>();
         }
+        const auto groups_bound = config.groups;
         source_ = std::make_unique<nfcap::NflogSource>(std::move(config));
+        if (writer_) {
+            for (const std::uint16_t group : groups_bound) {
+                writer_->add(nfcap::RecordKind::nflog, group, false);
+            }
+        }
     }
     ~Log() { ::close(stop_fd_); }
     Log(const Log&) = delete;
@@ -672,6 +844,11 @@ class Log {
                 log_.ready_.emplace_back(
                     nfcap::RetainedPacket(p, log_.names_.get(), p.timestamp.value_or(received)),
                     received);
+                if (log_.writer_) {
+                    log_.writer_->with([&](nfcap::Recorder& r) {
+                        r.on_packet(nfcap::RecordKind::nflog, p, record, received);
+                    });
+                }
             } catch (const nfcap::DecodeError&) {
                 ++log_.damaged_;
             }
@@ -696,6 +873,7 @@ class Log {
         return *source_;
     }
 
+    std::shared_ptr<Writer> writer_;
     std::unique_ptr<nfcap::InterfaceCache> names_;
     std::unique_ptr<nfcap::NflogSource> source_;
     std::deque<std::pair<nfcap::RetainedPacket, nfcap::Timestamp>> ready_; // and when received
@@ -760,16 +938,26 @@ PYBIND11_MODULE(_nfcap, m) {
             return "<nfcap.Packet id=" + std::to_string(p.id()) + ": " + p.describe() + ">";
         });
 
+    py::class_<Writer, std::shared_ptr<Writer>>(m, "Writer")
+        .def(py::init<py::object, const std::string&, std::uint32_t, bool>(), py::arg("target"),
+             py::kw_only(), py::arg("link_type") = "sll2", py::arg("snaplen") = 262144,
+             py::arg("names") = true)
+        .def("close", &Writer::close)
+        .def("__enter__", [](py::object self) { return self; })
+        .def("__exit__", [](Writer& w, const py::args&) { w.close(); })
+        .def_property_readonly("written", &Writer::written)
+        .def_property_readonly("warnings", &Writer::warnings);
+
     py::class_<Queue>(m, "Queue")
         .def(py::init<std::uint16_t, py::object, std::optional<std::uint32_t>, nfcap::CopyMode,
                       std::uint32_t, std::optional<std::uint32_t>, bool, bool, bool, bool, bool,
-                      std::optional<int>>(),
+                      std::optional<int>, std::shared_ptr<Writer>>(),
              py::arg("queue"), py::arg("callback"), py::kw_only(),
              py::arg("max_length") = py::none(), py::arg("copy_mode") = nfcap::CopyMode::packet,
              py::arg("copy_range") = 0xffff, py::arg("receive_buffer") = py::none(),
              py::arg("fail_open") = true, py::arg("gso") = false, py::arg("uid_gid") = true,
              py::arg("secctx") = false, py::arg("conntrack") = false,
-             py::arg("sockfd") = py::none())
+             py::arg("sockfd") = py::none(), py::arg("writer") = py::none())
         .def("fileno", &Queue::fileno)
         .def("run", &Queue::run, py::arg("block") = true)
         .def("stop", &Queue::stop)
@@ -822,12 +1010,13 @@ PYBIND11_MODULE(_nfcap, m) {
         .def(py::init<std::vector<std::uint16_t>, nfcap::CopyMode, std::uint32_t,
                       std::optional<std::uint32_t>, std::optional<std::uint32_t>,
                       std::optional<std::uint32_t>, std::optional<double>, const std::string&, bool,
-                      std::optional<int>, bool>(),
+                      std::optional<int>, bool, std::shared_ptr<Writer>>(),
              py::arg("groups"), py::kw_only(), py::arg("copy_mode") = nfcap::CopyMode::packet,
              py::arg("copy_range") = 0xffff, py::arg("receive_buffer") = py::none(),
              py::arg("netlink_buffer") = py::none(), py::arg("queue_threshold") = py::none(),
              py::arg("flush_timeout") = py::none(), py::arg("on_overrun") = "count",
-             py::arg("conntrack") = false, py::arg("sockfd") = py::none(), py::arg("names") = true)
+             py::arg("conntrack") = false, py::arg("sockfd") = py::none(), py::arg("names") = true,
+             py::arg("writer") = py::none())
         .def("fill", &Log::fill, py::arg("timeout") = py::none())
         .def("next", &Log::next, py::arg("timeout") = py::none())
         .def("__iter__", [](py::object self) { return self; })

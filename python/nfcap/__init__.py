@@ -12,7 +12,8 @@
     with nfcap.Queue(5, decide) as queue:
         queue.run()              # Ctrl-C or queue.stop() from another thread ends it
 
-A packet given no verdict in its callback is held; when the queue closes, every packet still
+Give a source `writer=nfcap.Writer("out.pcapng")` to record what it receives, and what the
+program decided, as annotated pcapng. A packet given no verdict in its callback is held; when the queue closes, every packet still
 held is accepted (the fallback verdict). See README.md, "Python".
 """
 
@@ -26,6 +27,7 @@ from nfcap._nfcap import (
     Packet,
     Queue,
     VerdictError,
+    Writer,
     fix_checksums,
 )
 
@@ -39,5 +41,6 @@ __all__ = [
     "Packet",
     "Queue",
     "VerdictError",
+    "Writer",
     "fix_checksums",
 ]
