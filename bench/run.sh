@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nfcap's performance benchmark: one command, run as root from anywhere.
 #
-#   sudo bench/run.sh [--quick|--full|--flat|--verdicts|--smoke] [OUT]
+#   sudo bench/run.sh [--quick|--full|--flat|--verdicts|--python|--smoke] [OUT]
 #
 # Builds nfcap in Release, creates two private network namespaces joined by a veth pair, and
 # measures nfcap against the null readers written for the benchmark (bench/src) and the peers
@@ -26,7 +26,10 @@
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
 # callgrind or long capture), about 4 minutes, for iterating on performance. --verdicts: only
 # NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
-# full mode's counts, about 5 minutes. --quick (the
+# full mode's counts, about 5 minutes. --python: NFQUEUE at 100k packets/s and flat out, nfcap
+# --auto-accept against an accept-all script written for NetfilterQueue (bench/py/nfq_accept.py)
+# on nfcap's netfilterqueue module, with the API's defaults ("python") and tuned ("python-tuned":
+# max_len 65536, sock_len 64 MiB), about 8 minutes. --quick (the
 # default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
 # counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
 # nothing).
@@ -49,13 +52,14 @@ for arg in "$@"; do
   --full) MODE=full ;;
   --flat) MODE=flat ;;
   --verdicts) MODE=verdicts ;;
+  --python) MODE=python ;;
   --smoke) MODE=smoke ;;
   -h | --help)
     sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
-    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--verdicts|--smoke] [OUT])" >&2
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--verdicts|--python|--smoke] [OUT])" >&2
     exit 2
     ;;
   *) OUT=$arg ;;
@@ -123,6 +127,19 @@ verdicts) # NFQUEUE: --auto-accept against the library's deferred verdicts and r
   REPS=5
   NFLOG_RATES=""
   NFQ_RATES="50000 0"
+  X8_RATES=""
+  PACED_S=2
+  MIN_N=1000000
+  MAX_N=1000000
+  X8_N=0
+  LONG_N=0
+  REPLAY_RECORDS=0
+  CALLGRIND_EDITCAP=0
+  ;;
+python) # NFQUEUE: --auto-accept against a NetfilterQueue script on nfcap's module
+  REPS=5
+  NFLOG_RATES=""
+  NFQ_RATES="100000 0"
   X8_RATES=""
   PACED_S=2
   MIN_N=1000000
@@ -356,6 +373,12 @@ reader_def() {
     ;;
   nfqueue/deferred) CMD=("$ROOT/build/release/nfcap_deferred_verdicts" "$QUEUE" --batch 64) ;;
   nfqueue/rewrite) CMD=("$ROOT/build/release/nfcap_deferred_verdicts" "$QUEUE" --batch 64 --rewrite) ;;
+  nfqueue/python)
+    CMD=(env PYTHONPATH="$ROOT/build/release/python" /usr/bin/python3 "$HERE/py/nfq_accept.py" "$QUEUE")
+    ;;
+  nfqueue/python-tuned)
+    CMD=(env PYTHONPATH="$ROOT/build/release/python" /usr/bin/python3 "$HERE/py/nfq_accept.py" "$QUEUE" 65536 67108864)
+    ;;
   nfqueue/tcpdump)
     # -Z root is required: without it tcpdump loses CAP_NET_ADMIN and its verdicts fail.
     FILE=$W/cap.pcap
@@ -505,6 +528,9 @@ live() {
       note+=" floor-wrote-$(kv written "$W/reader.out")-file-$file_bytes"
     fi
     ;;
+  python | python-tuned)
+    records=$(kv records "$W/reader.out") # "records=N": packets its callback saw
+    ;;
   deferred | rewrite)
     # "nfcap_deferred_verdicts: N packets held, ...": every packet it received.
     records=$(sed -n 's/^nfcap_deferred_verdicts: \([0-9]*\) packets held.*/\1/p' "$W/reader.err")
@@ -611,6 +637,7 @@ NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
 verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
+python) NFQ_TOOLS="nfcap python python-tuned" ;;
 esac
 [ -n "$NFLOG_RATES" ] && suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
 [ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"

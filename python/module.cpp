@@ -9,6 +9,7 @@
 // for packets and while sending a later verdict.
 #include <nfcap/checksum.hpp>
 #include <nfcap/interface_cache.hpp>
+#include <nfcap/loss.hpp>
 #include <nfcap/nflog_decode.hpp>
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/queue_source.hpp>
@@ -560,6 +561,35 @@ class Queue {
         return state_->source ? state_->source->packets() : 0;
     }
 
+    // The kernel's counters of the queue (/proc/net/netfilter/nfnetlink_queue) and what the
+    // source knows of its loss, as a dict; None once unbound.
+    py::object counters() const {
+        const std::lock_guard lock(state_->mutex);
+        if (!state_->source) {
+            return py::none();
+        }
+        const nfcap::QueueSource& source = *state_->source;
+        py::dict d;
+        if (const auto k = source.kernel_counters()) {
+            d["waiting"] = k->waiting;
+            d["queue_dropped"] = k->dropped;
+            d["user_dropped"] = k->user_dropped;
+            d["id_sequence"] = k->id_sequence;
+            // Packets the kernel numbered after the last one received: lost unless still on
+            // their way (read after traffic stopped, an exact count of the tail).
+            d["after_last_received"] = nfcap::queue_ids_after(
+                static_cast<std::uint32_t>(k->id_sequence), source.last_id());
+        }
+        d["received"] = source.packets();
+        d["held"] = source.held();
+        d["overruns"] = source.counters().overruns;
+        d["socket_drops"] = source.socket_drops() ? py::object(py::int_(*source.socket_drops()))
+                                                  : py::object(py::none());
+        d["max_length"] = source.max_length();
+        d["loss_countable"] = source.loss_countable();
+        return d;
+    }
+
   private:
     // While run() or next() uses the source on one thread: another thread's close() only asks
     // it to stop, and the close happens when that call returns.
@@ -977,7 +1007,8 @@ PYBIND11_MODULE(_nfcap, m) {
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__", [](Queue& q, const py::args&) { q.close(); })
         .def_property_readonly("held", &Queue::held)
-        .def_property_readonly("packets", &Queue::packets);
+        .def_property_readonly("packets", &Queue::packets)
+        .def("counters", &Queue::counters);
 
     py::register_exception<nfcap::OverrunError>(m, "OverrunError", PyExc_OSError);
 

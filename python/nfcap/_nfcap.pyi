@@ -2,7 +2,7 @@
 
 import enum
 import os
-from typing import IO, Callable, Iterator, List, Optional, Sequence, Union
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 class BindError(OSError): ...
 class VerdictError(RuntimeError): ...
@@ -109,6 +109,7 @@ class Queue:
     def held(self) -> int: ...
     @property
     def packets(self) -> int: ...
+    def counters(self) -> Optional[Dict[str, object]]: ...
 
 class LogRecord:
     """One NFLOG record, owned; interface names as of its time (None where none applies)."""

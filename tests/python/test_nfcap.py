@@ -120,3 +120,18 @@ def test_sample_decide_later(rules, receiver):
     assert sample.returncode == 0, err
     assert "8 packets, 0 still held" in err
     assert rules.packets("filter", "INPUT", "mark match 0x1") == 5
+
+
+def test_counters_say_what_the_kernel_counted(rules):
+    queue_to(rules, 8427, 40)
+    with nfcap.Queue(40, lambda p: p.accept()) as q:
+        send_udp(8427, 4)
+        end = time.monotonic() + 10
+        while q.packets < 4 and time.monotonic() < end:
+            q.run(False)
+            time.sleep(0.01)
+        c = q.counters()
+    assert c["received"] == 4 and c["id_sequence"] == 4 and c["after_last_received"] == 0
+    assert c["waiting"] == 0 and c["queue_dropped"] == 0 and c["user_dropped"] == 0
+    assert c["loss_countable"] is True and c["max_length"] > 4 and c["held"] == 0
+    assert q.counters() is None  # unbound
