@@ -120,9 +120,20 @@ class Packet {
     // A pulled packet (Queue.next): it owns its bytes already and is held until decided.
     Packet(std::shared_ptr<QueueState> state, nfcap::RetainedPacket kept)
         : Packet(std::move(state), kept.packet()) {
+        names_ = kept.names();
         kept_ = std::move(kept); // the views move with the buffer
         view_ = nullptr;
     }
+
+    // The names of its interfaces as of its time (a queue made with names=True).
+    void set_names(const nfcap::InterfaceNamesOf& names) { names_ = names; }
+    static py::object name(const std::string& n) {
+        return n.empty() ? py::object(py::none()) : py::object(py::str(n));
+    }
+    py::object indev_name() const { return name(names_.indev); }
+    py::object outdev_name() const { return name(names_.outdev); }
+    py::object physindev_name() const { return name(names_.physindev); }
+    py::object physoutdev_name() const { return name(names_.physoutdev); }
 
     // The callback returned: the view dies with the receive buffer. A verdict given inside it
     // goes out with the batch (the answer); none: the packet is held for a later one.
@@ -247,6 +258,7 @@ class Packet {
     std::uint16_t queue_;
     std::optional<unsigned> protocol_;
     std::optional<py::bytes> hwaddr_;
+    nfcap::InterfaceNamesOf names_;
     std::optional<nfcap::Verdict> verdict_;
     std::optional<std::uint32_t> new_mark_;
     std::optional<std::vector<std::byte>> new_payload_;
@@ -409,11 +421,15 @@ class Queue {
     Queue(std::uint16_t queue, py::object callback, std::optional<std::uint32_t> max_length,
           nfcap::CopyMode copy_mode, std::uint32_t copy_range,
           std::optional<std::uint32_t> receive_buffer, bool fail_open, bool gso, bool uid_gid,
-          bool secctx, bool conntrack, std::optional<int> sockfd, std::shared_ptr<Writer> writer)
+          bool secctx, bool conntrack, std::optional<int> sockfd, std::shared_ptr<Writer> writer,
+          bool names)
         : state_(std::make_shared<QueueState>()), callback_(std::move(callback)),
           writer_(std::move(writer)) {
         if (writer_) {
             to_writer_.emplace(*writer_);
+        }
+        if (names) {
+            names_ = std::make_unique<nfcap::InterfaceCache>();
         }
         if (!callback_.is_none() && !PyCallable_Check(callback_.ptr())) {
             throw py::type_error("the callback must be callable (or None: pull with next())");
@@ -649,10 +665,14 @@ class Queue {
 
     std::optional<nfcap::Decision> ask(const nfcap::Packet& p) {
         if (callback_.is_none()) { // pull: kept for next()
-            ready_.emplace_back(p);
+            ready_.emplace_back(p, names_.get(), p.timestamp.value_or(wall_clock()));
             return nfcap::hold_packet;
         }
         auto* packet = new Packet(state_, p);
+        if (names_) {
+            nfcap::resolve_names(resolved_, p, *names_, p.timestamp.value_or(wall_clock()));
+            packet->set_names(resolved_);
+        }
         py::object object = py::cast(packet, py::return_value_policy::take_ownership);
         try {
             callback_(object);
@@ -685,6 +705,8 @@ class Queue {
     std::shared_ptr<Writer> writer_;
     std::optional<ToWriter> to_writer_;
     Ignore ignore_;
+    std::unique_ptr<nfcap::InterfaceCache> names_; // names=True: interface names per packet
+    nfcap::InterfaceNamesOf resolved_;             // reused for each packet's names
 };
 
 // One NFLOG record, owned: every field of the record as attributes, interface names resolved
@@ -948,6 +970,11 @@ PYBIND11_MODULE(_nfcap, m) {
         .def_property_readonly("uid", &Packet::uid)
         .def_property_readonly("gid", &Packet::gid)
         .def_property_readonly("payload", &Packet::payload)
+        .def_property_readonly("hwaddr", &Packet::hw)
+        .def_property_readonly("indev_name", &Packet::indev_name)
+        .def_property_readonly("outdev_name", &Packet::outdev_name)
+        .def_property_readonly("physindev_name", &Packet::physindev_name)
+        .def_property_readonly("physoutdev_name", &Packet::physoutdev_name)
         .def("get_payload", &Packet::payload)
         .def("get_payload_len", &Packet::payload_length)
         .def("set_payload", &Packet::set_payload, py::arg("payload"))
@@ -981,13 +1008,14 @@ PYBIND11_MODULE(_nfcap, m) {
     py::class_<Queue>(m, "Queue")
         .def(py::init<std::uint16_t, py::object, std::optional<std::uint32_t>, nfcap::CopyMode,
                       std::uint32_t, std::optional<std::uint32_t>, bool, bool, bool, bool, bool,
-                      std::optional<int>, std::shared_ptr<Writer>>(),
+                      std::optional<int>, std::shared_ptr<Writer>, bool>(),
              py::arg("queue"), py::arg("callback"), py::kw_only(),
              py::arg("max_length") = py::none(), py::arg("copy_mode") = nfcap::CopyMode::packet,
              py::arg("copy_range") = 0xffff, py::arg("receive_buffer") = py::none(),
              py::arg("fail_open") = true, py::arg("gso") = false, py::arg("uid_gid") = true,
              py::arg("secctx") = false, py::arg("conntrack") = false,
-             py::arg("sockfd") = py::none(), py::arg("writer") = py::none())
+             py::arg("sockfd") = py::none(), py::arg("writer") = py::none(),
+             py::arg("names") = true)
         .def("fileno", &Queue::fileno)
         .def("run", &Queue::run, py::arg("block") = true)
         .def("stop", &Queue::stop)

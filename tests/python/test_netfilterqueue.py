@@ -44,6 +44,8 @@ def test_accept_drop_and_mark(rules, receiver):
     def decide(pkt):
         n = int(pkt.get_payload()[28:].split(b"=")[1])
         seen.append((n, str(pkt), pkt.id, pkt.hook, pkt.hw_protocol))
+        assert pkt.indev > 0 and pkt.outdev == 0 and len(pkt.get_hw()) == 6
+        assert abs(pkt.get_timestamp() - time.time()) < 30
         if n % 2:
             pkt.drop()
         else:

@@ -50,6 +50,8 @@ def test_pull_next_and_iteration_then_decide_later(rules, receiver):
         send_udp(8422, 6)
         first = q.next(timeout=5)
         assert first is not None and first.payload[28:] == b"seq=0"
+        assert first.indev_name == "vethb" and first.outdev_name is None
+        assert first.indev > 0 and len(first.hwaddr) == 6 and first.get_timestamp() > 0
         rest = []
         for packet in q:  # blocks for each; the loop ends it
             rest.append(packet)
