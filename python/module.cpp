@@ -265,6 +265,18 @@ class Packet {
     bool decided_ = false;
 };
 
+// Waits at most `ms` until `fd` is readable or `stop_fd` (an eventfd) was written; true for the
+// latter, whose count it takes back. Call without the GIL.
+bool wait_readable(int fd, int stop_fd, int ms) {
+    std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
+    if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+        std::uint64_t count = 0;
+        (void)::read(stop_fd, &count, sizeof count);
+        return true;
+    }
+    return false;
+}
+
 nfcap::Timestamp wall_clock() {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
@@ -643,12 +655,7 @@ class Queue {
         bool stopped = false;
         {
             const py::gil_scoped_release unlocked;
-            std::array<pollfd, 2> fds{pollfd{source.fd(), POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
-            if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[1].revents & POLLIN) != 0) {
-                std::uint64_t count = 0;
-                (void)::read(stop_fd_, &count, sizeof count);
-                stopped = true;
-            }
+            stopped = wait_readable(source.fd(), stop_fd_, ms);
         }
         if (PyErr_CheckSignals() != 0) {
             throw py::error_already_set();
@@ -835,14 +842,7 @@ class Log {
                                   100, std::chrono::ceil<std::chrono::milliseconds>(deadline - now)
                                            .count());
                     if (left > 0) {
-                        std::array<pollfd, 2> fds{pollfd{source.fd(), POLLIN, 0},
-                                                  pollfd{stop_fd_, POLLIN, 0}};
-                        if (::poll(fds.data(), fds.size(), static_cast<int>(left)) > 0 &&
-                            (fds[1].revents & POLLIN) != 0) {
-                            std::uint64_t count = 0;
-                            (void)::read(stop_fd_, &count, sizeof count);
-                            stopped = true;
-                        }
+                        stopped = wait_readable(source.fd(), stop_fd_, static_cast<int>(left));
                         read(source);
                     }
                 }
