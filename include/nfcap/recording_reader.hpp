@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nfcap {
@@ -55,6 +56,11 @@ struct RecordingRecord {
     Timestamp time;                    // the file's timestamp, normalised (nsec below 10^9)
     std::uint32_t link_type = 0;       // LINKTYPE_ value of the record's interface
     std::uint32_t interface_id = 0;    // pcapng: the interface within its section; pcap: 0
+    // pcapng: the Enhanced Packet Block's first opt_comment and its interface's if_name; empty
+    // when there is none (and always for pcap). Valid until the next call to next(). A record
+    // whose options are malformed keeps its packet; only what they hold is left out.
+    std::string_view comment;
+    std::string_view interface_name;
 };
 
 class RecordingReader {
@@ -86,6 +92,7 @@ class RecordingReader {
         bool binary_resolution = false; // if_tsresol: units of 2^-exponent s, else 10^-exponent
         std::uint8_t exponent = 6;
         std::int64_t offset_seconds = 0; // if_tsoffset
+        std::string name;                // if_name
     };
 
     // Makes `n` bytes available at the front of the buffer; returns how many are (fewer only

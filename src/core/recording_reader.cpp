@@ -212,6 +212,8 @@ void RecordingReader::open_pcap(std::uint32_t magic) {
 }
 
 bool RecordingReader::next_pcap(RecordingRecord& record) {
+    record.comment = {};
+    record.interface_name = {};
     const std::size_t have = want(pcap_record_header);
     if (have == 0) {
         return false;
@@ -324,6 +326,9 @@ void RecordingReader::add_interface(std::span<const std::byte> body) {
                               (interface.binary_resolution ? "2^-" : "10^-") +
                               n(interface.exponent) + ", finer than 64-bit timestamps can count");
             }
+        } else if (code == if_name) {
+            interface.name.assign(reinterpret_cast<const char*>(value.data()), // same bytes
+                                  value.size());
         } else if (code == if_tsoffset && length == 8) {
             interface.offset_seconds =
                 static_cast<std::int64_t>(ByteReader(value).u64(order_)); // two's complement
@@ -447,6 +452,26 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
         record.time = type == spb_block_type ? Timestamp{} : pcapng_time(interface, units);
         record.link_type = interface.link_type;
         record.interface_id = interface_id;
+        record.interface_name = interface.name;
+        record.comment = {};
+        if (type == epb_block_type) {
+            // Padding to 32 bits, then the options: the first comment is kept.
+            r.skip(std::min<std::size_t>((4U - captured % 4U) % 4U, r.remaining()));
+            while (r.remaining() >= 4) {
+                const std::uint16_t code = r.u16(order_);
+                const std::uint16_t option_length = r.u16(order_);
+                if (code == opt_endofopt || option_length > r.remaining()) {
+                    break;
+                }
+                const auto value = r.bytes(option_length);
+                if (code == opt_comment) {
+                    record.comment = {reinterpret_cast<const char*>(value.data()), // same bytes
+                                      value.size()};
+                    break;
+                }
+                r.skip(std::min<std::size_t>((4U - option_length % 4U) % 4U, r.remaining()));
+            }
+        }
         own_order(record);
         consume(length);
         return true;

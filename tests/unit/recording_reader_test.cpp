@@ -2,6 +2,7 @@
 // the snaplen read whole, timestamps in every resolution, and damaged files refused cleanly.
 #include "nflog_message.hpp"
 
+#include <nfcap/pcapng.hpp>
 #include <nfcap/recording_reader.hpp>
 
 #include <gtest/gtest.h>
@@ -12,7 +13,10 @@
 #include <string>
 #include <vector>
 
+using nfcap::ByteBuffer;
 using nfcap::DecodeError;
+using nfcap::EnhancedPacket;
+using nfcap::LinkType;
 using nfcap::MemoryStream;
 using nfcap::RecordingFormat;
 using nfcap::RecordingReader;
@@ -303,6 +307,36 @@ TEST(RecordingReader, PcapngSectionsEachNameTheirOwnInterfacesAndSkipOtherBlocks
                   "record 5 is damaged: it names interface 1, but its section declares 1"),
               std::string::npos)
         << error_of(bad.out);
+}
+
+TEST(RecordingReader, PcapngRecordsComeWithTheirCommentAndInterfaceName) {
+    const Bytes record = nflog_record(1);
+    ByteBuffer file;
+    nfcap::append_section_header(file, {"test", "", ""});
+    nfcap::append_interface_description(file, {LinkType::nflog, 0, "nflog:7", ""});
+    nfcap::append_interface_description(file, {LinkType::nflog, 0, "", ""});
+    EnhancedPacket epb;
+    epb.payload = record;
+    epb.original_length = static_cast<std::uint32_t>(record.size());
+    epb.comment = "nflog:7 hook=input prefix=\"a b\"";
+    epb.dropcount = 3; // another option after it
+    nfcap::append_enhanced_packet(file, epb);
+    epb.interface_id = 1;
+    epb.comment = {};
+    nfcap::append_enhanced_packet(file, epb);
+    const Bytes bytes(file.begin(), file.end());
+
+    MemoryStream in(bytes);
+    RecordingReader reader(in);
+    RecordingRecord r;
+    ASSERT_TRUE(reader.next(r));
+    EXPECT_EQ(r.comment, "nflog:7 hook=input prefix=\"a b\"");
+    EXPECT_EQ(r.interface_name, "nflog:7");
+    EXPECT_TRUE(std::equal(r.data.begin(), r.data.end(), record.begin(), record.end()));
+    ASSERT_TRUE(reader.next(r));
+    EXPECT_EQ(r.comment, "") << "a record without a comment has none, not the one before";
+    EXPECT_EQ(r.interface_name, "");
+    EXPECT_FALSE(reader.next(r));
 }
 
 TEST(RecordingReader, CutRecordsComeBackWithBothLengths) {
