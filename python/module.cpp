@@ -14,6 +14,7 @@
 #include <nfcap/nflog_source.hpp>
 #include <nfcap/queue_source.hpp>
 #include <nfcap/recorder.hpp>
+#include <nfcap/recording_reader.hpp>
 #include <nfcap/retained_packet.hpp>
 #include <nfcap/sink.hpp>
 
@@ -936,6 +937,151 @@ class Log {
     int stop_fd_ = -1;
 };
 
+// A file descriptor the Reader owns, read front to back.
+class FdStream final : public nfcap::ByteStream {
+  public:
+    explicit FdStream(int fd) : fd_(fd) {}
+    ~FdStream() override { ::close(fd_); }
+    FdStream(const FdStream&) = delete;
+    FdStream& operator=(const FdStream&) = delete;
+    std::size_t read(std::span<std::byte> into) override {
+        for (;;) {
+            const ssize_t n = ::read(fd_, into.data(), into.size());
+            if (n >= 0) {
+                return static_cast<std::size_t>(n);
+            }
+            if (errno != EINTR) {
+                throw std::system_error(errno, std::generic_category(), "cannot read");
+            }
+        }
+    }
+
+  private:
+    int fd_;
+};
+
+// One record of a recording: its bytes, its time, its interface and the metadata nfcap wrote
+// (the comment's keys), or for an NFLOG-link-type record what its attributes say.
+struct RecordingEntry {
+    std::uint64_t number = 0;
+    double time = 0;
+    std::uint32_t link_type = 0;
+    std::optional<std::string> interface;
+    std::optional<std::string> comment;
+    py::bytes data;
+    py::bytes payload; // the network-layer packet
+    std::uint32_t original_length = 0;
+    py::dict fields;
+};
+
+constexpr std::uint32_t linktype_raw = 101;
+constexpr std::uint32_t linktype_nflog = 239;
+constexpr std::uint32_t linktype_linux_sll2 = 276;
+constexpr std::size_t sll2_header = 20;
+
+// What an NFLOG record's attributes say, under the comment's key names.
+void nflog_fields(py::dict& fields, const nfcap::Packet& p) {
+    fields["source"] = "nflog:" + std::to_string(p.resource_id);
+    fields["hook"] = p.hook;
+    if (p.has_prefix) {
+        fields["prefix"] = std::string(p.prefix);
+    }
+    const auto put = [&](const char* key, const std::optional<std::uint32_t>& value) {
+        if (value) {
+            fields[key] = *value;
+        }
+    };
+    put("in", p.indev);
+    put("out", p.outdev);
+    put("physin", p.physindev);
+    put("physout", p.physoutdev);
+    put("uid", p.uid);
+    put("gid", p.gid);
+    put("mark", p.mark);
+    put("seq", p.seq);
+    put("seq_global", p.seq_global);
+}
+
+class Reader {
+  public:
+    explicit Reader(py::object target) {
+        int fd = -1;
+        if (py::isinstance<py::str>(target) || py::hasattr(target, "__fspath__")) {
+            const std::string path = py::str(py::module_::import("os").attr("fspath")(target));
+            fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+            }
+        } else {
+            const int given = py::hasattr(target, "fileno") ? target.attr("fileno")().cast<int>()
+                                                            : target.cast<int>();
+            fd = ::fcntl(given, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                throw std::system_error(errno, std::generic_category(),
+                                        "cannot use descriptor " + std::to_string(given));
+            }
+        }
+        stream_ = std::make_unique<FdStream>(fd);
+        reader_ = std::make_unique<nfcap::RecordingReader>(*stream_);
+    }
+
+    // The next record, or None at the end; a damaged file raises ValueError naming the record.
+    py::object next() {
+        if (!reader_) {
+            throw std::runtime_error("the reader is closed");
+        }
+        nfcap::RecordingRecord r;
+        if (!reader_->next(r)) {
+            return py::none();
+        }
+        RecordingEntry e;
+        e.number = r.number;
+        e.time = static_cast<double>(r.time.sec) + static_cast<double>(r.time.nsec) / 1e9;
+        e.link_type = r.link_type;
+        e.original_length = r.original_length;
+        e.data = to_bytes(r.data);
+        if (!r.interface_name.empty()) {
+            e.interface = std::string(r.interface_name);
+        }
+        if (!r.comment.empty()) {
+            e.comment = std::string(r.comment);
+            try {
+                for (const auto& [key, value] : nfcap::parse_comment(r.comment)) {
+                    e.fields[py::str(key)] = value;
+                }
+            } catch (const nfcap::DecodeError&) { // not nfcap's grammar: the comment alone
+            }
+        }
+        e.payload = e.data;
+        if (r.link_type == linktype_linux_sll2 && r.data.size() >= sll2_header) {
+            e.payload = to_bytes(r.data.subspan(sll2_header));
+        } else if (r.link_type == linktype_nflog) {
+            try {
+                const nfcap::Packet p = nfcap::decode_nflog(r.data);
+                e.payload = to_bytes(p.payload);
+                if (e.fields.empty()) {
+                    nflog_fields(e.fields, p);
+                }
+            } catch (const nfcap::DecodeError&) { // the bytes are there; no fields
+            }
+        }
+        return py::cast(std::move(e));
+    }
+
+    std::string format() const {
+        return reader_->format() == nfcap::RecordingFormat::pcapng ? "pcapng" : "pcap";
+    }
+    std::uint32_t link_type() const { return reader_->link_type(); }
+    void close() {
+        reader_.reset();
+        stream_.reset();
+    }
+
+  private:
+    std::unique_ptr<FdStream> stream_;
+    std::unique_ptr<nfcap::RecordingReader> reader_;
+};
+
 py::bytes fix_checksums(const py::bytes& packet) {
     auto bytes = from_bytes(packet);
     nfcap::fix_lengths_and_checksums(bytes);
@@ -1097,6 +1243,37 @@ PYBIND11_MODULE(_nfcap, m) {
         .def_property_readonly("damaged", &Log::damaged)
         .def_property_readonly("socket_drops", &Log::socket_drops)
         .def_property_readonly("receive_buffer", &Log::receive_buffer);
+
+    py::register_exception<nfcap::DecodeError>(m, "RecordingError", PyExc_ValueError);
+
+    py::class_<RecordingEntry>(m, "RecordingEntry")
+        .def_readonly("number", &RecordingEntry::number)
+        .def_readonly("time", &RecordingEntry::time)
+        .def_readonly("link_type", &RecordingEntry::link_type)
+        .def_readonly("interface", &RecordingEntry::interface)
+        .def_readonly("comment", &RecordingEntry::comment)
+        .def_readonly("data", &RecordingEntry::data)
+        .def_readonly("payload", &RecordingEntry::payload)
+        .def_readonly("original_length", &RecordingEntry::original_length)
+        .def_readonly("fields", &RecordingEntry::fields);
+
+    py::class_<Reader>(m, "Reader")
+        .def(py::init<py::object>(), py::arg("source"))
+        .def("next", &Reader::next)
+        .def("__iter__", [](py::object self) { return self; })
+        .def("__next__",
+             [](Reader& r) {
+                 py::object entry = r.next();
+                 if (entry.is_none()) {
+                     throw py::stop_iteration();
+                 }
+                 return entry;
+             })
+        .def("__enter__", [](py::object self) { return self; })
+        .def("close", &Reader::close)
+        .def("__exit__", [](Reader& r, const py::args&) { r.close(); })
+        .def_property_readonly("format", &Reader::format)
+        .def_property_readonly("link_type", &Reader::link_type);
 
     m.def("fix_checksums", &fix_checksums, py::arg("packet"),
           "The packet (IPv4 or IPv6, IP header first) with its lengths and its IP, TCP and UDP "

@@ -13,6 +13,6 @@ tests="${NFCAP_SOURCE_DIR}/tests/python"
 rc=0
 in_b env PYTHONPATH="$NFCAP_PYTHON_DIR:$tests" NS_A="$NS_A" NFCAP_PY_SENDER="$tests/sender.py" \
     PYTHONDONTWRITEBYTECODE=1 timeout 300 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    -o "cache_dir=$WORK" "$tests" || rc=$?
+    -o "cache_dir=$WORK" --durations=5 "$tests" || rc=$?
 [ "$rc" -eq 0 ] || fail "pytest exit status $rc"
 echo "python: every test passed"

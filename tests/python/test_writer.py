@@ -34,6 +34,52 @@ def test_log_records_into_a_path(rules, tmp_path):
     assert tshark(path, "frame.interface_name") == ["nflog:48"] * 3
     assert tshark(path, "udp.dstport") == ["8441"] * 3
 
+    with nfcap.Reader(path) as reader:  # and back, with the metadata as fields
+        assert reader.format == "pcapng" and reader.link_type == 276
+        entries = list(reader)
+    assert [e.payload[28:] for e in entries] == [b"seq=0", b"seq=1", b"seq=2"]
+    assert all(e.interface == "nflog:48" and e.comment == c for e, c in zip(entries, comments))
+    f = entries[0].fields
+    assert f["source"] == "nflog:48" and f["prefix"] == "written" and f["seq"] == "0"
+    assert f["in"].startswith("vethb/") and abs(entries[0].time - records[0].timestamp) < 1e-6
+
+
+def test_reader_of_a_tcpdump_nflog_file_decodes_its_records(rules, tmp_path):
+    # tcpdump writes LINKTYPE_NFLOG records without comments: the fields come from decoding.
+    rules.add("INPUT", "-p", "udp", "--dport", "8443", "-j", "NFLOG", "--nflog-group", "49",
+              "--nflog-prefix", "raw")
+    path = tmp_path / "tcpdump.pcap"
+    tcpdump = subprocess.Popen(["tcpdump", "-Z", "root", "-n", "-i", "nflog:49", "-c", "2", "-w",
+                                str(path)], stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:  # until it is bound
+            with open("/proc/net/netfilter/nfnetlink_log") as proc:
+                if any(line.split()[0] == "49" for line in proc):
+                    break
+            time.sleep(0.05)
+        send_udp(8443, 2)
+        tcpdump.wait(timeout=15)
+    finally:
+        tcpdump.kill()
+        tcpdump.wait()
+    with nfcap.Reader(str(path)) as reader:
+        assert reader.format == "pcap" and reader.link_type == 239
+        entries = list(reader)
+    assert len(entries) == 2 and all(e.comment is None and e.interface is None for e in entries)
+    f = entries[1].fields
+    assert f["source"] == "nflog:49" and f["prefix"] == "raw" and f["hook"] == 1
+    assert f["in"] > 0 and entries[1].payload[28:] == b"seq=1"
+
+
+def test_reader_refuses_what_is_no_recording(tmp_path):
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"this is not a capture file at all")
+    import pytest
+
+    with pytest.raises(nfcap.RecordingError, match="unknown file format"):
+        nfcap.Reader(junk)
+
 
 def test_queue_records_each_decision_into_a_file_object(rules, tmp_path):
     queue_to(rules, 8442, 39)
