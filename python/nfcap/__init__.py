@@ -17,11 +17,11 @@ program decided, as annotated pcapng. A packet given no verdict in its callback 
 held is accepted (the fallback verdict). See README.md, "Python".
 """
 
+from nfcap import _nfcap
 from nfcap._nfcap import (
     BindError,
     ChecksumError,
     CopyMode,
-    Log,
     LogRecord,
     OverrunError,
     Packet,
@@ -50,3 +50,20 @@ __all__ = [
     "Writer",
     "fix_checksums",
 ]
+
+
+class Log(_nfcap.Log):
+    """NFLOG groups: pull records with next(timeout) or iteration, or hand each to a callback
+    with run(). See _nfcap.pyi for the constructor's keywords."""
+
+    def run(self, callback, count=-1):
+        """Calls callback(record) for each record as it comes, `count` of them (-1: until
+        stop() or close()); returns how many it handled."""
+        handled = 0
+        while count < 0 or handled < count:
+            record = self.next()
+            if record is None:
+                break
+            callback(record)
+            handled += 1
+        return handled

@@ -137,3 +137,16 @@ def test_counters_say_what_the_kernel_counted(rules):
     assert c["waiting"] == 0 and c["queue_dropped"] == 0 and c["user_dropped"] == 0
     assert c["loss_countable"] is True and c["max_length"] > 4 and c["held"] == 0
     assert q.counters() is None  # unbound
+
+
+def test_log_run_hands_records_to_a_callback_until_count_or_stop(rules):
+    import threading
+
+    rules.add("INPUT", "-p", "udp", "--dport", "8428", "-j", "NFLOG", "--nflog-group", "50")
+    seen = []
+    with nfcap.Log([50], flush_timeout=0.01) as log:
+        send_udp(8428, 3)
+        assert log.run(lambda r: seen.append(r.payload[28:]), count=2) == 2
+        threading.Timer(0.5, log.stop).start()
+        assert log.run(lambda r: seen.append(r.payload[28:])) == 1  # the third, then stop()
+    assert seen == [b"seq=0", b"seq=1", b"seq=2"]
