@@ -317,3 +317,30 @@ def test_netfilterqueue_example_runs_unchanged(rules, receiver):
         out, _ = script.communicate(timeout=10)
     assert out.splitlines()[:3] == ["UDP packet, 33 bytes"] * 3
     assert script.returncode == 0
+
+
+def test_no_4096_byte_limit_on_a_payload(rules):
+    # The original cuts payloads at 4096 bytes; loopback in namespace B carries 8028 whole.
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=30)
+    rules.add("OUTPUT", "-t", "mangle", "-o", "lo", "-p", "udp", "--dport", "8412", "-j",
+              "NFQUEUE", "--queue-num", "41")
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 8412))
+    sink.settimeout(5)
+    seen = []
+
+    def accept(pkt):
+        seen.append((pkt.get_payload_len(), pkt.get_payload()))
+        pkt.accept()
+
+    nfq = NetfilterQueue()
+    nfq.bind(41, accept)
+    data = bytes(range(256)) * 31 + b"x" * 64  # 8000 bytes
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.sendto(data, ("127.0.0.1", 8412))
+    out.close()
+    assert run_until(nfq, lambda: seen) == []
+    nfq.unbind()
+    assert seen[0][0] == 8028 and seen[0][1][28:] == data
+    assert sink.recv(65536) == data
+    sink.close()
