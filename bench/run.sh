@@ -29,7 +29,8 @@
 # full mode's counts, about 5 minutes. --python: NFQUEUE at 100k packets/s and flat out, nfcap
 # --auto-accept against an accept-all script written for NetfilterQueue (bench/py/nfq_accept.py)
 # on nfcap's netfilterqueue module, with the API's defaults ("python") and tuned ("python-tuned":
-# max_len 65536, sock_len 64 MiB), about 8 minutes. --quick (the
+# max_len 65536, sock_len 64 MiB), and nfcap's own module in its batch form ("python-batch":
+# bench/py/nfcap_accept.py, a policy verdict given in C++), about 10 minutes. --quick (the
 # default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
 # counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
 # nothing).
@@ -379,6 +380,9 @@ reader_def() {
   nfqueue/python-tuned)
     CMD=(env PYTHONPATH="$ROOT/build/release/python" /usr/bin/python3 "$HERE/py/nfq_accept.py" "$QUEUE" 65536 67108864)
     ;;
+  nfqueue/python-batch)
+    CMD=(env PYTHONPATH="$ROOT/build/release/python" /usr/bin/python3 "$HERE/py/nfcap_accept.py" "$QUEUE")
+    ;;
   nfqueue/tcpdump)
     # -Z root is required: without it tcpdump loses CAP_NET_ADMIN and its verdicts fail.
     FILE=$W/cap.pcap
@@ -528,7 +532,7 @@ live() {
       note+=" floor-wrote-$(kv written "$W/reader.out")-file-$file_bytes"
     fi
     ;;
-  python | python-tuned)
+  python | python-tuned | python-batch)
     records=$(kv records "$W/reader.out") # "records=N": packets its callback saw
     ;;
   deferred | rewrite)
@@ -637,7 +641,7 @@ NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
 verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
-python) NFQ_TOOLS="nfcap python python-tuned" ;;
+python) NFQ_TOOLS="nfcap python python-tuned python-batch" ;;
 esac
 [ -n "$NFLOG_RATES" ] && suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
 [ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"

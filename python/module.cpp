@@ -349,12 +349,13 @@ class Writer {
     Writer& operator=(const Writer&) = delete;
 
     // A source that will hand records on (declared up front, so loss shows from its start).
-    void add(nfcap::RecordKind kind, std::uint16_t resource, bool decisions) {
+    void add(nfcap::RecordKind kind, std::uint16_t resource, bool decisions,
+             const std::string& verdict = {}) {
         const std::lock_guard lock(mutex_);
         if (!recorder_) {
             throw std::runtime_error("the writer is closed");
         }
-        recorder_->add_source(kind, resource, true);
+        recorder_->add_source(kind, resource, true, verdict);
         if (decisions) {
             recorder_->record_decisions(resource);
         }
@@ -435,7 +436,7 @@ class Queue {
           nfcap::CopyMode copy_mode, std::uint32_t copy_range,
           std::optional<std::uint32_t> receive_buffer, bool fail_open, bool gso, bool uid_gid,
           bool secctx, bool conntrack, std::optional<int> sockfd, std::shared_ptr<Writer> writer,
-          bool names)
+          bool names, std::optional<std::string> policy)
         : state_(std::make_shared<QueueState>()), callback_(std::move(callback)),
           writer_(std::move(writer)) {
         if (writer_) {
@@ -446,6 +447,9 @@ class Queue {
         }
         if (!callback_.is_none() && !PyCallable_Check(callback_.ptr())) {
             throw py::type_error("the callback must be callable (or None: pull with next())");
+        }
+        if (policy && !callback_.is_none()) {
+            throw py::type_error("give a callback or a policy, not both");
         }
         stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (stop_fd_ < 0) {
@@ -467,11 +471,20 @@ class Queue {
         config.socket = sockfd;
         state_->queue = queue;
         // The decide function runs inside receive(), on the thread that holds the GIL.
-        state_->source = std::make_unique<nfcap::QueueSource>(
-            config, nfcap::Verdict{},
-            [this](const nfcap::Packet& p) -> std::optional<nfcap::Decision> { return ask(p); });
+        if (policy) { // every packet gets it in C++: no Python call per packet
+            policy_ = true;
+            state_->source =
+                std::make_unique<nfcap::QueueSource>(config, nfcap::parse_verdict(*policy));
+        } else {
+            state_->source = std::make_unique<nfcap::QueueSource>(
+                config, nfcap::Verdict{},
+                [this](const nfcap::Packet& p) -> std::optional<nfcap::Decision> {
+                    return ask(p);
+                });
+        }
         if (writer_) {
-            writer_->add(nfcap::RecordKind::nfqueue, queue, true);
+            writer_->add(nfcap::RecordKind::nfqueue, queue, !policy_,
+                         state_->source->verdict_text());
         }
     }
     ~Queue() {
@@ -525,8 +538,8 @@ class Queue {
     // Pull: the next packet, waiting at most `timeout` seconds (None: until one comes, stop()
     // or close()); None when none came. The packet is held until its verdict.
     py::object next(std::optional<double> timeout) {
-        if (!callback_.is_none()) {
-            throw std::runtime_error("next() is for a queue made without a callback");
+        if (!callback_.is_none() || policy_) {
+            throw std::runtime_error("next() is for a queue made without a callback or policy");
         }
         nfcap::QueueSource& source = bound_source();
         const Busy busy(*this);
@@ -713,6 +726,7 @@ class Queue {
     std::shared_ptr<Writer> writer_;
     std::optional<ToWriter> to_writer_;
     Ignore ignore_;
+    bool policy_ = false;                          // every packet gets one verdict, given in C++
     std::unique_ptr<nfcap::InterfaceCache> names_; // names=True: interface names per packet
     nfcap::InterfaceNamesOf resolved_;             // reused for each packet's names
 };
@@ -1154,14 +1168,15 @@ PYBIND11_MODULE(_nfcap, m) {
     py::class_<Queue>(m, "Queue")
         .def(py::init<std::uint16_t, py::object, std::optional<std::uint32_t>, nfcap::CopyMode,
                       std::uint32_t, std::optional<std::uint32_t>, bool, bool, bool, bool, bool,
-                      std::optional<int>, std::shared_ptr<Writer>, bool>(),
+                      std::optional<int>, std::shared_ptr<Writer>, bool,
+                      std::optional<std::string>>(),
              py::arg("queue"), py::arg("callback"), py::kw_only(),
              py::arg("max_length") = py::none(), py::arg("copy_mode") = nfcap::CopyMode::packet,
              py::arg("copy_range") = 0xffff, py::arg("receive_buffer") = py::none(),
              py::arg("fail_open") = true, py::arg("gso") = false, py::arg("uid_gid") = true,
              py::arg("secctx") = false, py::arg("conntrack") = false,
              py::arg("sockfd") = py::none(), py::arg("writer") = py::none(),
-             py::arg("names") = true)
+             py::arg("names") = true, py::arg("policy") = py::none())
         .def("fileno", &Queue::fileno)
         .def("run", &Queue::run, py::arg("block") = true)
         .def("stop", &Queue::stop)

@@ -150,3 +150,29 @@ def test_log_run_hands_records_to_a_callback_until_count_or_stop(rules):
         threading.Timer(0.5, log.stop).start()
         assert log.run(lambda r: seen.append(r.payload[28:])) == 1  # the third, then stop()
     assert seen == [b"seq=0", b"seq=1", b"seq=2"]
+
+
+def test_policy_queue_decides_in_cpp_and_records(rules, receiver, tmp_path):
+    import subprocess
+
+    queue_to(rules, 8429, 42)
+    r = receiver(8429)
+    path = tmp_path / "policy.pcapng"
+    with nfcap.Writer(path) as writer, nfcap.Queue(42, None, policy="accept",
+                                                   writer=writer) as q:
+        send_udp(8429, 4)
+        end = time.monotonic() + 10
+        while q.packets < 4 and time.monotonic() < end:
+            q.run(False)
+            time.sleep(0.01)
+        with pytest.raises(RuntimeError, match="policy"):
+            q.next(0)
+    assert sorted(seqs(r.take(4))) == list(range(4))
+    comments = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "frame.comment"],
+                              check=True, capture_output=True, text=True,
+                              timeout=60).stdout.split("\n")
+    assert sum("verdict=accept" in c for c in comments) == 4
+    with pytest.raises(ValueError):
+        nfcap.Queue(43, None, policy="maybe")
+    with pytest.raises(TypeError):
+        nfcap.Queue(43, lambda p: None, policy="drop")
