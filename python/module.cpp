@@ -838,7 +838,7 @@ class Log {
     // something (None: until something comes or stop()); the number of records added.
     std::size_t fill(std::optional<double> timeout) {
         nfcap::NflogSource& source = bound();
-        const std::size_t before = ready_.size();
+        std::size_t added = 0;
         const auto deadline =
             timeout ? std::chrono::steady_clock::now() +
                           std::chrono::microseconds(static_cast<std::int64_t>(*timeout * 1e6))
@@ -847,8 +847,8 @@ class Log {
             bool stopped = false;
             {
                 const py::gil_scoped_release unlocked;
-                read(source);
-                if (ready_.size() == before) {
+                added += read(source);
+                if (added == 0) {
                     const auto now = std::chrono::steady_clock::now();
                     const auto left =
                         now >= deadline
@@ -858,16 +858,15 @@ class Log {
                                            .count());
                     if (left > 0) {
                         stopped = wait_readable(source.fd(), stop_fd_, static_cast<int>(left));
-                        read(source);
+                        added += read(source);
                     }
                 }
             }
             if (PyErr_CheckSignals() != 0) {
                 throw py::error_already_set();
             }
-            if (stopped || ready_.size() != before ||
-                std::chrono::steady_clock::now() >= deadline) {
-                return ready_.size() - before;
+            if (stopped || added != 0 || std::chrono::steady_clock::now() >= deadline) {
+                return added;
             }
         }
     }
@@ -875,14 +874,19 @@ class Log {
     // The next record, waiting at most `timeout` seconds (None: until one comes or stop());
     // None when none came.
     py::object next(std::optional<double> timeout) {
-        if (ready_.empty()) {
+        if (ready() == 0) {
             fill(timeout);
         }
-        if (ready_.empty()) {
-            return py::none();
+        LogRecord* record = nullptr;
+        {
+            // Another thread may be reading into the queue (without the GIL) meanwhile.
+            const std::lock_guard lock(read_mutex_);
+            if (ready_.empty()) {
+                return py::none();
+            }
+            record = new LogRecord(std::move(ready_.front().first), ready_.front().second);
+            ready_.pop_front();
         }
-        auto* record = new LogRecord(std::move(ready_.front().first), ready_.front().second);
-        ready_.pop_front();
         return py::cast(record, py::return_value_policy::take_ownership);
     }
 
@@ -892,7 +896,10 @@ class Log {
     }
     void close() { source_.reset(); }
     int fileno() { return bound().fd(); }
-    std::size_t ready() const { return ready_.size(); }
+    std::size_t ready() const {
+        const std::lock_guard lock(read_mutex_);
+        return ready_.size();
+    }
     std::uint64_t overruns() const { return source_ ? source_->counters().overruns : overruns_; }
     std::uint64_t damaged() const { return damaged_; }
     std::optional<std::uint64_t> socket_drops() const {
@@ -911,6 +918,7 @@ class Log {
                 log_.ready_.emplace_back(
                     nfcap::RetainedPacket(p, log_.names_.get(), p.timestamp.value_or(received)),
                     received);
+                ++added_;
                 if (log_.writer_) {
                     log_.writer_->with([&](nfcap::Recorder& r) {
                         r.on_packet(nfcap::RecordKind::nflog, p, record, received);
@@ -921,15 +929,20 @@ class Log {
             }
         }
 
+        std::size_t added() const { return added_; }
+
       private:
         Log& log_;
+        std::size_t added_ = 0;
     };
 
     // Without the GIL: touches no Python object.
-    void read(nfcap::NflogSource& source) {
+    // Records added to the queue. Also under the lock: next() on another thread pops.
+    std::size_t read(nfcap::NflogSource& source) {
         const std::lock_guard lock(read_mutex_); // the name cache wants one reader at a time
         Collect collect(*this);
         source.receive(collect);
+        return collect.added();
     }
 
     nfcap::NflogSource& bound() {
@@ -944,7 +957,7 @@ class Log {
     std::unique_ptr<nfcap::InterfaceCache> names_;
     std::unique_ptr<nfcap::NflogSource> source_;
     std::deque<std::pair<nfcap::RetainedPacket, nfcap::Timestamp>> ready_; // and when received
-    std::mutex read_mutex_;
+    mutable std::mutex read_mutex_;
     std::uint64_t damaged_ = 0;
     std::uint64_t overruns_ = 0;
     std::uint16_t group_of_ = 0;
