@@ -110,3 +110,24 @@ def test_queue_records_each_decision_into_a_file_object(rules, tmp_path):
     assert "verdict=accept" in comments[0] and "decided=" not in comments[0]
     assert "verdict=drop" in comments[1]
     assert "verdict=accept setmark=0x7" in comments[2] and "decided=later" in comments[2]
+
+
+def test_writer_into_a_fifo_that_tshark_reads(rules, tmp_path):
+    import os
+
+    rules.add("INPUT", "-p", "udp", "--dport", "8444", "-j", "NFLOG", "--nflog-group", "51",
+              "--nflog-prefix", "fifo")
+    fifo = tmp_path / "live"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["tshark", "-r", str(fifo), "-T", "fields", "-e", "frame.comment"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with nfcap.Writer(fifo) as writer:  # opens once tshark has the FIFO open
+            with nfcap.Log([51], flush_timeout=0.01, writer=writer) as log:
+                send_udp(8444, 2)
+                assert log.next(timeout=5) and log.next(timeout=5)
+        out, err = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    lines = [line for line in out.splitlines() if line]
+    assert len(lines) == 2 and all("prefix=fifo" in line for line in lines), (out, err)
