@@ -1109,6 +1109,14 @@ class Reader {
     std::unique_ptr<nfcap::RecordingReader> reader_;
 };
 
+// An iterator's next item: None (nothing came, or stopped) ends the iteration.
+py::object or_stop(py::object item) {
+    if (item.is_none()) {
+        throw py::stop_iteration();
+    }
+    return item;
+}
+
 py::bytes fix_checksums(const py::bytes& packet) {
     auto bytes = from_bytes(packet);
     nfcap::fix_lengths_and_checksums(bytes);
@@ -1197,14 +1205,7 @@ PYBIND11_MODULE(_nfcap, m) {
         .def("receive", &Queue::receive, py::arg("max") = std::numeric_limits<std::size_t>::max())
         .def("next", &Queue::next, py::arg("timeout") = py::none())
         .def("__iter__", [](py::object self) { return self; })
-        .def("__next__",
-             [](Queue& q) {
-                 py::object packet = q.next(std::nullopt);
-                 if (packet.is_none()) {
-                     throw py::stop_iteration();
-                 }
-                 return packet;
-             })
+        .def("__next__", [](Queue& q) { return or_stop(q.next(std::nullopt)); })
         .def("close", &Queue::close)
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__", [](Queue& q, const py::args&) { q.close(); })
@@ -1253,14 +1254,7 @@ PYBIND11_MODULE(_nfcap, m) {
         .def("fill", &Log::fill, py::arg("timeout") = py::none())
         .def("next", &Log::next, py::arg("timeout") = py::none())
         .def("__iter__", [](py::object self) { return self; })
-        .def("__next__",
-             [](Log& log) {
-                 py::object record = log.next(std::nullopt);
-                 if (record.is_none()) {
-                     throw py::stop_iteration();
-                 }
-                 return record;
-             })
+        .def("__next__", [](Log& log) { return or_stop(log.next(std::nullopt)); })
         .def("stop", &Log::stop)
         .def("close", &Log::close)
         .def("fileno", &Log::fileno)
@@ -1289,14 +1283,7 @@ PYBIND11_MODULE(_nfcap, m) {
         .def(py::init<py::object>(), py::arg("source"))
         .def("next", &Reader::next)
         .def("__iter__", [](py::object self) { return self; })
-        .def("__next__",
-             [](Reader& r) {
-                 py::object entry = r.next();
-                 if (entry.is_none()) {
-                     throw py::stop_iteration();
-                 }
-                 return entry;
-             })
+        .def("__next__", [](Reader& r) { return or_stop(r.next()); })
         .def("__enter__", [](py::object self) { return self; })
         .def("close", &Reader::close)
         .def("__exit__", [](Reader& r, const py::args&) { r.close(); })
