@@ -278,6 +278,28 @@ bool wait_readable(int fd, int stop_fd, int ms) {
     return false;
 }
 
+// A Writer's or Reader's target: a path (str or os.PathLike), else a file object or descriptor.
+std::optional<std::string> path_of(const py::object& target) {
+    if (py::isinstance<py::str>(target) || py::hasattr(target, "__fspath__")) {
+        return std::string(py::str(py::module_::import("os").attr("fspath")(target)));
+    }
+    return std::nullopt;
+}
+
+// A descriptor of its own for a file object (fileno()) or a descriptor number; `name` says
+// which, for messages.
+int duplicate_of(const py::object& target, std::string& name) {
+    const int given =
+        py::hasattr(target, "fileno") ? target.attr("fileno")().cast<int>() : target.cast<int>();
+    const int fd = ::fcntl(given, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        throw std::system_error(errno, std::generic_category(),
+                                "cannot use descriptor " + std::to_string(given));
+    }
+    name = "descriptor " + std::to_string(given);
+    return fd;
+}
+
 nfcap::Timestamp wall_clock() {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
@@ -293,22 +315,15 @@ class Writer {
         int fd = -1;
         std::string name;
         bool fifo = false;
-        if (py::isinstance<py::str>(target) || py::hasattr(target, "__fspath__")) {
-            name = py::str(py::module_::import("os").attr("fspath")(target));
+        if (const auto path = path_of(target)) {
+            name = *path;
             const py::gil_scoped_release unlocked; // a FIFO waits for its reader
             fd = nfcap::open_output_file(name, {}, &fifo);
         } else {
             if (py::hasattr(target, "flush")) {
                 target.attr("flush")(); // what Python buffered goes first
             }
-            const int given = py::hasattr(target, "fileno") ? target.attr("fileno")().cast<int>()
-                                                            : target.cast<int>();
-            fd = ::fcntl(given, F_DUPFD_CLOEXEC, 0);
-            if (fd < 0) {
-                throw std::system_error(errno, std::generic_category(),
-                                        "cannot use descriptor " + std::to_string(given));
-            }
-            name = "descriptor " + std::to_string(given);
+            fd = duplicate_of(target, name);
         }
         struct stat st {};
         const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -1033,20 +1048,14 @@ class Reader {
   public:
     explicit Reader(py::object target) {
         int fd = -1;
-        if (py::isinstance<py::str>(target) || py::hasattr(target, "__fspath__")) {
-            const std::string path = py::str(py::module_::import("os").attr("fspath")(target));
-            fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (const auto path = path_of(target)) {
+            fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
-                throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+                throw std::system_error(errno, std::generic_category(), "cannot open " + *path);
             }
         } else {
-            const int given = py::hasattr(target, "fileno") ? target.attr("fileno")().cast<int>()
-                                                            : target.cast<int>();
-            fd = ::fcntl(given, F_DUPFD_CLOEXEC, 0);
-            if (fd < 0) {
-                throw std::system_error(errno, std::generic_category(),
-                                        "cannot use descriptor " + std::to_string(given));
-            }
+            std::string name;
+            fd = duplicate_of(target, name);
         }
         stream_ = std::make_unique<FdStream>(fd);
         reader_ = std::make_unique<nfcap::RecordingReader>(*stream_);

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import NS_A, queue_to, send_udp, seqs
+from conftest import NS_A, queue_to, send_udp, seqs, wait_listed
 
 import nfcap
 from netfilterqueue import COPY_META, COPY_PACKET, NetfilterQueue
@@ -304,12 +304,7 @@ def test_netfilterqueue_example_runs_unchanged(rules, receiver):
     script = subprocess.Popen(["/usr/bin/python3", "-u", sample], stdout=subprocess.PIPE,
                               text=True)
     try:
-        end = time.monotonic() + 10
-        while time.monotonic() < end:  # until it is bound
-            with open("/proc/net/netfilter/nfnetlink_queue") as proc:
-                if any(line.split()[0] == "1" for line in proc):
-                    break
-            time.sleep(0.05)
+        wait_listed("nfnetlink_queue", 1)
         send_udp(8411, 3)
         assert sorted(seqs(r.take(3))) == [0, 1, 2]
     finally:

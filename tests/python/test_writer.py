@@ -4,7 +4,7 @@ pcapng; tshark (the real consumer) reads it back."""
 import subprocess
 import time
 
-from conftest import queue_to, send_udp
+from conftest import queue_to, send_udp, wait_listed
 
 import nfcap
 
@@ -52,12 +52,7 @@ def test_reader_of_a_tcpdump_nflog_file_decodes_its_records(rules, tmp_path):
     tcpdump = subprocess.Popen(["tcpdump", "-Z", "root", "-n", "-i", "nflog:49", "-c", "2", "-w",
                                 str(path)], stderr=subprocess.PIPE, text=True)
     try:
-        end = time.monotonic() + 10
-        while time.monotonic() < end:  # until it is bound
-            with open("/proc/net/netfilter/nfnetlink_log") as proc:
-                if any(line.split()[0] == "49" for line in proc):
-                    break
-            time.sleep(0.05)
+        wait_listed("nfnetlink_log", 49)
         send_udp(8443, 2)
         tcpdump.wait(timeout=15)
     finally:
