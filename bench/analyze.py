@@ -38,6 +38,9 @@ NFQ_CPU_X_NULL = 1.2      # ... CPU per packet at most 1.2x the null reader's, b
 NFQ_RATE_RATIO = 0.95     # NFQUEUE flat out: at least 0.95x the null reader's rate, zero loss
 DEFERRED_X_AUTO = 0.8     # library, flat out: deferred verdicts at least 0.8x --auto-accept's rate
 REWRITE_X_AUTO = 0.6      # ... and every packet rewritten at least 0.6x, both with zero loss
+PY_LOSS_X_ORIGINAL = 0.5  # Python, API defaults, flat out: at most half the original's loss
+PY_CPU_RATES = (100_000, 300_000)  # ... CPU per packet at these paced rates at most the original's
+PY_ORIGINAL_LOSS = (28, 55)  # the original's loss with its defaults, as the issue measured it
 REPLAY_X_EDITCAP = 2.0    # replay: at least 2x editcap's records/s
 INSTR_PER_RECORD = 1000   # replay under callgrind: at most 1,000 instructions per record
 RSS_LIMIT_MIB = 64        # peak RSS in every nfcap run
@@ -290,7 +293,8 @@ def nfcap_ratio_table(runs, out):
     rows = []
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         rs = [x for x in runs if x.suite == suite]
-        if not any(x.tool == "nfcap" for x in rs):
+        if not any(x.tool == "nfcap" for x in rs) or not any(
+                x.tool in ("null", "floor", "tcpdump") for x in rs):
             continue
         per_packet = int(rs[0].r["records_per_packet"] or 1)
         for rate in sorted({x.rate for x in rs}, key=lambda v: (v == 0, v)):
@@ -407,6 +411,69 @@ def null_ceiling(runs, suite):
     return rates, text
 
 
+def python_targets(nfq, target):
+    """The Python issue's targets: NetfilterQueue's accept-all script on nfcap's module
+    ("python", "python-tuned") against the same script on the original NetfilterQueue
+    ("original", "original-tuned"), measured in the same run when it was given."""
+    if not any(x.tool.startswith("python") for x in nfq):
+        return
+    have_original = any(x.tool == "original" for x in nfq)
+
+    top = [x for x in nfq if x.tool == "python-tuned" and x.rate == 0]
+    name = "Python, NetfilterQueue's script on nfcap, tuned (max_len 65536, 64 MiB), flat out: zero loss"
+    if not top:
+        target(name, None, NOT_MEASURED)
+    else:
+        k, n = len(lossless(top)), len(top)
+        rate = slot_ratios(nfq, "python-tuned", 0, "nfcap", "rec_per_s")
+        target(name, k == n, f"{k} of {n} runs lossless; rate × nfcap --auto-accept "
+               f"{cell(rate, f_ratio)}")
+
+    ours = [x.loss for x in nfq if x.tool == "python" and x.rate == 0 and x.loss is not None]
+    theirs = [x.loss for x in nfq if x.tool == "original" and x.rate == 0 and x.loss is not None]
+    name = (f"Python, the same script with the API's defaults, flat out: loss ≤ "
+            f"{PY_LOSS_X_ORIGINAL:g}× the original's (medians)")
+    if not ours:
+        target(name, None, NOT_MEASURED)
+    elif theirs:
+        target(name, median(ours) <= PY_LOSS_X_ORIGINAL * median(theirs),
+               f"nfcap {f_loss(median(ours))} % [worst {f_loss(max(ours))}], the original "
+               f"{f_loss(median(theirs))} % [worst {f_loss(max(theirs))}], same run")
+    else:
+        lo, hi = PY_ORIGINAL_LOSS
+        target(name, median(ours) <= PY_LOSS_X_ORIGINAL * lo,
+               f"nfcap {f_loss(median(ours))} % [worst {f_loss(max(ours))}]; the original not in "
+               f"this run (the issue measured {lo}–{hi} %)")
+
+    name = ("Python, the same script with the API's defaults: CPU per packet at "
+            + " and ".join(rate_label(r) for r in PY_CPU_RATES) + " ≤ the original's "
+            "(median of the same-slot ratios per point, worst point)")
+    if not have_original:
+        target(name, None, NOT_MEASURED + " (no original: NFQ_ORIGINAL)")
+    else:
+        parts, worst = [], None
+        for rate in PY_CPU_RATES:
+            vals = slot_ratios(nfq, "python", rate, "original", "cpu_per_m")
+            if vals:
+                parts.append(f"{rate_label(rate)}: × original {cell(vals, f_ratio)}")
+                worst = median(vals) if worst is None else max(worst, median(vals))
+        target(name, None if worst is None else worst <= 1.0,
+               "; ".join(parts) if parts else NOT_MEASURED)
+
+    # Not a target: what the callback costs, per packet, over the module's batch form.
+    parts = []
+    for rate in rates_of([x for x in nfq if x.tool == "python-batch"]):
+        slot = {(x.tool, x.rep): x.user_per_m for x in nfq if x.rate == rate}
+        per = [slot[("python", rep)] - slot[("python-batch", rep)]
+               for rep in sorted({x.rep for x in nfq})
+               if slot.get(("python", rep)) is not None and slot.get(("python-batch", rep)) is not None]
+        if per:
+            parts.append(f"{rate_label(rate)}: {median(per) * 1000:,.0f} ns")
+    if parts:
+        target("Python: the binding's callback, per packet (user time of \"python\" − \"python-batch\", "
+               "same repetition; a figure, not a target)", "figure", "; ".join(parts))
+
+
 def targets(runs, rows, replay, cg):
     """The performance issue's targets, one table row each; a target whose data this run does not
     have says so."""
@@ -512,6 +579,8 @@ def targets(runs, rows, replay, cg):
                f"rate × nfcap {cell(vals, f_ratio)}; {k} of {n} runs lossless (worst "
                f"{f_loss(max(losses)) if losses else 'n/a'} %)")
 
+    python_targets(nfq, target)
+
     # Replay: speed against editcap, instructions per record.
     speed = [d["nfcap"]["rps"] / d["editcap"]["rps"] for d in replay.values()
              if "nfcap" in d and "editcap" in d and d["nfcap"]["rps"] and d["editcap"]["rps"]]
@@ -613,6 +682,14 @@ def main():
                        "with the full mode's counts and repetitions; no NFLOG, null reader, "
                        f"tcpdump, replay or callgrind (the targets that need them say "
                        f"\"{NOT_MEASURED}\").**")
+        elif mode == "python":
+            out.append("")
+            out.append("**Mode python: only NFQUEUE at 100k and 300k packets/s and flat out, nfcap "
+                       "--auto-accept against NetfilterQueue's accept-all script (bench/py/nfq_accept.py) "
+                       "on nfcap's netfilterqueue module (python, python-tuned), nfcap's own module's "
+                       "batch form (python-batch) and, when given, the original NetfilterQueue "
+                       "(original, original-tuned), with the full mode's counts and repetitions (the "
+                       f"targets that need other readers say \"{NOT_MEASURED}\").**")
         elif mode != "full":
             out.append("")
             out.append(f"**Mode {mode or '?'}: counts and repetitions below the full mode's "
@@ -639,7 +716,8 @@ def main():
         "nflog": "NFLOG, group 7, 1 record per packet",
         "nflog-x8": "NFLOG, group 7, 8 log rules: 8 records per packet",
         "nfqueue": "NFQUEUE, queue 5 (nfcap --auto-accept; null and floor = batch verdicts; "
-                   "deferred and rewrite = samples/deferred_verdicts.cpp, batches of 64)",
+                   "deferred and rewrite = samples/deferred_verdicts.cpp, batches of 64; python* and "
+                   "original* = bench/py)",
     }
     for suite in ("nflog", "nflog-x8", "nfqueue"):
         if any(x.suite == suite for x in runs):

@@ -26,14 +26,17 @@
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
 # callgrind or long capture), about 4 minutes, for iterating on performance. --verdicts: only
 # NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
-# full mode's counts, about 5 minutes. --python: NFQUEUE at 100k packets/s and flat out, nfcap
-# --auto-accept against an accept-all script written for NetfilterQueue (bench/py/nfq_accept.py)
-# on nfcap's netfilterqueue module, with the API's defaults ("python") and tuned ("python-tuned":
-# max_len 65536, sock_len 64 MiB), and nfcap's own module in its batch form ("python-batch":
-# bench/py/nfcap_accept.py, a policy verdict given in C++), about 10 minutes. --quick (the
-# default): smaller counts, 3 repetitions, about 3 minutes; the tables say so. --smoke: tiny
-# counts, 2 repetitions, about a minute, to check that the harness works (its figures mean
-# nothing).
+# full mode's counts, about 5 minutes. --python: NFQUEUE at 100k and 300k packets/s and flat
+# out, nfcap --auto-accept against an accept-all script written for NetfilterQueue
+# (bench/py/nfq_accept.py) on nfcap's netfilterqueue module, with the API's defaults ("python")
+# and tuned ("python-tuned": max_len 65536, sock_len 64 MiB), and nfcap's own module in its
+# batch form ("python-batch": bench/py/nfcap_accept.py, a policy verdict given in C++), about 7
+# minutes; with NFQ_ORIGINAL=DIR (a directory from which /usr/bin/python3 imports the original
+# NetfilterQueue, built from its source: see bench/README.md) also the same script on the
+# original, with its defaults ("original") and tuned ("original-tuned"), about 10 minutes.
+# --quick (the default): smaller counts, 3 repetitions, about 3 minutes; the tables say so.
+# --smoke: tiny counts, 2 repetitions, about a minute, to check that the harness works (its
+# figures mean nothing).
 # Results go to OUT (default bench/out/MODE): results.csv (one raw row per run), summary.md
 # (the tables and the targets, also printed), callgrind-*.txt, system.txt, run.log. See
 # bench/README.md for the method.
@@ -56,7 +59,7 @@ for arg in "$@"; do
   --python) MODE=python ;;
   --smoke) MODE=smoke ;;
   -h | --help)
-    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
@@ -140,7 +143,7 @@ verdicts) # NFQUEUE: --auto-accept against the library's deferred verdicts and r
 python) # NFQUEUE: --auto-accept against a NetfilterQueue script on nfcap's module
   REPS=5
   NFLOG_RATES=""
-  NFQ_RATES="100000 0"
+  NFQ_RATES="100000 300000 0"
   X8_RATES=""
   PACED_S=2
   MIN_N=1000000
@@ -233,6 +236,22 @@ ULOGD_PLUGINS=$(dirname "$(dpkg -L ulogd2 | grep '/ulogd_inppkt_NFLOG.so$' | hea
   exit 1
 }
 
+# The original NetfilterQueue, a peer of the python mode: it must be what NFQ_ORIGINAL imports,
+# not nfcap's module of the same name.
+NFQ_ORIGINAL=${NFQ_ORIGINAL:-}
+ORIGINAL_VERSION=""
+if [ "$MODE" = python ] && [ -n "$NFQ_ORIGINAL" ]; then
+  NFQ_ORIGINAL=$(cd "$NFQ_ORIGINAL" && pwd)
+  ORIGINAL_VERSION=$(cd / && PYTHONPATH="$NFQ_ORIGINAL" /usr/bin/python3 -c '
+import netfilterqueue, sys
+if hasattr(netfilterqueue, "_nfcap") or not hasattr(netfilterqueue, "__version__"):
+    sys.exit("not the original NetfilterQueue")
+print(netfilterqueue.__version__, netfilterqueue.__file__)') || {
+    echo "run.sh: NFQ_ORIGINAL=$NFQ_ORIGINAL: /usr/bin/python3 imports no original NetfilterQueue from there (see bench/README.md)" >&2
+    exit 1
+  }
+fi
+
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "command: sudo bench/run.sh --$MODE"
@@ -248,6 +267,7 @@ ULOGD_PLUGINS=$(dirname "$(dpkg -L ulogd2 | grep '/ulogd_inppkt_NFLOG.so$' | hea
   echo "ulogd2: $(dpkg-query -W -f='${Version}' ulogd2)"
   echo "editcap: $(editcap -v 2>&1 | head -1 | sed 's/ (Git.*//')"
   echo "valgrind: $(valgrind --version)"
+  [ -n "$ORIGINAL_VERSION" ] && echo "original NetfilterQueue: $ORIGINAL_VERSION"
   echo "libraries: $(dpkg-query -W -f='${Package} ${Version}, ' libmnl0 libnetfilter-log1 libnetfilter-queue1 libpcap0.8 | sed 's/, $//')"
 } >"$OUT/system.txt"
 cat "$OUT/system.txt"
@@ -382,6 +402,12 @@ reader_def() {
     ;;
   nfqueue/python-batch)
     CMD=(env PYTHONPATH="$ROOT/build/release/python" /usr/bin/python3 "$HERE/py/nfcap_accept.py" "$QUEUE")
+    ;;
+  nfqueue/original)
+    CMD=(env PYTHONPATH="$NFQ_ORIGINAL" /usr/bin/python3 "$HERE/py/nfq_accept.py" "$QUEUE")
+    ;;
+  nfqueue/original-tuned)
+    CMD=(env PYTHONPATH="$NFQ_ORIGINAL" /usr/bin/python3 "$HERE/py/nfq_accept.py" "$QUEUE" 65536 67108864)
     ;;
   nfqueue/tcpdump)
     # -Z root is required: without it tcpdump loses CAP_NET_ADMIN and its verdicts fail.
@@ -532,7 +558,7 @@ live() {
       note+=" floor-wrote-$(kv written "$W/reader.out")-file-$file_bytes"
     fi
     ;;
-  python | python-tuned | python-batch)
+  python | python-tuned | python-batch | original | original-tuned)
     records=$(kv records "$W/reader.out") # "records=N": packets its callback saw
     ;;
   deferred | rewrite)
@@ -641,7 +667,10 @@ NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
 verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
-python) NFQ_TOOLS="nfcap python python-tuned python-batch" ;;
+python)
+  NFQ_TOOLS="nfcap python python-tuned python-batch"
+  [ -n "$NFQ_ORIGINAL" ] && NFQ_TOOLS+=" original original-tuned"
+  ;;
 esac
 [ -n "$NFLOG_RATES" ] && suite nflog nflog "$NFLOG_RATES" "$NFLOG_TOOLS"
 [ -n "$X8_RATES" ] && suite nflog-x8 nflog "$X8_RATES" "$NFLOG_TOOLS"

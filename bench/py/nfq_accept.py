@@ -1,5 +1,6 @@
 """Accept-all NFQUEUE reader written against NetfilterQueue 1.1's API, as a user's script is:
-bench/run.sh runs it on nfcap's netfilterqueue module (PYTHONPATH=build/release/python).
+bench/run.sh runs it on nfcap's netfilterqueue module (PYTHONPATH=build/release/python) and,
+given NFQ_ORIGINAL, on the original NetfilterQueue (PYTHONPATH=$NFQ_ORIGINAL).
 
     nfq_accept.py QUEUE [MAX_LEN [SOCK_LEN]]   (no MAX_LEN: the API's defaults)
 
