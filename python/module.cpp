@@ -15,6 +15,7 @@
 #include <nfcap/queue_source.hpp>
 #include <nfcap/recorder.hpp>
 #include <nfcap/recording_reader.hpp>
+#include <nfcap/replay_source.hpp>
 #include <nfcap/retained_packet.hpp>
 #include <nfcap/sink.hpp>
 
@@ -979,29 +980,6 @@ class Log {
     int stop_fd_ = -1;
 };
 
-// A file descriptor the Reader owns, read front to back.
-class FdStream final : public nfcap::ByteStream {
-  public:
-    explicit FdStream(int fd) : fd_(fd) {}
-    ~FdStream() override { ::close(fd_); }
-    FdStream(const FdStream&) = delete;
-    FdStream& operator=(const FdStream&) = delete;
-    std::size_t read(std::span<std::byte> into) override {
-        for (;;) {
-            const ssize_t n = ::read(fd_, into.data(), into.size());
-            if (n >= 0) {
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                throw std::system_error(errno, std::generic_category(), "cannot read");
-            }
-        }
-    }
-
-  private:
-    int fd_;
-};
-
 // One record of a recording: its bytes, its time, its interface and the metadata nfcap wrote
 // (the comment's keys), or for an NFLOG-link-type record what its attributes say.
 struct RecordingEntry {
@@ -1057,7 +1035,7 @@ class Reader {
             std::string name;
             fd = duplicate_of(target, name);
         }
-        stream_ = std::make_unique<FdStream>(fd);
+        stream_ = std::make_unique<nfcap::FileStream>(fd);
         reader_ = std::make_unique<nfcap::RecordingReader>(*stream_);
     }
 
@@ -1114,7 +1092,7 @@ class Reader {
     }
 
   private:
-    std::unique_ptr<FdStream> stream_;
+    std::unique_ptr<nfcap::FileStream> stream_;
     std::unique_ptr<nfcap::RecordingReader> reader_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <nfcap/packet.hpp>
 #include <nfcap/pcapng.hpp>
+#include <nfcap/recording_reader.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -12,6 +13,26 @@
 #include <string>
 
 namespace nfcap {
+
+// A ByteStream over a file descriptor, read front to back (a pipe works: nothing seeks), for a
+// RecordingReader. Read errors throw std::system_error; EINTR is retried.
+class FileStream final : public ByteStream {
+  public:
+    // Opens `path` ("-": standard input, which it leaves open). Throws std::system_error
+    // naming the path.
+    explicit FileStream(const std::string& path);
+    // Reads `fd`, which it owns and closes.
+    explicit FileStream(int fd) : fd_(fd), owned_(true) {}
+    ~FileStream() override;
+    FileStream(const FileStream&) = delete;
+    FileStream& operator=(const FileStream&) = delete;
+
+    std::size_t read(std::span<std::byte> into) override;
+
+  private:
+    int fd_;
+    bool owned_;
+};
 
 struct ReplayRecord {
     std::uint64_t number = 0;             // 1-based position in the file

@@ -39,42 +39,33 @@ bool replayable(std::uint32_t link_type) {
     return link_type == linktype_nflog || link_type == linktype_netlink;
 }
 
-// A file or standard input, read front to back (a pipe works: nothing seeks).
-class FileStream final : public ByteStream {
-  public:
-    explicit FileStream(const std::string& path)
-        : fd_(path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
-          owned_(path != "-") {
-        if (fd_ < 0) {
-            detail::throw_errno(path);
-        }
-    }
-    ~FileStream() override {
-        if (owned_) {
-            ::close(fd_);
-        }
-    }
-    FileStream(const FileStream&) = delete;
-    FileStream& operator=(const FileStream&) = delete;
-
-    std::size_t read(std::span<std::byte> into) override {
-        for (;;) {
-            const ssize_t n = ::read(fd_, into.data(), into.size());
-            if (n >= 0) {
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                detail::throw_errno("read");
-            }
-        }
-    }
-
-  private:
-    int fd_;
-    bool owned_;
-};
-
 } // namespace
+
+FileStream::FileStream(const std::string& path)
+    : fd_(path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
+      owned_(path != "-") {
+    if (fd_ < 0) {
+        detail::throw_errno(path);
+    }
+}
+
+FileStream::~FileStream() {
+    if (owned_) {
+        ::close(fd_);
+    }
+}
+
+std::size_t FileStream::read(std::span<std::byte> into) {
+    for (;;) {
+        const ssize_t n = ::read(fd_, into.data(), into.size());
+        if (n >= 0) {
+            return static_cast<std::size_t>(n);
+        }
+        if (errno != EINTR) {
+            detail::throw_errno("read");
+        }
+    }
+}
 
 struct ReplaySource::Handle {
     std::optional<FileStream> file;
