@@ -312,7 +312,12 @@ nfcap::Timestamp wall_clock() {
 // every decision, as nfcap's own recorder writes them.
 class Writer {
   public:
-    Writer(py::object target, const std::string& link_type, std::uint32_t snaplen, bool names) {
+    Writer(py::object target, const std::string& link_type, std::uint32_t snaplen, bool names,
+           std::optional<std::string> host_name) {
+        if (host_name && !host_name->empty() && !nfcap::valid_host_name(*host_name)) {
+            throw std::invalid_argument("host_name '" + *host_name +
+                                        "': 1 to 64 letters, digits, '.', '-' and '_'");
+        }
         int fd = -1;
         std::string name;
         bool fifo = false;
@@ -337,6 +342,11 @@ class Writer {
         }
         nfcap::RecorderOptions options;
         options.snaplen = snaplen;
+        // As nfcap's live capture: this host, unless another name (or "" for none) is given.
+        options.host = nfcap::this_host();
+        if (host_name) {
+            options.host.name = *host_name;
+        }
         if (link_type == "raw") {
             options.link_type = nfcap::LinkType::raw;
         } else if (link_type == "nflog") {
@@ -1164,9 +1174,11 @@ PYBIND11_MODULE(_nfcap, m) {
         });
 
     py::class_<Writer, std::shared_ptr<Writer>>(m, "Writer")
-        .def(py::init<py::object, const std::string&, std::uint32_t, bool>(), py::arg("target"),
-             py::kw_only(), py::arg("link_type") = "sll2", py::arg("snaplen") = 262144,
-             py::arg("names") = true)
+        .def(py::init<py::object, const std::string&, std::uint32_t, bool,
+                      std::optional<std::string>>(),
+             py::arg("target"), py::kw_only(), py::arg("link_type") = "sll2",
+             py::arg("snaplen") = 262144, py::arg("names") = true,
+             py::arg("host_name") = py::none())
         .def("close", &Writer::close)
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__", [](Writer& w, const py::args&) { w.close(); })

@@ -24,10 +24,11 @@
 namespace nfcap {
 
 // Writes the raw netlink messages of a session (received datagrams and the verdicts sent) as
-// pcapng with LINKTYPE_NETLINK, which Wireshark dissects and `nfcap -r` replays.
+// pcapng with LINKTYPE_NETLINK, which Wireshark dissects and `nfcap -r` replays. `host`, when
+// named, is written as a Recorder writes it.
 class NetlinkRecorder {
   public:
-    explicit NetlinkRecorder(Sink& sink);
+    explicit NetlinkRecorder(Sink& sink, const HostIdentity& host = {});
     void received(std::span<const std::byte> datagram, Timestamp time);
     void sent(std::span<const std::byte> messages, Timestamp time);
     void flush();

@@ -68,6 +68,7 @@ struct InterfaceDescription {
     std::uint32_t snaplen = 0;    // 0 means no limit
     std::string_view name;        // if_name, e.g. "nflog:123"
     std::string_view description; // if_description, omitted when empty
+    std::string_view os;          // if_os, omitted when empty
 };
 
 struct EnhancedPacket {

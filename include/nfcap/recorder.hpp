@@ -28,6 +28,22 @@ class OutputWriter; // the output format's writer (internal)
 // pcapng, or text for people and scripts (one line or one JSON object per record).
 enum class OutputFormat { pcapng, text, json, json_payload };
 
+// The machine a recording comes from, written into the pcapng section header (shb_hardware,
+// shb_os) and every interface block (if_description "NFLOG group 7 on NAME (...)", if_os), so
+// that files from several hosts merged with mergecap still say where each packet came from.
+struct HostIdentity {
+    std::string name;     // empty: no host is named (a replay: its records came from elsewhere)
+    std::string os;       // "Linux 6.1.0-18-amd64"; empty: not written
+    std::string hardware; // "x86_64"; empty: not written
+};
+
+// This machine, as uname(2) names it: node name; system and release; machine.
+HostIdentity this_host();
+
+// Whether `name` may name a host in a recording: 1 to 64 letters, digits, '.', '-' and '_'
+// (what Wireshark users filter on; no spaces or parentheses, which the description frames).
+bool valid_host_name(std::string_view name);
+
 struct RecorderOptions {
     OutputFormat format = OutputFormat::pcapng;
     long utc_offset_seconds = 0; // text lines print local time of day
@@ -39,6 +55,7 @@ struct RecorderOptions {
     std::uint64_t rotate_bytes = 0; // ring buffer: start the next file at this size; 0: never
     bool reconnect = false;         // a FIFO's reader went away: wait for the next one
     TimestampSource fallback_source = TimestampSource::receive;
+    HostIdentity host; // named in the section and interface blocks (pcapng); default: none
 };
 
 // Counters of one interface (one NFLOG group or NFQUEUE queue); they go to the summary and the

@@ -69,7 +69,8 @@ class Packet:
 
 class Writer:
     """Annotated pcapng into a path (a FIFO too), a file object or a descriptor; sources given
-    it write every record they receive, and a queue every decision."""
+    it write every record they receive, and a queue every decision. Its interface blocks name
+    this host ("NFLOG group 7 on HOST (...)"), or host_name ("" for none)."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class Writer:
         link_type: str = "sll2",
         snaplen: int = 262144,
         names: bool = True,
+        host_name: Optional[str] = None,
     ) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Writer": ...

@@ -27,9 +27,9 @@
 --   nfcap.in / .out / .physin / .physout (string "eth0/2"), with .name (string) and
 --       .index (uint32) children, e.g. nfcap.in.name, nfcap.in.index
 --   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
---   nfcap.uid, nfcap.gid, nfcap.seq, nfcap.seq_global, nfcap.ctid, nfcap.trunc (uint32)
 --   nfcap.copy (string "meta": the record holds no packet bytes, the queue or group copies
---       metadata only; --copy-mode meta or none)ated (string "80/188": the record itself was cut by the recording nfcap
+--       metadata only; --copy-mode meta or none)
+--   nfcap.truncated (string "80/188": the record itself was cut by the recording nfcap
 --       replayed) with nfcap.truncated.captured, .original (uint32: record bytes there / before
 --       the cut)
 --   nfcap.hwtype*, nfcap.ctzone (uint16)
@@ -53,6 +53,9 @@
 --   nfcap.other (string "key=value") with nfcap.other.key / nfcap.other.value: any key this
 --       script does not know (keys added to nfcap later still show up here)
 --   nfcap.malformed (string: what is wrong and where); also raised as an expert info.
+--   nfcap.host (string, generated): the host the packet's interface block names (its
+--       description, "NFLOG group 7 on fw1 (LINUX_SLL2)"), so that in files from several
+--       hosts merged with mergecap every packet says where it came from
 --
 -- Implied fields (* above): nfcap leaves out of the comment what the record itself states.
 -- When the key is absent, the field is still added, as a generated item (in brackets in
@@ -160,6 +163,7 @@ field("other", ProtoField.string, "nfcap.other", "Other")
 field("other.key", ProtoField.string, "nfcap.other.key", "Key")
 field("other.value", ProtoField.string, "nfcap.other.value", "Value")
 field("malformed", ProtoField.string, "nfcap.malformed", "Malformed")
+field("host", ProtoField.string, "nfcap.host", "Host")
 
 local field_list = {}
 for _, f in pairs(F) do field_list[#field_list + 1] = f end
@@ -190,6 +194,7 @@ local function optional_field(name)
     if ok then return f end
     return nil
 end
+local iface_description_field = optional_field("frame.interface_description")
 local ip_version_field = optional_field("ip.version")     -- IPv6 adds a hidden ip.version too
 local ipv6_version_field = optional_field("ipv6.version")
 local sll_ifindex_field = optional_field("sll.ifindex")   -- only LINUX_SLL2 has it
@@ -658,6 +663,19 @@ local function add_malformed(tree, reason)
     return item
 end
 
+-- The host the packet's interface block names: nfcap writes its description as "NFLOG group 7
+-- on HOST (LINUX_SLL2)" (a live capture names its own host, a replay the one --host-name
+-- gives). Files from several hosts merged with mergecap keep an interface block per host.
+local function interface_host()
+    if not iface_description_field then return nil end
+    local ok, description = pcall(function()
+        local fi = iface_description_field()
+        return fi and fi.value
+    end)
+    if not ok or type(description) ~= "string" then return nil end
+    return description:match(" on ([%w%.%-_]+) %(")
+end
+
 local function dissect_comment(comment, tree, frame_len)
     local source, pairs_, err = parse_comment(comment)
     if not source then return false end
@@ -670,6 +688,11 @@ local function dissect_comment(comment, tree, frame_len)
         src_item:add(F["source.kind"], kind)
         local g = parse_dec(group, U16)
         if g then src_item:add(F["source.group"], g) end
+    end
+    local host = interface_host()
+    if host then
+        root:add(F.host, host):set_generated()
+        root:append_text(" on " .. host)
     end
 
     local any_bad = false

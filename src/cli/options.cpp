@@ -131,6 +131,10 @@ po::options_description describe() {
     add("json-payload", "like --json, with the payload as hex");
     add("record-netlink", po::value<std::string>()->value_name("FILE"),
         "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
+    add("host-name", po::value<std::string>()->value_name("NAME"),
+        "the host named in every interface block (if_description \"NFLOG group 7 on NAME\"), so "
+        "that merged files say where each packet came from; default: this system's host name in "
+        "a live capture, none in a replay; '' names none");
     add("file-mode", po::value<std::string>()->value_name("OCTAL"),
         "permission bits of the files nfcap creates, default 0600 (the umask does not apply)");
 
@@ -631,6 +635,18 @@ Options parse_options(const std::vector<std::string>& argv) {
         if (o.record_netlink.empty() || o.record_netlink == o.write_file) {
             throw UsageError("--record-netlink needs a file of its own");
         }
+    }
+    if (vm.count("host-name") != 0) {
+        const std::string name = text("host-name");
+        if (o.format != OutputFormat::pcapng) {
+            throw UsageError("--host-name names the host in pcapng's interface blocks; text and "
+                             "JSON output have none");
+        }
+        if (!name.empty() && !valid_host_name(name)) {
+            throw UsageError("invalid --host-name '" + name +
+                             "': 1 to 64 letters, digits, '.', '-' and '_'");
+        }
+        o.host_name = name;
     }
     parse_privileges(vm, o, live);
     return o;

@@ -60,6 +60,7 @@ struct Options {
     unsigned file_mode = 0600;   // --file-mode: permission bits of the files nfcap creates
     std::string user;            // -Z: run as this user once sockets and files are open
     std::string netns;           // --netns: capture in this network namespace (name or path)
+    std::optional<std::string> host_name; // --host-name ("": none); default: see recorder_options
     ExtcapQuery extcap = ExtcapQuery::none;
     std::string extcap_interface; // "nflog" or "nfqueue"
 };

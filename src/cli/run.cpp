@@ -240,6 +240,14 @@ RecorderOptions recorder_options(const Options& o, TimestampSource fallback) {
     r.max_bytes = o.stop_filesize_kb * 1000;
     r.rotate_bytes = o.ring_filesize_kb * 1000;
     r.reconnect = o.fifo_reconnect;
+    // A live capture names this host; a replay's records came from elsewhere, so it names
+    // one only when told, and says nothing of this machine.
+    if (fallback == TimestampSource::receive) {
+        r.host = this_host();
+    }
+    if (o.host_name) {
+        r.host.name = *o.host_name;
+    }
     const std::time_t now = std::time(nullptr);
     std::tm local{};
     ::localtime_r(&now, &local);
@@ -307,7 +315,7 @@ int capture(const Options& o) {
     std::unique_ptr<NetlinkRecorder> netlink;
     if (!o.record_netlink.empty()) {
         netlink_sink = open_output(o.record_netlink, false, files);
-        netlink = std::make_unique<NetlinkRecorder>(*netlink_sink);
+        netlink = std::make_unique<NetlinkRecorder>(*netlink_sink, ro.host);
     }
     if (user) {
         give_up_root(o, *user, KeepCapability::net_admin);

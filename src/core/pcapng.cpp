@@ -201,7 +201,8 @@ void append_interface_description(ByteBuffer& out, const InterfaceDescription& i
     constexpr const char* block = "interface description";
     const std::uint64_t options = text_option_size(idb.name, block, "if_name") +
                                   text_option_size(idb.description, block, "if_description") +
-                                  option_size(1, block, "if_tsresol");
+                                  option_size(1, block, "if_tsresol") +
+                                  text_option_size(idb.os, block, "if_os");
     const std::uint64_t total = idb_fixed + options + end_of_options;
     check_block_length(total, block);
 
@@ -212,6 +213,7 @@ void append_interface_description(ByteBuffer& out, const InterfaceDescription& i
     w.text_option(if_name, idb.name);
     w.text_option(if_description, idb.description);
     w.option(if_tsresol, &tsresol_nanoseconds, sizeof tsresol_nanoseconds);
+    w.text_option(if_os, idb.os);
     w.end_of_options();
     finish_block(out, w, total);
 }

@@ -25,6 +25,7 @@ constexpr std::uint16_t shb_userappl = 4;
 constexpr std::uint16_t if_name = 2;
 constexpr std::uint16_t if_description = 3;
 constexpr std::uint16_t if_tsresol = 9;
+constexpr std::uint16_t if_os = 12;
 constexpr std::uint16_t if_tsoffset = 14;
 constexpr std::uint16_t epb_flags = 2;
 constexpr std::uint16_t epb_dropcount = 4;

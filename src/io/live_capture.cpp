@@ -390,12 +390,14 @@ class Forwarder final : public RecordHandler {
 
 } // namespace
 
-NetlinkRecorder::NetlinkRecorder(Sink& sink) : sink_(sink) {
+NetlinkRecorder::NetlinkRecorder(Sink& sink, const HostIdentity& host) : sink_(sink) {
     const std::string application = std::string("nfcap ") + version;
-    append_section_header(buffer_, SectionHeader{application, {}, {}});
+    append_section_header(buffer_, SectionHeader{application, host.hardware, host.os});
+    const std::string description = "netfilter netlink messages" +
+                                    (host.name.empty() ? std::string() : " on " + host.name) +
+                                    " (NFLOG, NFQUEUE)";
     append_interface_description(
-        buffer_, InterfaceDescription{LinkType::netlink, 0, "nfnetlink",
-                                      "netfilter netlink messages (NFLOG, NFQUEUE)"});
+        buffer_, InterfaceDescription{LinkType::netlink, 0, "nfnetlink", description, host.os});
     flush();
 }
 

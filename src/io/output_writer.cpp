@@ -15,10 +15,12 @@ void append_text(ByteBuffer& out, const std::string& text) {
 
 class PcapngWriter final : public OutputWriter {
   public:
-    explicit PcapngWriter(RecordEncoder& encoder) : encoder_(encoder) {}
+    PcapngWriter(RecordEncoder& encoder, const HostIdentity& host)
+        : encoder_(encoder), host_(host) {}
 
     void begin(ByteBuffer& out) override {
-        append_section_header(out, SectionHeader{std::string("nfcap ") + version, {}, {}});
+        append_section_header(
+            out, SectionHeader{std::string("nfcap ") + version, host_.hardware, host_.os});
     }
     void add_interface(ByteBuffer& out, const InterfaceDescription& interface) override {
         append_interface_description(out, interface);
@@ -31,9 +33,11 @@ class PcapngWriter final : public OutputWriter {
              const RecordingEnd& how) override {
         if (interfaces.empty()) {
             // Nothing arrived (an empty recording): readers need at least one interface block.
+            const std::string description =
+                host_.name.empty() ? "no records" : "no records, on " + host_.name;
             append_interface_description(out, InterfaceDescription{encoder_.link_type(),
                                                                    encoder_.interface_snaplen(),
-                                                                   "nfcap", "no records"});
+                                                                   "nfcap", description, host_.os});
             return;
         }
         if (how.shared_interface) { // the one shared interface counts for every source
@@ -81,6 +85,7 @@ class PcapngWriter final : public OutputWriter {
     }
 
     RecordEncoder& encoder_;
+    const HostIdentity& host_;
 };
 
 // Text formats: one line per record, no file structure around them. A subclass writes a
@@ -174,7 +179,8 @@ class JsonWriter final : public LineWriter {
 } // namespace
 
 std::unique_ptr<OutputWriter> make_output_writer(OutputFormat format, RecordEncoder& encoder,
-                                                 long utc_offset_seconds) {
+                                                 long utc_offset_seconds,
+                                                 const HostIdentity& host) {
     switch (format) {
     case OutputFormat::text:
         return std::make_unique<TextWriter>(encoder, utc_offset_seconds);
@@ -185,7 +191,7 @@ std::unique_ptr<OutputWriter> make_output_writer(OutputFormat format, RecordEnco
     case OutputFormat::pcapng:
         break;
     }
-    return std::make_unique<PcapngWriter>(encoder);
+    return std::make_unique<PcapngWriter>(encoder, host);
 }
 
 } // namespace nfcap::detail

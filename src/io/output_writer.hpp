@@ -39,8 +39,9 @@ class OutputWriter {
     virtual bool has_sections() const = 0;
 };
 
-// The writer of `format`, encoding records with `encoder` (which it does not own).
+// The writer of `format`, encoding records with `encoder` and naming `host` (pcapng); it keeps
+// references to both.
 std::unique_ptr<OutputWriter> make_output_writer(OutputFormat format, RecordEncoder& encoder,
-                                                 long utc_offset_seconds);
+                                                 long utc_offset_seconds, const HostIdentity& host);
 
 } // namespace nfcap::detail

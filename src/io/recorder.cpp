@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdio>
 
+#include <sys/utsname.h>
+
 namespace nfcap {
 namespace {
 
@@ -19,7 +21,8 @@ constexpr std::size_t flush_threshold = 4U << 20U;
 Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, Warn warn)
     : sink_(sink), options_(std::move(options)), names_(names), warn_(std::move(warn)),
       encoder_(options_.link_type, options_.snaplen),
-      writer_(detail::make_output_writer(options_.format, encoder_, options_.utc_offset_seconds)) {
+      writer_(detail::make_output_writer(options_.format, encoder_, options_.utc_offset_seconds,
+                                         options_.host)) {
     if (!options_.filter.empty()) {
         filter_ = std::make_unique<PacketFilter>(options_.filter);
     }
@@ -381,18 +384,45 @@ void Recorder::rotate(Timestamp now) {
 }
 
 InterfaceDescription Recorder::interface_block(const InterfaceCounters& c) {
+    // "... on HOST (...)": the host a merged file's packet came from (see HostIdentity).
+    const std::string on = options_.host.name.empty() ? std::string() : " on " + options_.host.name;
     if (shared_interface()) {
         // libpcap (1.10) refuses a second LINKTYPE_RAW interface block, so every source shares
         // one; each record's comment names its source.
-        return InterfaceDescription{
-            options_.link_type, encoder_.interface_snaplen(), "nfcap",
-            "every source (LINKTYPE_RAW); each record's comment names its source"};
+        description_ =
+            "every source" + on + " (LINKTYPE_RAW); each record's comment names its source";
+        return InterfaceDescription{options_.link_type, encoder_.interface_snaplen(), "nfcap",
+                                    description_, options_.host.os};
     }
     description_ = (c.kind == RecordKind::nflog ? "NFLOG group " : "NFQUEUE queue ") +
-                   std::to_string(c.resource_id) + " (" +
+                   std::to_string(c.resource_id) + on + " (" +
                    std::string(link_type_name(options_.link_type)) + ")";
     return InterfaceDescription{options_.link_type, encoder_.interface_snaplen(), c.name,
-                                description_};
+                                description_, options_.host.os};
+}
+
+HostIdentity this_host() {
+    HostIdentity host;
+    utsname u{};
+    if (::uname(&u) == 0) {
+        host.name = u.nodename;
+        host.os = std::string(u.sysname) + " " + u.release;
+        host.hardware = u.machine;
+    }
+    if (!valid_host_name(host.name)) {
+        host.name.clear(); // "(none)" or worse: no name rather than a wrong one
+    }
+    return host;
+}
+
+bool valid_host_name(std::string_view name) {
+    constexpr std::size_t longest = 64;
+    return !name.empty() && name.size() <= longest &&
+           std::all_of(name.begin(), name.end(), [](char ch) {
+               const auto c = static_cast<unsigned char>(ch);
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+           });
 }
 
 void Recorder::finish(Timestamp start, Timestamp end) {

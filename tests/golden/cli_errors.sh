@@ -71,6 +71,9 @@ row 2 'bad filter expression "tcp port"' -g 1 -w out tcp port
 row 2 "invalid --file-mode 'abc'" -g 1 -w out --file-mode abc
 row 2 "-Z: no such user 'no-such-user-xyz'" -g 1 -w out -Z no-such-user-xyz
 row 2 "invalid --netns ''" -g 1 -w out --netns ''
+row 2 "invalid --host-name 'fw 1'" -g 1 -w out --host-name 'fw 1'
+row 2 "invalid --host-name 'a(b)'" -g 1 -w out --host-name 'a(b)'
+row 2 "--host-name names the host in pcapng's interface blocks" -g 1 --host-name fw1
 # Values out of range.
 row 2 "invalid --file-mode '999'" -g 1 -w out --file-mode 999
 row 2 "invalid --file-mode '01777'" -g 1 -w out --file-mode 01777

@@ -375,6 +375,32 @@ else
     echo "note: NFQUEUE replay check skipped: $(printf '%s; ' "${why[@]}")"
 fi
 
+# Two hosts' recordings merged: every packet names its host (nfcap.host, from the interface
+# description), and each host's count is what its own file held.
+nflog_recording="$src/samples/recordings/nflog-tcpdump.pcap"
+if $have_nfcap && command -v mergecap >/dev/null 2>&1 && [[ -f $nflog_recording ]]; then
+    for host in fw1 fw2; do
+        "$NFCAP" -r "$nflog_recording" -w "$tmp/$host.pcapng" --host-name "$host" >"$tmp/nfcap.out" 2>&1 \
+            || fail "$NFCAP -r $nflog_recording --host-name $host failed: $(cat "$tmp/nfcap.out")"
+    done
+    mergecap -w "$tmp/merged.pcapng" "$tmp/fw1.pcapng" "$tmp/fw2.pcapng" || fail "mergecap failed"
+    each=$(frames_matching "$tmp/fw1.pcapng" 'frame' | wc -w) || exit 1
+    [[ $each -gt 0 ]] || fail "the replayed NFLOG recording has no frames"
+    for host in fw1 fw2; do
+        n=$(frames_matching "$tmp/merged.pcapng" "nfcap.host == \"$host\" && frame.interface_description contains \" on $host (\"" | wc -w) || exit 1
+        [[ $n -eq $each ]] || fail "merged file: $n frames name host $host, its own file has $each"
+    done
+    unnamed=$(frames_matching "$tmp/merged.pcapng" 'frame.comment && !nfcap.host' | wc -w) || exit 1
+    [[ $unnamed -eq 0 ]] || fail "merged file: $unnamed frames with a comment name no host"
+    "$NFCAP" -r "$nflog_recording" -w "$tmp/nohost.pcapng" >"$tmp/nfcap.out" 2>&1 \
+        || fail "$NFCAP -r $nflog_recording failed: $(cat "$tmp/nfcap.out")"
+    none=$(frames_matching "$tmp/nohost.pcapng" 'nfcap.host' | wc -w) || exit 1
+    [[ $none -eq 0 ]] || fail "a replay without --host-name names a host in $none frames"
+    pass
+else
+    echo "note: merged hosts check skipped: needs NFCAP, mergecap and $nflog_recording"
+fi
+
 # The plugin declares a field for every key of nfcap's metadata key table, of the table's type,
 # as tshark registers it.
 if [[ -x ${NFCAP_METADATA_KEYS:-} ]]; then

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-require_cmd tshark capinfos nft setpriv
+require_cmd tshark capinfos nft setpriv unshare
 ensure_test_tools
 setup_pair
 
@@ -27,7 +27,9 @@ frames() { tshark -r "$1" ${2:+-Y "$2"} -T fields -e frame.number 2>/dev/null | 
 # --- two groups, one file, one interface block each; a snaplen that cuts; SIGINT ends cleanly.
 out="$WORK/groups.pcapng"
 set -m # job control: a background job then receives SIGINT as a terminal user's would
-ip netns exec "$NS_B" "$NFCAP" -g 8-9 -s 64 -w "$out" 2>"$WORK/groups.err" &
+# In a UTS namespace of its own, as a firewall named fw-test: the file names that host.
+ip netns exec "$NS_B" unshare --uts sh -c 'hostname fw-test && exec "$0" "$@"' \
+    "$NFCAP" -g 8-9 -s 64 -w "$out" 2>"$WORK/groups.err" &
 cap=$!
 set +m
 track_pid "$cap"
@@ -45,6 +47,9 @@ check_eq "exit status after SIGINT" 0 "$rc"
 capinfos "$out" >"$WORK/capinfos.txt" 2>&1 || fail "capinfos: $(cat "$WORK/capinfos.txt")"
 check_eq "interface blocks" 2 "$(grep -c 'Name = nflog:' "$WORK/capinfos.txt")"
 check_eq "statistics blocks written at SIGINT" 2 "$(grep -c 'Number of stat entries = 1' "$WORK/capinfos.txt")"
+check_eq "interface blocks name the host" 2 "$(grep -c 'Description = NFLOG group [89] on fw-test (LINUX_SLL2)' "$WORK/capinfos.txt")"
+check_eq "section header: the host's OS" "$(uname -s) $(uname -r)" "$(sed -n 's/^Capture oper-sys: *//p' "$WORK/capinfos.txt")"
+check_eq "section header: the host's hardware" "$(uname -m)" "$(sed -n 's/^Capture hardware: *//p' "$WORK/capinfos.txt")"
 check_eq "records on nflog:8" 3 "$(frames "$out" 'frame.interface_name == "nflog:8"')"
 check_eq "records on nflog:9" 6 "$(frames "$out" 'frame.interface_name == "nflog:9"')"
 check_eq "group 8 records carry prefix g8" 3 "$(frames "$out" 'frame.interface_name == "nflog:8" && frame.comment contains "prefix=g8 "')"

@@ -1,6 +1,7 @@
 """nfcap.Writer: what a Log or a Queue receives, and what a queue decided, written as annotated
 pcapng; tshark (the real consumer) reads it back."""
 
+import os
 import subprocess
 import time
 
@@ -32,6 +33,8 @@ def test_log_records_into_a_path(rules, tmp_path):
     assert len(comments) == 3
     assert all(c.startswith("nflog:48 hook=input prefix=written in=vethb/") for c in comments), comments
     assert tshark(path, "frame.interface_name") == ["nflog:48"] * 3
+    host = os.uname().nodename  # a Writer names this host, as nfcap's live capture does
+    assert tshark(path, "frame.interface_description") == [f"NFLOG group 48 on {host} (LINUX_SLL2)"] * 3
     assert tshark(path, "udp.dstport") == ["8441"] * 3
 
     with nfcap.Reader(path) as reader:  # and back, with the metadata as fields
@@ -42,6 +45,25 @@ def test_log_records_into_a_path(rules, tmp_path):
     f = entries[0].fields
     assert f["source"] == "nflog:48" and f["prefix"] == "written" and f["seq"] == "0"
     assert f["in"].startswith("vethb/") and abs(entries[0].time - records[0].timestamp) < 1e-6
+
+
+def test_writer_names_the_host_it_is_told_or_none(rules, tmp_path):
+    rules.add("INPUT", "-p", "udp", "--dport", "8446", "-j", "NFLOG", "--nflog-group", "54")
+    for name, description in (("fw9", "NFLOG group 54 on fw9 (LINUX_SLL2)"),
+                              ("", "NFLOG group 54 (LINUX_SLL2)")):
+        path = tmp_path / f"host-{name or 'none'}.pcapng"
+        with nfcap.Writer(path, host_name=name) as writer:
+            with nfcap.Log([54], flush_timeout=0.01, writer=writer) as log:
+                send_udp(8446, 1)
+                assert log.next(timeout=5)
+        assert tshark(path, "frame.interface_description") == [description]
+    try:
+        nfcap.Writer(tmp_path / "bad.pcapng", host_name="fw 9")
+    except ValueError as error:
+        assert "host_name 'fw 9'" in str(error)
+    else:
+        raise AssertionError("a host name with a space was accepted")
+    assert not (tmp_path / "bad.pcapng").exists()  # refused before the file was made
 
 
 def test_reader_of_a_tcpdump_nflog_file_decodes_its_records(rules, tmp_path):

@@ -165,6 +165,31 @@ TEST_F(Pcapng, InterfaceDescriptionCarriesNameDescriptionAndTsresol) {
     EXPECT_EQ(hex(out), hex(expected));
 }
 
+TEST_F(Pcapng, InterfaceDescriptionCarriesTheHostsOperatingSystem) {
+    ByteBuffer out;
+    InterfaceDescription idb;
+    idb.link_type = LinkType::raw;
+    idb.name = "q";
+    idb.os = "Linux 6";
+    append_interface_description(out, idb);
+    const ByteBuffer expected = bytes_of({
+        0x01, 0x00, 0x00, 0x00, // block type: IDB
+        0x34, 0x00, 0x00, 0x00, // block total length: 52
+        0x65, 0x00, 0x00, 0x00, // link type 101 (RAW), reserved 0
+        0x00, 0x00, 0x00, 0x00, // snaplen 0
+        0x02, 0x00, 0x01, 0x00, // if_name, length 1
+        'q',  0x00, 0x00, 0x00, //   + 3 bytes padding
+        0x09, 0x00, 0x01, 0x00, // if_tsresol, length 1
+        0x09, 0x00, 0x00, 0x00, //   9 (10^-9 s) + 3 bytes padding
+        0x0c, 0x00, 0x07, 0x00, // if_os, length 7
+        'L',  'i',  'n',  'u',  //
+        'x',  ' ',  '6',  0x00, //   + 1 byte padding
+        0x00, 0x00, 0x00, 0x00, // opt_endofopt
+        0x34, 0x00, 0x00, 0x00, // block total length: 52
+    });
+    EXPECT_EQ(hex(out), hex(expected));
+}
+
 TEST_F(Pcapng, InterfaceDescriptionWithoutNameStillHasTsresol) {
     ByteBuffer out;
     InterfaceDescription idb;

@@ -313,8 +313,8 @@ TEST(RecordingReader, PcapngRecordsComeWithTheirCommentAndInterfaceName) {
     const Bytes record = nflog_record(1);
     ByteBuffer file;
     nfcap::append_section_header(file, {"test", "", ""});
-    nfcap::append_interface_description(file, {LinkType::nflog, 0, "nflog:7", ""});
-    nfcap::append_interface_description(file, {LinkType::nflog, 0, "", ""});
+    nfcap::append_interface_description(file, {LinkType::nflog, 0, "nflog:7", "", ""});
+    nfcap::append_interface_description(file, {LinkType::nflog, 0, "", "", ""});
     EnhancedPacket epb;
     epb.payload = record;
     epb.original_length = static_cast<std::uint32_t>(record.size());
