@@ -81,6 +81,11 @@ class Sink {
     // After ReaderGone: opens the output again if a new reader is there (never blocks). False
     // when nobody reads yet, or this sink cannot reconnect (only FIFOs can).
     virtual bool reconnect() { return false; }
+    // Whether the reader of a pipe, FIFO, socket or terminal is gone, seen without writing
+    // (poll: the write end reports an error or hang-up), so that an idle capture notices a
+    // closed reader (Wireshark's stop button, an ssh channel closed) at once rather than at
+    // its next record. Files have no reader: false.
+    virtual bool reader_gone() const { return false; }
 };
 
 // A sink over a file descriptor it owns (or borrows, for stdout). A pipe or FIFO is switched
@@ -101,6 +106,7 @@ class FdSink final : public Sink {
     SinkKind kind() const override { return kind_; }
     const std::string& name() const override { return name_; }
     bool reconnect() override;
+    bool reader_gone() const override;
 
   private:
     void make_non_blocking();

@@ -321,6 +321,13 @@ void Recorder::flush() {
         buffer_.swap(fresh);
     }
     if (buffer_.empty()) {
+        // Nothing to write, so no EPIPE would tell: ask whether the reader is still there.
+        if (sink_.reader_gone()) {
+            if (!options_.reconnect) {
+                throw ReaderGone("the reader of " + sink_.name() + " went away");
+            }
+            waiting_for_reader_ = true;
+        }
         return;
     }
     // Clear before writing: if the reader is gone, these bytes can go nowhere anyway.

@@ -245,6 +245,14 @@ void FdSink::write(std::span<const std::byte> bytes) {
     }
 }
 
+bool FdSink::reader_gone() const {
+    if (kind_ != SinkKind::stream || fd_ < 0) {
+        return false;
+    }
+    pollfd p{fd_, 0, 0}; // no events asked: errors and hang-ups are always reported
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 void FdSink::wait_for_reader(Clock::time_point progress,
                              std::optional<Clock::time_point>& stop_seen) {
     const auto now = Clock::now();
