@@ -86,6 +86,11 @@ po::options_description describe() {
         "NFLOG groups to record: 5, 1,5-7 (0-65535); one interface block each");
     add("queue,q", po::value<std::string>()->value_name("LIST"),
         "NFQUEUE queues to tap: 5, 0-3,7; needs a verdict policy");
+    add("interface,i", po::value<std::vector<std::string>>()->value_name("IF"),
+        "nflog:LIST or nfqueue:LIST as tcpdump and dumpcap name them: the same as -g LIST or "
+        "-q LIST (nflog or nfqueue alone: group or queue 0); repeatable");
+    add("list-interfaces,D", "list what can be captured here, and the groups and queues already "
+                             "bound (by which process), as dumpcap -D");
     add("read,r", po::value<std::string>()->value_name("FILE"),
         "replay a recording: NFLOG (tcpdump -i nflog, dumpcap) or netlink (--record-netlink), "
         "pcap or pcapng, - for stdin");
@@ -494,8 +499,42 @@ Options parse_options(const std::vector<std::string>& argv) {
         return o;
     }
     const auto text = [&](const char* name) { return vm[name].as<std::string>(); };
+    if (vm.count("list-interfaces") != 0) {
+        o.action = Action::list;
+        if (vm.count("netns") != 0) {
+            o.netns = text("netns");
+        }
+        return o;
+    }
+    // -i nflog:N and -i nfqueue:N, as tcpdump and dumpcap users type them, join -g and -q.
+    std::optional<std::string> group_list;
+    std::optional<std::string> queue_list;
     if (vm.count("group") != 0) {
-        o.groups = parse_number_list(text("group"), "group");
+        group_list = text("group");
+    }
+    if (vm.count("queue") != 0) {
+        queue_list = text("queue");
+    }
+    if (vm.count("interface") != 0) {
+        for (const std::string& name : vm["interface"].as<std::vector<std::string>>()) {
+            const auto join = [](std::optional<std::string>& list, const std::string& more) {
+                list = list ? *list + "," + more : more;
+            };
+            if (name == "nflog" || name == "nfqueue") { // libpcap's: group or queue 0
+                join(name == "nflog" ? group_list : queue_list, "0");
+            } else if (name.rfind("nflog:", 0) == 0) {
+                join(group_list, name.substr(6));
+            } else if (name.rfind("nfqueue:", 0) == 0) {
+                join(queue_list, name.substr(8));
+            } else {
+                throw UsageError("invalid -i '" + name +
+                                 "': nfcap captures nflog:N and nfqueue:N (nfcap -D lists "
+                                 "them); network interfaces are tcpdump's and dumpcap's");
+            }
+        }
+    }
+    if (group_list) {
+        o.groups = parse_number_list(*group_list, "group");
     }
     if (vm.count("read") != 0) {
         o.read_file = text("read");
@@ -503,8 +542,8 @@ Options parse_options(const std::vector<std::string>& argv) {
             throw UsageError("-r needs a file name");
         }
     }
-    if (vm.count("queue") != 0) {
-        o.queues = parse_number_list(text("queue"), "queue");
+    if (queue_list) {
+        o.queues = parse_number_list(*queue_list, "queue");
     }
     const bool live = !o.groups.empty() || !o.queues.empty();
     if (!live && o.read_file.empty()) {

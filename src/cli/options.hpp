@@ -19,7 +19,7 @@ class UsageError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-enum class Action { capture, help, version, extcap };
+enum class Action { capture, help, version, extcap, list };
 
 // Wireshark's extcap protocol: which question Wireshark asks (Action::extcap), or a capture it
 // started (Action::capture with `fifo` set).

@@ -1,5 +1,6 @@
 #include "run.hpp"
 
+#include <nfcap/bindings.hpp>
 #include <nfcap/interface_cache.hpp>
 #include <nfcap/live_capture.hpp>
 #include <nfcap/loss.hpp>
@@ -435,9 +436,46 @@ int replay(const Options& o) {
     }
 }
 
+// -D: what can be captured here, as dumpcap -D lists its interfaces (numbered, name first, so
+// that scripts reading dumpcap's list read this one), then what is bound already and by whom.
+int list_interfaces(const Options& o) {
+    if (!o.netns.empty()) {
+        enter_network_namespace(o.netns);
+    }
+    std::cout << "1. nflog:N (Linux netfilter log: NFLOG groups 0-65535; -g N or -i nflog:N)\n"
+                 "2. nfqueue:N (Linux netfilter queue: NFQUEUE queues 0-65535; -q N or "
+                 "-i nfqueue:N, with a verdict policy)\n";
+    std::cout << "Bound now" << (o.netns.empty() ? "" : " in network namespace " + o.netns)
+              << ":\n";
+    bool any = false;
+    for (const RecordKind kind : {RecordKind::nflog, RecordKind::nfqueue}) {
+        const char* const name = kind == RecordKind::nflog ? "nflog" : "nfqueue";
+        bool available = false;
+        for (const Binding& b : current_bindings(kind, &available)) {
+            const std::string label = std::string(name) + ":" + std::to_string(b.number);
+            std::cout << "   " << label
+                      << std::string(label.size() < 14 ? 14 - label.size() : 1, ' ') << b.owner
+                      << '\n';
+            any = true;
+        }
+        if (!available) {
+            std::cout << "   (" << name << ": the kernel lists nothing yet: nfnetlink_"
+                      << (kind == RecordKind::nflog ? "log" : "queue")
+                      << " is loaded on first use)\n";
+        }
+    }
+    if (!any) {
+        std::cout << "   nothing: every group and queue is free\n";
+    }
+    return exit_ok;
+}
+
 } // namespace
 
 int run(const Options& options) {
+    if (options.action == Action::list) {
+        return list_interfaces(options);
+    }
     install_signal_handlers();
     return options.read_file.empty() ? capture(options) : replay(options);
 }

@@ -1,12 +1,17 @@
 #include "owner.hpp"
 
+#include <nfcap/bindings.hpp>
+
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace nfcap::detail {
 namespace {
@@ -77,23 +82,42 @@ std::string process_with_socket(const std::string& inode) {
     return found;
 }
 
-} // namespace
+// "process 1234 (tcpdump)", or "netlink port N" when no process shows the socket.
+std::string describe_port(std::uint32_t portid) {
+    const std::string pid = process_with_socket(socket_inode(portid));
+    if (pid.empty()) {
+        return "netlink port " + std::to_string(portid);
+    }
+    return "process " + pid + " (" + read_line("/proc/" + pid + "/comm") + ")";
+}
 
-std::string describe_owner(const std::string& table, std::uint16_t resource) {
+// The table's lines as (number, portid), in the kernel's order.
+std::vector<std::pair<unsigned, std::uint32_t>> table_entries(const std::string& table,
+                                                              bool* available) {
     std::ifstream in("/proc/net/netfilter/" + table);
+    if (available != nullptr) {
+        *available = static_cast<bool>(in);
+    }
+    std::vector<std::pair<unsigned, std::uint32_t>> entries;
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream fields(line);
         unsigned number = 0;
         std::uint32_t portid = 0;
-        if (!(fields >> number >> portid) || number != resource) {
-            continue;
+        if (fields >> number >> portid) {
+            entries.emplace_back(number, portid);
         }
-        const std::string pid = process_with_socket(socket_inode(portid));
-        if (pid.empty()) {
-            return "netlink port " + std::to_string(portid);
+    }
+    return entries;
+}
+
+} // namespace
+
+std::string describe_owner(const std::string& table, std::uint16_t resource) {
+    for (const auto& [number, portid] : table_entries(table, nullptr)) {
+        if (number == resource) {
+            return describe_port(portid);
         }
-        return "process " + pid + " (" + read_line("/proc/" + pid + "/comm") + ")";
     }
     return {};
 }
@@ -129,3 +153,23 @@ bool has_net_admin() {
 }
 
 } // namespace nfcap::detail
+
+namespace nfcap {
+
+std::vector<Binding> current_bindings(RecordKind kind, bool* available) {
+    const bool nflog = kind == RecordKind::nflog;
+    std::vector<Binding> bindings;
+    for (const auto& [number, portid] :
+         detail::table_entries(nflog ? "nfnetlink_log" : "nfnetlink_queue", available)) {
+        if (number > 0xffff) {
+            continue;
+        }
+        bindings.push_back(Binding{kind, static_cast<std::uint16_t>(number), portid,
+                                   detail::describe_port(portid)});
+    }
+    std::sort(bindings.begin(), bindings.end(),
+              [](const Binding& a, const Binding& b) { return a.number < b.number; });
+    return bindings;
+}
+
+} // namespace nfcap

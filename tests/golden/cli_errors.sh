@@ -71,6 +71,10 @@ row 2 'bad filter expression "tcp port"' -g 1 -w out tcp port
 row 2 "invalid --file-mode 'abc'" -g 1 -w out --file-mode abc
 row 2 "-Z: no such user 'no-such-user-xyz'" -g 1 -w out -Z no-such-user-xyz
 row 2 "invalid --netns ''" -g 1 -w out --netns ''
+row 2 "invalid -i 'eth0': nfcap captures nflog:N and nfqueue:N" -i eth0 -w out
+row 2 "invalid group '': not a number" -i nflog: -w out
+row 2 "group 3 is listed twice" -g 3 -i nflog:3 -w out
+row 2 "-q needs an explicit verdict policy" -i nfqueue:3 -w out
 row 2 "invalid --host-name 'fw 1'" -g 1 -w out --host-name 'fw 1'
 row 2 "invalid --host-name 'a(b)'" -g 1 -w out --host-name 'a(b)'
 row 2 "--host-name names the host in pcapng's interface blocks" -g 1 --host-name fw1

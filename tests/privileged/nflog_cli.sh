@@ -35,6 +35,12 @@ set +m
 track_pid "$cap"
 wait_nflog_bound "$NS_B" 8
 wait_nflog_bound "$NS_B" 9
+# -D lists what is bound in the namespace, and by which process (as dumpcap -D lists
+# interfaces); outside it, group 8 is free.
+"$NFCAP" -D --netns "$NS_B" >"$WORK/list.txt"
+check_eq "-D: nflog:8 and nflog:9 bound by this capture" 2 \
+    "$(grep -cE "^   nflog:[89] +process $cap \(nfcap\)$" "$WORK/list.txt")"
+check_eq "-D: the first line names nflog:N" "1. nflog:N" "$(head -1 "$WORK/list.txt" | cut -d' ' -f1-2)"
 send 192.0.2.2 7401 3 400
 send 192.0.2.2 7402 4 400
 send 2001:db8::2 7402 2 400
@@ -59,7 +65,7 @@ check_eq "truncated records say so" 9 "$(frames "$out" 'frame.comment contains "
 
 # --- capture filter (BPF in user space), both families; the rest is counted as filtered.
 out="$WORK/filter.pcapng"
-bg_in "$NS_B" "$NFCAP" -g 9 -w "$out" ip6 and udp 2>"$WORK/filter.err"
+bg_in "$NS_B" "$NFCAP" -i nflog:9 -w "$out" ip6 and udp 2>"$WORK/filter.err" # -i as tcpdump's
 cap=$BG_PID
 wait_nflog_bound "$NS_B" 9
 send 192.0.2.2 7402 5 64
