@@ -72,7 +72,11 @@ ok "share/nfcap/nfcap.lua"
 # outside the source and build trees
 if [[ -d $NFCAP_BUILD_DIR/python/nfcap ]]; then
     site="$prefix/lib/python3/dist-packages"
-    (cd "$work" && PYTHONPATH="$site" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
+    # A sanitized build's module needs its runtimes preloaded (ctest sets NFCAP_PYTHON_PRELOAD).
+    preload=()
+    [[ -n ${NFCAP_PYTHON_PRELOAD:-} ]] &&
+        preload=(LD_PRELOAD="$NFCAP_PYTHON_PRELOAD" ASAN_OPTIONS=detect_leaks=0)
+    (cd "$work" && env "${preload[@]}" PYTHONPATH="$site" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
 import sys, nfcap, netfilterqueue, nflogr
 for module in (nfcap, netfilterqueue, nflogr):
     assert module.__file__.startswith(sys.argv[1]), module.__file__
