@@ -103,4 +103,13 @@ void append_interface_description(ByteBuffer& out, const InterfaceDescription& i
 void append_enhanced_packet(ByteBuffer& out, const EnhancedPacket& epb);
 void append_interface_statistics(ByteBuffer& out, const InterfaceStatistics& isb);
 
+// Classic pcap, libpcap's own format as dumpcap -P writes it, for the tools that read nothing
+// else: one link type for the whole file, microsecond timestamps, host byte order, no options
+// (so no comments, interfaces or statistics).
+void append_pcap_header(ByteBuffer& out, LinkType link_type, std::uint32_t snaplen);
+// One record; its captured bytes are link_header then payload. Throws EncodeError for a time
+// classic pcap cannot hold (before 1970 or after 2106) or a record longer than 2^32 - 1 bytes.
+void append_pcap_record(ByteBuffer& out, Timestamp time, std::span<const std::byte> link_header,
+                        std::span<const std::byte> payload, std::uint32_t original_length);
+
 } // namespace nfcap

@@ -51,6 +51,10 @@ class RecordEncoder {
     // link type cannot carry the record (LINKTYPE_RAW and a record that is not IP).
     EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
                         const RecordContext& context);
+    // The same packet as a classic pcap record (append_pcap_record): the same bytes and time,
+    // without the comment or any other metadata.
+    EncodeResult append_pcap(ByteBuffer& out, const Packet& packet,
+                             std::span<const std::byte> record, const RecordContext& context);
 
     // The record's metadata comment with every key (text and JSON output); append() leaves out
     // what the record states elsewhere (CommentContext::leave_out_implied). Valid until the
@@ -66,6 +70,9 @@ class RecordEncoder {
     }
 
   private:
+    EncodeResult encode(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
+                        const RecordContext& context, bool pcap);
+
     LinkType link_type_;
     std::uint32_t snaplen_;
     std::string comment_; // scratch for every record: no allocation once it has grown

@@ -25,8 +25,14 @@ namespace detail {
 class OutputWriter; // the output format's writer (internal)
 }
 
-// pcapng, or text for people and scripts (one line or one JSON object per record).
-enum class OutputFormat { pcapng, text, json, json_payload };
+// pcapng; classic pcap (no comments: for libpcap-based engines); or text for people and scripts
+// (one line or one JSON object per record).
+enum class OutputFormat { pcapng, text, json, json_payload, pcap };
+
+// pcapng and pcap are files of blocks or records; the others are lines of text.
+inline bool binary_format(OutputFormat format) {
+    return format == OutputFormat::pcapng || format == OutputFormat::pcap;
+}
 
 // The machine a recording comes from, written into the pcapng section header (shb_hardware,
 // shb_os) and every interface block (if_description "NFLOG group 7 on NAME (...)", if_os), so

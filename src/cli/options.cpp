@@ -116,6 +116,10 @@ po::options_description describe() {
     add("write,w", po::value<std::string>()->value_name("FILE"),
         "write pcapng to FILE; - is standard output (never a terminal); a FIFO works too. "
         "Without -w: one line per packet on standard output");
+    add("format,F", po::value<std::string>()->value_name("FORMAT"),
+        "file format of -w: pcapng (default: each packet's metadata in its comment, interfaces, "
+        "statistics) or pcap (classic pcap, as libpcap-based engines read it: no metadata)");
+    add("pcap,P", "the same as -F pcap, as dumpcap -P");
     add("linktype", po::value<std::string>()->value_name("TYPE"),
         "sll2 (default: every family, with interface and direction), raw (IP only), "
         "nflog (the kernel's TLVs verbatim)");
@@ -302,8 +306,8 @@ void parse_ring_and_autostop(const po::variables_map& vm, Options& o, bool live)
             throw UsageError(
                 "-b needs filesize:kB or duration:S to know when to start the next file");
         }
-        if (o.write_file == "-" || o.format != OutputFormat::pcapng) {
-            throw UsageError("-b writes a ring of pcapng files; give -w FILE");
+        if (o.write_file == "-" || !binary_format(o.format)) {
+            throw UsageError("-b writes a ring of pcapng (or pcap) files; give -w FILE");
         }
         if (!live && o.ring_duration_s != 0) {
             throw UsageError(
@@ -589,9 +593,23 @@ Options parse_options(const std::vector<std::string>& argv) {
     } else {
         o.write_file = "-";
     }
-    if (o.format != OutputFormat::pcapng && vm.count("linktype") != 0) {
+    if (vm.count("format") != 0 || vm.count("pcap") != 0) {
+        const std::string format = vm.count("format") != 0 ? text("format") : "pcap";
+        if (format != "pcap" && format != "pcapng") {
+            throw UsageError("invalid -F '" + format + "': choose pcapng or pcap");
+        }
+        if (vm.count("pcap") != 0 && format != "pcap") {
+            throw UsageError("-P and -F " + format + " contradict each other");
+        }
+        if (o.format != OutputFormat::pcapng || extcap_capture) {
+            throw UsageError("-F and -P choose the format of -w FILE; text, JSON and Wireshark's "
+                             "capture are what they are");
+        }
+        o.format = format == "pcap" ? OutputFormat::pcap : OutputFormat::pcapng;
+    }
+    if (!binary_format(o.format) && vm.count("linktype") != 0) {
         throw UsageError(
-            "--linktype applies to pcapng output; text and JSON show the packet itself");
+            "--linktype applies to pcapng and pcap output; text and JSON show the packet itself");
     }
     if (vm.count("linktype") != 0) {
         o.link_type = parse_link_type(text("linktype"));
@@ -678,8 +696,8 @@ Options parse_options(const std::vector<std::string>& argv) {
     if (vm.count("host-name") != 0) {
         const std::string name = text("host-name");
         if (o.format != OutputFormat::pcapng) {
-            throw UsageError("--host-name names the host in pcapng's interface blocks; text and "
-                             "JSON output have none");
+            throw UsageError("--host-name names the host in pcapng's interface blocks; pcap, "
+                             "text and JSON output have none");
         }
         if (!name.empty() && !valid_host_name(name)) {
             throw UsageError("invalid --host-name '" + name +

@@ -171,7 +171,7 @@ std::unique_ptr<Sink> output_for(const Options& o, const OutputFileOptions& file
     if (ring_buffer(o)) {
         return std::make_unique<RotatingFileSink>(o.write_file, o.ring_files, files);
     }
-    return open_output(o.write_file, o.format != OutputFormat::pcapng, files);
+    return open_output(o.write_file, !binary_format(o.format), files);
 }
 
 // -Z: looked up before anything is opened, so a typo costs nothing.

@@ -2,6 +2,7 @@
 
 #include "pcapng_format.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -338,6 +339,59 @@ std::string_view link_type_name(LinkType type) {
         return "NETLINK";
     }
     return "?";
+}
+
+void append_pcap_header(ByteBuffer& out, LinkType link_type, std::uint32_t snaplen) {
+    constexpr std::uint32_t magic_microseconds = 0xa1b2c3d4;
+    constexpr std::uint16_t version_major_pcap = 2;
+    constexpr std::uint16_t version_minor_pcap = 4;
+    const std::uint32_t link = static_cast<std::uint32_t>(link_type);
+    const std::uint32_t zero = 0; // thiszone, sigfigs
+    const std::uint32_t length = snaplen == 0 ? 262144U : snaplen;
+    std::byte header[24];
+    std::byte* p = header;
+    const auto put = [&p](const void* v, std::size_t n) {
+        std::memcpy(p, v, n);
+        p += n;
+    };
+    put(&magic_microseconds, 4);
+    put(&version_major_pcap, 2);
+    put(&version_minor_pcap, 2);
+    put(&zero, 4);
+    put(&zero, 4);
+    put(&length, 4);
+    put(&link, 4);
+    out.insert(out.end(), header, header + sizeof header);
+}
+
+void append_pcap_record(ByteBuffer& out, Timestamp time, std::span<const std::byte> link_header,
+                        std::span<const std::byte> payload, std::uint32_t original_length) {
+    constexpr const char* block = "record";
+    if (time.sec < 0 || time.sec > std::numeric_limits<std::uint32_t>::max() ||
+        time.nsec >= nanoseconds_per_second) {
+        throw EncodeError("pcap record: time " + std::to_string(time.sec) +
+                          " s does not fit classic pcap (1970 to 2106)");
+    }
+    const std::uint64_t captured = std::uint64_t{link_header.size()} + payload.size();
+    if (captured > std::numeric_limits<std::uint32_t>::max()) {
+        refuse(block, "packet data longer than a pcap record can hold");
+    }
+    const std::uint32_t header[] = {
+        static_cast<std::uint32_t>(time.sec), time.nsec / 1000U,
+        static_cast<std::uint32_t>(captured),
+        std::max(original_length, static_cast<std::uint32_t>(captured))};
+    const std::size_t at = out.size();
+    out.resize(at + sizeof header + captured);
+    std::byte* p = out.data() + at;
+    std::memcpy(p, header, sizeof header);
+    p += sizeof header;
+    if (!link_header.empty()) {
+        std::memcpy(p, link_header.data(), link_header.size());
+        p += link_header.size();
+    }
+    if (!payload.empty()) {
+        std::memcpy(p, payload.data(), payload.size());
+    }
 }
 
 } // namespace nfcap

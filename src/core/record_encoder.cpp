@@ -136,6 +136,18 @@ std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& co
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
                                    std::span<const std::byte> record,
                                    const RecordContext& context) {
+    return encode(out, packet, record, context, false);
+}
+
+EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
+                                        std::span<const std::byte> record,
+                                        const RecordContext& context) {
+    return encode(out, packet, record, context, true);
+}
+
+EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
+                                   std::span<const std::byte> record, const RecordContext& context,
+                                   bool pcap) {
     if (link_type_ == LinkType::raw && !is_ip(packet)) {
         return EncodeResult::unsupported;
     }
@@ -168,7 +180,9 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
     } else if (p.packet_id) {
         epb.packet_id = *p.packet_id;
     }
-    epb.comment = comment(p, context, true);
+    if (!pcap) {
+        epb.comment = comment(p, context, true);
+    }
 
     std::array<std::byte, sll2_header_size> cooked{};
     if (link_type_ == LinkType::nflog) {
@@ -185,7 +199,11 @@ EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,
                 std::uint64_t{epb.original_length} + sll2_header_size, UINT32_MAX));
         }
     }
-    append_enhanced_packet(out, epb);
+    if (pcap) {
+        append_pcap_record(out, epb.timestamp, epb.link_header, epb.payload, epb.original_length);
+    } else {
+        append_enhanced_packet(out, epb);
+    }
     return EncodeResult::written;
 }
 

@@ -88,6 +88,28 @@ class PcapngWriter final : public OutputWriter {
     const HostIdentity& host_;
 };
 
+// Classic pcap: a file header, then records; what pcapng keeps in comments, interface and
+// statistics blocks has no place here (the summary still counts the loss).
+class PcapWriter final : public OutputWriter {
+  public:
+    explicit PcapWriter(RecordEncoder& encoder) : encoder_(encoder) {}
+
+    void begin(ByteBuffer& out) override {
+        append_pcap_header(out, encoder_.link_type(), encoder_.interface_snaplen());
+    }
+    void add_interface(ByteBuffer& /*out*/, const InterfaceDescription& /*interface*/) override {}
+    EncodeResult append(ByteBuffer& out, const Packet& packet, std::span<const std::byte> raw,
+                        const RecordContext& context) override {
+        return encoder_.append_pcap(out, packet, raw, context);
+    }
+    void end(ByteBuffer& /*out*/, const std::vector<InterfaceCounters>& /*interfaces*/,
+             const RecordingEnd& /*how*/) override {}
+    bool has_sections() const override { return true; } // each file of a ring has its header
+
+  private:
+    RecordEncoder& encoder_;
+};
+
 // Text formats: one line per record, no file structure around them. A subclass writes a
 // record's line into `line`.
 class LineWriter : public OutputWriter {
@@ -188,6 +210,8 @@ std::unique_ptr<OutputWriter> make_output_writer(OutputFormat format, RecordEnco
         return std::make_unique<JsonWriter>(encoder, false);
     case OutputFormat::json_payload:
         return std::make_unique<JsonWriter>(encoder, true);
+    case OutputFormat::pcap:
+        return std::make_unique<PcapWriter>(encoder);
     case OutputFormat::pcapng:
         break;
     }

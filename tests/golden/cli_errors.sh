@@ -75,6 +75,10 @@ row 2 "invalid -i 'eth0': nfcap captures nflog:N and nfqueue:N" -i eth0 -w out
 row 2 "invalid group '': not a number" -i nflog: -w out
 row 2 "group 3 is listed twice" -g 3 -i nflog:3 -w out
 row 2 "-q needs an explicit verdict policy" -i nfqueue:3 -w out
+row 2 "invalid -F 'pcapx': choose pcapng or pcap" -g 1 -w out -F pcapx
+row 2 "-P and -F pcapng contradict each other" -g 1 -w out -P -F pcapng
+row 2 "-F and -P choose the format of -w FILE" -g 1 -F pcap
+row 2 "--host-name names the host in pcapng's interface blocks; pcap" -g 1 -w out -P --host-name fw1
 row 2 "invalid --host-name 'fw 1'" -g 1 -w out --host-name 'fw 1'
 row 2 "invalid --host-name 'a(b)'" -g 1 -w out --host-name 'a(b)'
 row 2 "--host-name names the host in pcapng's interface blocks" -g 1 --host-name fw1
@@ -105,11 +109,11 @@ row 2 "contradict each other" -q 1 --auto-accept --verdict drop -w out
 row 2 "--verdict repeat needs --set-mark" -q 1 --verdict repeat -w out
 row 2 "--auto-accept applies to NFQUEUE queues" -g 1 --auto-accept -w out
 row 2 "--set-mark applies to NFQUEUE queues" -g 1 --set-mark 1 -w out
-row 2 "--linktype applies to pcapng output" -g 1 --linktype raw
-row 2 "--linktype applies to pcapng output" -g 1 -w out --json --linktype raw
+row 2 "--linktype applies to pcapng and pcap output" -g 1 --linktype raw
+row 2 "--linktype applies to pcapng and pcap output" -g 1 -w out --json --linktype raw
 row 2 "give the filter either with -f or as trailing words" -g 1 -w out -f tcp udp
 row 2 "it has no effect with -r" -r rec.pcap -w out --rcvbuf 1M
-row 2 "-b writes a ring of pcapng files; give -w FILE" -g 1 -w - -b filesize:10
+row 2 "-b writes a ring of pcapng (or pcap) files; give -w FILE" -g 1 -w - -b filesize:10
 row 2 "-b needs filesize:kB or duration:S" -g 1 -w out -b files:3
 row 2 "--fifo-reconnect needs a live capture" -r rec.pcap -w out --fifo-reconnect
 row 2 "--record-netlink needs a file of its own" -g 1 -w out --record-netlink ''

@@ -79,6 +79,33 @@ cmp -s "$work/bad.pcapng" "$gold/nflog-malformed.sll2.pcapng" || fail "malformed
 [ "$(tshark -r "$work/bad.pcapng" 2>/dev/null | wc -l)" -eq 29 ] || fail "tshark does not read 29 packets"
 ok "malformed recording: two named warnings, exit 3, the 29 good records converted"
 
+# -F pcap (-P): classic pcap in each link type, the same packets as the pcapng (times to the
+# microsecond, which classic pcap holds), read by tcpdump (libpcap) and tshark; LINKTYPE_NFLOG
+# pcap is tcpdump's own format, so nfcap replays it back to the golden pcapng.
+for lt in sll2 raw nflog; do
+    out="$work/tcpdump.$lt.pcap"
+    "$NFCAP" -r "$rec/nflog-tcpdump.pcap" -F pcap --linktype "$lt" -w "$out" 2>"$out.err" ||
+        fail "nfcap -F pcap --linktype $lt: $(cat "$out.err")"
+    capinfos -t "$out" | grep -q 'pcap$' || fail "$out is not classic pcap: $(capinfos -t "$out")"
+    want=$(tshark -r "$gold/nflog-tcpdump.$lt.pcapng" -T fields -e frame.time_epoch -e frame.len -e frame.cap_len -e data.data -e ip.id 2>/dev/null |
+        awk -F'\t' '{ $1 = substr($1, 1, index($1, ".") + 6); print }')
+    got=$(tshark -r "$out" -T fields -e frame.time_epoch -e frame.len -e frame.cap_len -e data.data -e ip.id 2>/dev/null |
+        awk -F'\t' '{ $1 = substr($1, 1, index($1, ".") + 6); print }')
+    [ -n "$got" ] && [ "$got" = "$want" ] || fail "-F pcap --linktype $lt: tshark reads other packets than in the pcapng"
+    [ "$(tcpdump -nr "$out" 2>/dev/null | wc -l)" -eq 31 ] || fail "tcpdump does not read 31 packets from $out"
+    ok "-F pcap --linktype $lt: 31 packets, as in the pcapng, read by tshark and tcpdump"
+done
+"$NFCAP" -r "$work/tcpdump.nflog.pcap" -w "$work/again.pcapng" 2>"$work/again.err" || fail "replay of nfcap's NFLOG pcap: $(cat "$work/again.err")"
+# The packets, comments included, are the golden file's; only the statistics block's span
+# differs (the recording's own record times: tcpdump's receive times, nfcap's packet times).
+fields() { tshark -r "$1" -T fields -e frame.time_epoch -e frame.len -e frame.comment -e data.data -e ip.id 2>/dev/null; }
+[ "$(fields "$work/again.pcapng")" = "$(fields "$gold/nflog-tcpdump.sll2.pcapng")" ] ||
+    fail "nfcap's LINKTYPE_NFLOG pcap does not replay to the golden pcapng's packets"
+[ "$(fields "$work/again.pcapng" | grep -c 'prefix=')" -eq 31 ] || fail "the replayed NFLOG pcap lost its metadata"
+"$NFCAP" -r "$rec/nflog-tcpdump.pcap" -P -w "$work/p.pcap" 2>/dev/null || fail "nfcap -P failed"
+cmp -s "$work/p.pcap" "$work/tcpdump.sll2.pcap" || fail "-P differs from -F pcap"
+ok "-P is -F pcap; nfcap's NFLOG pcap replays to the golden pcapng's packets and comments"
+
 # The library sample prints one line per record of a recording.
 if [ -n "${NFCAP_PRINT_RECORDS:-}" ]; then
     "$NFCAP_PRINT_RECORDS" "$rec/nflog-tcpdump.pcap" >"$work/printed.txt" || fail "nfcap_print_records failed"

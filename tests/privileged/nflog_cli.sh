@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-require_cmd tshark capinfos nft setpriv unshare
+require_cmd tshark capinfos nft setpriv unshare tcpdump
 ensure_test_tools
 setup_pair
 
@@ -75,6 +75,19 @@ stop_pid "$cap" || fail "nfcap with a filter failed: $(cat "$WORK/filter.err")"
 check_eq "IPv6 records kept by the filter" 3 "$(frames "$out" ipv6)"
 check_eq "records in the file" 3 "$(frames "$out")"
 grep -q " 5 filtered" "$WORK/filter.err" || fail "filtered count missing: $(cat "$WORK/filter.err")"
+
+# --- classic pcap (-P), live, for libpcap-based engines: tcpdump reads every record, each group.
+out="$WORK/live.pcap"
+bg_in "$NS_B" "$NFCAP" -g 8-9 -P -w "$out" 2>"$WORK/pcap.err"
+cap=$BG_PID
+wait_nflog_bound "$NS_B" 8
+send 192.0.2.2 7401 2 64
+send 2001:db8::2 7402 3 64
+sleep 0.3
+stop_pid "$cap" || fail "nfcap -P failed: $(cat "$WORK/pcap.err")"
+check_eq "-P: classic pcap" "pcap" "$(capinfos -t "$out" | sed -n 's/^File type: *.* - //p')"
+check_eq "-P: tcpdump reads every record" 5 "$(tcpdump -nr "$out" 2>/dev/null | wc -l)"
+check_eq "-P: the summary counts them" "nfcap: 5 packets written, 0 lost, 0 filtered, 0 malformed" "$(summary_of "$WORK/pcap.err")"
 
 # --- link types raw and nflog, live.
 for lt in raw nflog; do

@@ -110,7 +110,7 @@ TEST(Options, BadCommandLinesGetOneClearLine) {
     const std::vector<BadLine> cases = {
         {{"-w", "x"}, "no source"},
         {{"-g", "1", "-w", ""}, "-w needs a file name"},
-        {{"-g", "1", "--linktype", "raw"}, "--linktype applies to pcapng output"},
+        {{"-g", "1", "--linktype", "raw"}, "--linktype applies to pcapng and pcap output"},
         {{"-g", "1", "-r", "f", "-w", "x"}, "exclude each other"},
         {{"-g", "", "-w", "x"}, "invalid group"},
         {{"-g", "70000", "-w", "x"}, "between 0 and 65535"},
