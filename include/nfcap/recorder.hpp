@@ -23,7 +23,8 @@ namespace nfcap {
 
 namespace detail {
 class OutputWriter; // the output format's writer (internal)
-}
+struct RecordingEnd;
+} // namespace detail
 
 // pcapng; classic pcap (no comments: for libpcap-based engines); or text for people and scripts
 // (one line or one JSON object per record).
@@ -138,6 +139,14 @@ class Recorder final : public RecordHandler {
     // (not with LinkType::nflog, which keeps the kernel's message as it came). Records whose
     // decision never came are written at finish() with verdict=unknown.
     void record_decisions(std::uint16_t queue);
+
+    // A JSON-lines sidecar beside the output (pcap above all, which has no room for metadata):
+    // for each record written, one object {"file": the output's current file, "packet": its
+    // number in that file (1-based), then every metadata key as --json writes them}; at the
+    // end of each file, a {"file": ..., "statistics": {...}} line per interface. Lines go out
+    // after the records they describe did; a ring rotates `sink` with its own files. A sidecar
+    // that fails is warned about once and dropped; the capture goes on.
+    void add_sidecar(Sink& sink);
     bool wants_decisions() const override { return true; }
     void on_decision(const PacketDecision& decision, Timestamp time) override;
 
@@ -245,6 +254,15 @@ class Recorder final : public RecordHandler {
     bool live_ = false;                  // sources were declared as fresh bindings
     void start_section(ByteBuffer& out); // section header and every interface block
     std::uint64_t file_bytes_ = 0;       // in the current file of a ring
+    std::uint64_t file_records_ = 0;     // records written into the current file
+    // add_sidecar: its sink, writer (JSON lines) and buffer; a scratch line.
+    Sink* sidecar_ = nullptr;
+    std::unique_ptr<detail::OutputWriter> sidecar_writer_;
+    ByteBuffer sidecar_buffer_;
+    ByteBuffer sidecar_scratch_;
+    void sidecar_lines(const ByteBuffer& lines, std::uint64_t packet); // 0: not a record's
+    void flush_sidecar();
+    void end_sidecar(const detail::RecordingEnd& how); // the statistics lines of a file
     Timestamp file_start_;
     // record_decisions: decisions whose record has not come yet, and records (held packets)
     // whose decision has not, by decision_key.

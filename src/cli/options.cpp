@@ -138,6 +138,10 @@ po::options_description describe() {
     add("json", "without -w or with it: one JSON object per packet (every metadata key) instead of "
                 "pcapng");
     add("json-payload", "like --json, with the payload as hex");
+    add("json-sidecar", po::value<std::string>()->value_name("FILE"),
+        "beside -w FILE (pcap or pcapng), one JSON object per packet written: its file and "
+        "number there, and every metadata key as --json writes them, for log shippers; a -b "
+        "ring rotates it with its files");
     add("record-netlink", po::value<std::string>()->value_name("FILE"),
         "also save the raw netlink messages (LINKTYPE_NETLINK pcapng) for exact offline replay");
     add("host-name", po::value<std::string>()->value_name("NAME"),
@@ -691,6 +695,16 @@ Options parse_options(const std::vector<std::string>& argv) {
         o.record_netlink = text("record-netlink");
         if (o.record_netlink.empty() || o.record_netlink == o.write_file) {
             throw UsageError("--record-netlink needs a file of its own");
+        }
+    }
+    if (vm.count("json-sidecar") != 0) {
+        o.json_sidecar = text("json-sidecar");
+        if (!binary_format(o.format) || o.write_file == "-" || extcap_capture) {
+            throw UsageError("--json-sidecar goes beside a pcap or pcapng file: give -w FILE");
+        }
+        if (o.json_sidecar.empty() || o.json_sidecar == o.write_file ||
+            o.json_sidecar == o.record_netlink) {
+            throw UsageError("--json-sidecar needs a file of its own");
         }
     }
     if (vm.count("host-name") != 0) {

@@ -61,6 +61,7 @@ struct Options {
     std::string user;            // -Z: run as this user once sockets and files are open
     std::string netns;           // --netns: capture in this network namespace (name or path)
     std::optional<std::string> host_name; // --host-name ("": none); default: see recorder_options
+    std::string json_sidecar;             // --json-sidecar FILE
     ExtcapQuery extcap = ExtcapQuery::none;
     std::string extcap_interface; // "nflog" or "nfqueue"
 };

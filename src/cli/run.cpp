@@ -174,6 +174,17 @@ std::unique_ptr<Sink> output_for(const Options& o, const OutputFileOptions& file
     return open_output(o.write_file, !binary_format(o.format), files);
 }
 
+// --json-sidecar: a file beside the output, or a ring of them beside a ring.
+std::unique_ptr<Sink> sidecar_for(const Options& o, const OutputFileOptions& files) {
+    if (o.json_sidecar.empty()) {
+        return nullptr;
+    }
+    if (ring_buffer(o)) {
+        return std::make_unique<RotatingFileSink>(o.json_sidecar, o.ring_files, files);
+    }
+    return open_output(o.json_sidecar, true, files);
+}
+
 // -Z: looked up before anything is opened, so a typo costs nothing.
 std::optional<UserAccount> user_of(const Options& o) {
     if (o.user.empty()) {
@@ -312,6 +323,7 @@ int capture(const Options& o) {
     }
     const OutputFileOptions files = file_options(o, user);
     auto sink = output_for(o, files);
+    auto sidecar = sidecar_for(o, files);
     std::unique_ptr<Sink> netlink_sink;
     std::unique_ptr<NetlinkRecorder> netlink;
     if (!o.record_netlink.empty()) {
@@ -323,6 +335,9 @@ int capture(const Options& o) {
     }
     names.start();
     Recorder recorder(*sink, ro, &names, warn);
+    if (sidecar) {
+        recorder.add_sidecar(*sidecar);
+    }
     for (const std::uint16_t g : o.groups) {
         recorder.add_source(RecordKind::nflog, g, true);
     }
@@ -418,12 +433,17 @@ int capture(const Options& o) {
 int replay(const Options& o) {
     const std::optional<UserAccount> user = user_of(o);
     ReplaySource source(o.read_file);
-    auto sink = output_for(o, file_options(o, user));
+    const OutputFileOptions files = file_options(o, user);
+    auto sink = output_for(o, files);
+    auto sidecar = sidecar_for(o, files);
     sink->set_give_up(stop_requested); // a signal stops a write to a stalled reader too
     if (user) {
         give_up_root(o, *user, KeepCapability::none); // a replay needs no capability
     }
     Recorder recorder(*sink, recorder_options(o, TimestampSource::file), nullptr, warn);
+    if (sidecar) {
+        recorder.add_sidecar(*sidecar);
+    }
     FailureReport failure;
     try {
         // The new file's statistics span the recording's own time, so replay is reproducible.

@@ -2,6 +2,7 @@
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/recorder.hpp>
 
+#include "../core/text_format.hpp"
 #include "output_writer.hpp"
 
 #include <algorithm>
@@ -247,6 +248,14 @@ void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
         }
         return;
     }
+    ++file_records_;
+    if (sidecar_ != nullptr) {
+        sidecar_scratch_.clear();
+        if (sidecar_writer_->append(sidecar_scratch_, packet, raw, context) ==
+            EncodeResult::written) {
+            sidecar_lines(sidecar_scratch_, file_records_);
+        }
+    }
     counters.pending_drops = 0;
     ++counters.written;
     ++written_;
@@ -271,6 +280,49 @@ EncodeResult Recorder::encode(const Packet& packet, std::span<const std::byte> r
         warn_(where + " (" + counters.name + ") skipped: " + e.what());
         return EncodeResult::skipped;
     }
+}
+
+void Recorder::add_sidecar(Sink& sink) {
+    sidecar_ = &sink;
+    sidecar_writer_ = detail::make_output_writer(OutputFormat::json, encoder_,
+                                                 options_.utc_offset_seconds, options_.host);
+}
+
+void Recorder::sidecar_lines(const ByteBuffer& lines, std::uint64_t packet) {
+    std::string head = "{\"file\":";
+    append_json_string(head, sink_.name());
+    if (packet != 0) {
+        head += ",\"packet\":" + std::to_string(packet);
+    }
+    head += ',';
+    // Every line of `lines` is an object: its members follow the head's.
+    std::size_t start = 0;
+    while (start < lines.size()) {
+        const auto* begin = lines.data() + start;
+        const auto* newline = std::find(begin, lines.data() + lines.size(), std::byte{'\n'});
+        const std::size_t end = static_cast<std::size_t>(newline - lines.data());
+        if (end > start + 1 && lines[start] == std::byte{'{'}) {
+            const auto* h = reinterpret_cast<const std::byte*>(head.data());
+            sidecar_buffer_.insert(sidecar_buffer_.end(), h, h + head.size());
+            sidecar_buffer_.insert(sidecar_buffer_.end(), begin + 1, newline);
+            sidecar_buffer_.push_back(std::byte{'\n'});
+        }
+        start = end + 1;
+    }
+}
+
+void Recorder::flush_sidecar() {
+    if (sidecar_ == nullptr || sidecar_buffer_.empty()) {
+        return;
+    }
+    try {
+        sidecar_->write(sidecar_buffer_);
+    } catch (const std::exception& e) {
+        warn_(std::string("the JSON sidecar ") + sidecar_->name() + " failed (" + e.what() +
+              "); the capture goes on without it");
+        sidecar_ = nullptr;
+    }
+    sidecar_buffer_.clear();
 }
 
 void Recorder::skip(RecordKind kind, std::uint16_t resource, std::uint64_t count) {
@@ -300,6 +352,9 @@ void Recorder::start_section(ByteBuffer& out) {
 }
 
 void Recorder::flush() {
+    if (output_error_ || waiting_for_reader_) {
+        sidecar_buffer_.clear(); // its records go nowhere: counted with them
+    }
     if (output_error_) {
         failed_ += buffered_; // the output failed: nothing more is written
         buffered_ = 0;
@@ -327,7 +382,10 @@ void Recorder::flush() {
                 throw ReaderGone("the reader of " + sink_.name() + " went away");
             }
             waiting_for_reader_ = true;
+            sidecar_buffer_.clear();
+            return;
         }
+        flush_sidecar(); // statistics lines of a format that wrote nothing at the end (pcap)
         return;
     }
     // Clear before writing: if the reader is gone, these bytes can go nowhere anyway.
@@ -336,6 +394,7 @@ void Recorder::flush() {
     try {
         sink_.write(pending);
     } catch (const ReaderGone&) {
+        sidecar_buffer_.clear();
         pending.clear();
         buffer_.swap(pending);
         if (!options_.reconnect) {
@@ -348,6 +407,7 @@ void Recorder::flush() {
         return;
     } catch (const WriteError& e) {
         // The sink cut a file back to its last whole block; what this buffer held goes nowhere.
+        sidecar_buffer_.clear();
         output_error_ = e.what();
         failed_ += buffered_;
         buffered_ = 0;
@@ -360,6 +420,7 @@ void Recorder::flush() {
         buffered_ = 0;
         throw;
     }
+    flush_sidecar(); // after the records it describes
     bytes_written_ += pending.size();
     file_bytes_ += pending.size();
     pending.clear();
@@ -378,13 +439,18 @@ void Recorder::rotate(Timestamp now) {
         flush();
         return;
     }
-    writer_->end(buffer_, interfaces_,
-                 detail::RecordingEnd{file_start_, now, live_, shared_interface()});
+    const detail::RecordingEnd end{file_start_, now, live_, shared_interface()};
+    writer_->end(buffer_, interfaces_, end);
+    end_sidecar(end);
     flush();
     if (!sink_.rotate()) {
         return;
     }
+    if (sidecar_ != nullptr && !sidecar_->rotate()) {
+        sidecar_ = nullptr; // not a ring (cannot happen from the command line)
+    }
     file_bytes_ = 0;
+    file_records_ = 0;
     file_start_ = now;
     start_section(buffer_);
     flush();
@@ -452,8 +518,19 @@ void Recorder::finish(Timestamp start, Timestamp end) {
     if (options_.rotate_bytes != 0 || file_start_ != Timestamp{}) {
         start = file_start_; // a ring's last file covers its own span
     }
-    writer_->end(buffer_, interfaces_, detail::RecordingEnd{start, end, live_, shared_interface()});
+    const detail::RecordingEnd how{start, end, live_, shared_interface()};
+    writer_->end(buffer_, interfaces_, how);
+    end_sidecar(how);
     flush();
+}
+
+void Recorder::end_sidecar(const detail::RecordingEnd& how) {
+    if (sidecar_ == nullptr) {
+        return;
+    }
+    sidecar_scratch_.clear();
+    sidecar_writer_->end(sidecar_scratch_, interfaces_, how);
+    sidecar_lines(sidecar_scratch_, 0);
 }
 
 InterfaceCounters sum_of(const std::vector<InterfaceCounters>& interfaces) {

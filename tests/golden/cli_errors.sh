@@ -79,6 +79,8 @@ row 2 "invalid -F 'pcapx': choose pcapng or pcap" -g 1 -w out -F pcapx
 row 2 "-P and -F pcapng contradict each other" -g 1 -w out -P -F pcapng
 row 2 "-F and -P choose the format of -w FILE" -g 1 -F pcap
 row 2 "--host-name names the host in pcapng's interface blocks; pcap" -g 1 -w out -P --host-name fw1
+row 2 "--json-sidecar goes beside a pcap or pcapng file" -g 1 --json-sidecar side.jsonl
+row 2 "--json-sidecar needs a file of its own" -g 1 -w out --json-sidecar out
 row 2 "invalid --host-name 'fw 1'" -g 1 -w out --host-name 'fw 1'
 row 2 "invalid --host-name 'a(b)'" -g 1 -w out --host-name 'a(b)'
 row 2 "--host-name names the host in pcapng's interface blocks" -g 1 --host-name fw1

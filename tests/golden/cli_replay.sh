@@ -106,6 +106,42 @@ fields() { tshark -r "$1" -T fields -e frame.time_epoch -e frame.len -e frame.co
 cmp -s "$work/p.pcap" "$work/tcpdump.sll2.pcap" || fail "-P differs from -F pcap"
 ok "-P is -F pcap; nfcap's NFLOG pcap replays to the golden pcapng's packets and comments"
 
+# --json-sidecar: one JSON line per packet written, naming its file and number there, with the
+# metadata tshark's reading of the pcapng shows; a ring rotates it with its files.
+"$NFCAP" -r "$rec/nflog-tcpdump.pcap" -P -w "$work/side.pcap" --json-sidecar "$work/side.jsonl" 2>"$work/side.err" ||
+    fail "nfcap --json-sidecar: $(cat "$work/side.err")"
+/usr/bin/python3 - "$work/side.jsonl" "$work/side.pcap" <<'PY' || fail "the sidecar does not match its pcap"
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+packets = [l for l in lines if "packet" in l]
+stats = [l for l in lines if "statistics" in l]
+assert [l["packet"] for l in packets] == list(range(1, 32)), [l.get("packet") for l in packets]
+assert all(l["file"] == sys.argv[2] for l in lines), lines[0]
+assert all(l["source"] == "nflog:7" and "prefix" in l for l in packets)
+assert packets[0]["prefix"] == "nfcap in" and packets[0]["hook"] == "input", packets[0]
+assert len(stats) == 1 and stats[0]["statistics"]["written"] == 31, stats
+PY
+# (frame.len counts the 20-byte LINUX_SLL2 header the JSON length leaves out)
+want=$(tshark -r "$gold/nflog-tcpdump.sll2.pcapng" -T fields -E separator=, -e frame.number -e ip.src -e ipv6.src -e frame.len 2>/dev/null |
+    awk -F, '{ print $1, $2 $3, $4 - 20 }')
+got=$(/usr/bin/python3 -c 'import json, sys
+for l in map(json.loads, open(sys.argv[1])):
+    if "packet" in l: print(l["packet"], l.get("src", ""), l["length"])' "$work/side.jsonl")
+[ "$got" = "$want" ] || fail "sidecar packet, source address and length differ from the pcapng's frames"
+"$NFCAP" -r "$rec/nflog-tcpdump.pcap" -b filesize:2 -w "$work/ring.pcapng" --json-sidecar "$work/ring.jsonl" 2>"$work/ring.err" ||
+    fail "nfcap -b --json-sidecar: $(cat "$work/ring.err")"
+n=0
+for f in "$work"/ring_*.pcapng; do
+    side=${f%.pcapng}.jsonl
+    [ -f "$side" ] || fail "no sidecar beside $f"
+    packets=$(capinfos -c -M "$f" | sed -n 's/^Number of packets: *//p')
+    [ "$(grep -c "^{\"file\":\"$f\",\"packet\":" "$side")" -eq "$packets" ] ||
+        fail "$side does not hold one line for each of the $packets packets of $f"
+    n=$((n + 1))
+done
+[ "$n" -ge 3 ] || fail "the ring has $n files, expected several"
+ok "--json-sidecar: one line per packet with its file and number, beside a pcap and beside each file of a ring ($n)"
+
 # The library sample prints one line per record of a recording.
 if [ -n "${NFCAP_PRINT_RECORDS:-}" ]; then
     "$NFCAP_PRINT_RECORDS" "$rec/nflog-tcpdump.pcap" >"$work/printed.txt" || fail "nfcap_print_records failed"

@@ -78,7 +78,7 @@ grep -q " 5 filtered" "$WORK/filter.err" || fail "filtered count missing: $(cat 
 
 # --- classic pcap (-P), live, for libpcap-based engines: tcpdump reads every record, each group.
 out="$WORK/live.pcap"
-bg_in "$NS_B" "$NFCAP" -g 8-9 -P -w "$out" 2>"$WORK/pcap.err"
+bg_in "$NS_B" "$NFCAP" -g 8-9 -P -w "$out" --json-sidecar "$WORK/live.jsonl" 2>"$WORK/pcap.err"
 cap=$BG_PID
 wait_nflog_bound "$NS_B" 8
 send 192.0.2.2 7401 2 64
@@ -88,6 +88,11 @@ stop_pid "$cap" || fail "nfcap -P failed: $(cat "$WORK/pcap.err")"
 check_eq "-P: classic pcap" "pcap" "$(capinfos -t "$out" | sed -n 's/^File type: *.* - //p')"
 check_eq "-P: tcpdump reads every record" 5 "$(tcpdump -nr "$out" 2>/dev/null | wc -l)"
 check_eq "-P: the summary counts them" "nfcap: 5 packets written, 0 lost, 0 filtered, 0 malformed" "$(summary_of "$WORK/pcap.err")"
+# The sidecar carries what the pcap cannot: group, sequence number, prefix, per packet, in order.
+check_eq "-P: sidecar lines, one per packet, numbered" "1 2 3 4 5" "$(grep -o '"packet":[0-9]*' "$WORK/live.jsonl" | cut -d: -f2 | paste -sd ' ')"
+check_eq "-P: sidecar: group 8's two with seq and prefix" 2 "$(grep -c '"source":"nflog:8".*"prefix":"g8".*"seq":[01],' "$WORK/live.jsonl")"
+check_eq "-P: sidecar: group 9's three" 3 "$(grep -c '"source":"nflog:9".*"prefix":"g9 v6".*"seq":[012],' "$WORK/live.jsonl")"
+check_eq "-P: sidecar: statistics of each group, exact" 2 "$(grep -c '"statistics":{"interface":"nflog:[89]".*"lost":0,"lost_exact":true' "$WORK/live.jsonl")"
 
 # --- link types raw and nflog, live.
 for lt in raw nflog; do
