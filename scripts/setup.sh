@@ -14,6 +14,9 @@ packages=(
   libclang-rt-14-dev
   # test and demo: real consumers and real firewalls
   tshark tcpdump nftables iptables iproute2 iputils-ping procps util-linux
+  # the fleet test: sshdump (in wireshark-common) against an sshd in each of its namespaces;
+  # sshd's own libraries (the binary itself is unpacked below, not installed)
+  openssh-client libwrap0 libaudit1 libpam0g libgssapi-krb5-2 libkrb5-3 libssl3 libsystemd0
   # benchmark (bench/run.sh): the peers it measures and its tools
   python3 ulogd2 ulogd2-pcap valgrind wireshark-common linux-perf
 )
@@ -34,3 +37,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: all packages present" >&2
+
+# The fleet test (tests/privileged/fleet_sshdump.sh) runs sshd inside namespaces of its own. The
+# binary comes from Debian's openssh-server, unpacked under /var/cache/nfcap-sshd rather than
+# installed, so that setting up starts no SSH service on this machine (a machine that has
+# openssh-server already uses its /usr/sbin/sshd).
+sshd_dir=/var/cache/nfcap-sshd
+if [ ! -x /usr/sbin/sshd ] && [ ! -x "$sshd_dir/usr/sbin/sshd" ]; then
+  echo "setup: unpacking openssh-server's sshd into $sshd_dir (not installed, no service)" >&2
+  deb_dir=$(mktemp -d)
+  chmod 755 "$deb_dir" # apt-get download may run as the _apt user
+  (cd "$deb_dir" && "${sudo_cmd[@]}" apt-get download -qq openssh-server >/dev/null 2>&1)
+  "${sudo_cmd[@]}" mkdir -p "$sshd_dir"
+  "${sudo_cmd[@]}" dpkg-deb -x "$deb_dir"/openssh-server_*.deb "$sshd_dir"
+  "${sudo_cmd[@]}" rm -rf "$deb_dir"
+fi
+# sshd drops privileges to this user, which openssh-server's own set-up would have made.
+if ! getent passwd sshd >/dev/null; then
+  "${sudo_cmd[@]}" useradd --system --no-create-home --home-dir /run/sshd --shell /usr/sbin/nologin sshd
+fi
+echo "setup: sshd for the fleet test present" >&2
