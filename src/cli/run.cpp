@@ -174,6 +174,23 @@ std::unique_ptr<Sink> output_for(const Options& o, const OutputFileOptions& file
     return open_output(o.write_file, !binary_format(o.format), files);
 }
 
+// What the start line says of the output: the link type only where the file has one.
+std::string output_description(const Options& o) {
+    switch (o.format) {
+    case OutputFormat::text:
+        return "one line per packet";
+    case OutputFormat::json:
+    case OutputFormat::json_payload:
+        return "one JSON object per packet";
+    case OutputFormat::pcap:
+        return "classic pcap, link type " + std::string(link_type_name(o.link_type)) +
+               ", no metadata in the file";
+    case OutputFormat::pcapng:
+        break;
+    }
+    return "link type " + std::string(link_type_name(o.link_type));
+}
+
 // --json-sidecar: a file beside the output, or a ring of them beside a ring.
 std::unique_ptr<Sink> sidecar_for(const Options& o, const OutputFileOptions& files) {
     if (o.json_sidecar.empty()) {
@@ -349,8 +366,11 @@ int capture(const Options& o) {
     for (const auto& c : recorder.interfaces()) {
         names_list += (names_list.empty() ? "" : ", ") + c.name;
     }
-    std::cerr << "nfcap: recording " << names_list << " to " << sink->name() << " (link type "
-              << link_type_name(o.link_type) << ", snaplen " << o.snaplen << ")";
+    std::cerr << "nfcap: recording " << names_list << " to " << sink->name() << " ("
+              << output_description(o) << ", snaplen " << o.snaplen << ")";
+    if (!o.json_sidecar.empty()) {
+        std::cerr << ", metadata to " << sidecar->name();
+    }
     if (o.verdict) {
         std::cerr << ", " << describe(*o.verdict);
     }

@@ -131,6 +131,9 @@ sleep 0.5
 rc=0
 stop_pid "$cap" || rc=$?
 cat "$WORK/tail.err" >&2
+# JSON lines have no link type: the start line does not speak of one.
+grep -q "^nfcap: recording nflog:$group to $out3 (one JSON object per packet, snaplen 262144)$" "$WORK/tail.err" ||
+    fail "JSON output's start line: $(head -1 "$WORK/tail.err")"
 counter=$(($(counter_now) - before))
 summary=$(summary_of "$WORK/tail.err")
 read -r lost certainty <<<"$(loss_of "$summary")"

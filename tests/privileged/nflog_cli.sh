@@ -86,6 +86,8 @@ send 2001:db8::2 7402 3 64
 sleep 0.3
 stop_pid "$cap" || fail "nfcap -P failed: $(cat "$WORK/pcap.err")"
 check_eq "-P: classic pcap" "pcap" "$(capinfos -t "$out" | sed -n 's/^File type: *.* - //p')"
+check_eq "-P: the start line says what the file holds" 1 \
+    "$(grep -c "^nfcap: recording nflog:8, nflog:9 to $out (classic pcap, link type LINUX_SLL2, no metadata in the file, snaplen 262144), metadata to $WORK/live.jsonl$" "$WORK/pcap.err")"
 check_eq "-P: tcpdump reads every record" 5 "$(tcpdump -nr "$out" 2>/dev/null | wc -l)"
 check_eq "-P: the summary counts them" "nfcap: 5 packets written, 0 lost, 0 filtered, 0 malformed" "$(summary_of "$WORK/pcap.err")"
 # The sidecar carries what the pcap cannot: group, sequence number, prefix, per packet, in order.
