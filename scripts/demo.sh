@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The demo: sets up, builds nfcap, and records real NFLOG traffic in a private pair of network
 # namespaces, then shows the pcapng with tshark (prefixes and interface names visible).
-# Needs root (it creates namespaces and firewall rules, and removes them afterwards).
+# Needs root (it creates namespaces and firewall rules, and removes them afterwards): run as
+# root, or as a user who may sudo (the script then runs itself with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "demo: run as root (sudo $0)" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 && exec sudo "$0" "$@"
+  echo "demo: it creates namespaces and firewall rules, so it needs root, and there is no sudo here: run as root" >&2
+  exit 1
+fi
 
 scripts/setup.sh
 cmake --preset release >/dev/null
