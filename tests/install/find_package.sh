@@ -68,6 +68,12 @@ cmp -s "$NFCAP_SOURCE_DIR/samples/wireshark/nfcap.lua" "$prefix/share/nfcap/nfca
     fail "share/nfcap/nfcap.lua is missing or differs from samples/wireshark/nfcap.lua"
 ok "share/nfcap/nfcap.lua"
 
+unit="$prefix/lib/systemd/system/nfcap@.service"
+[ -f "$unit" ] || fail "lib/systemd/system/nfcap@.service is missing"
+grep -q "^ExecStart=$prefix/bin/nfcap -g %I " "$unit" || fail "the unit does not start this prefix's nfcap: $(grep ExecStart "$unit")"
+[ -f "$prefix/share/nfcap/nfcap.default" ] || fail "share/nfcap/nfcap.default is missing"
+ok "lib/systemd/system/nfcap@.service (ExecStart $prefix/bin/nfcap) and share/nfcap/nfcap.default"
+
 # --- the Python modules, where Debian's python3 imports them for this prefix, used from
 # outside the source and build trees
 if [[ -d $NFCAP_BUILD_DIR/python/nfcap ]]; then
