@@ -260,6 +260,8 @@ class Recorder final : public RecordHandler {
     std::unique_ptr<detail::OutputWriter> sidecar_writer_;
     ByteBuffer sidecar_buffer_;
     ByteBuffer sidecar_scratch_;
+    std::string sidecar_file_; // `{"file":"NAME",`, the current output file's member
+    void name_sidecar_file();
     void sidecar_lines(const ByteBuffer& lines, std::uint64_t packet); // 0: not a record's
     void flush_sidecar();
     void end_sidecar(const detail::RecordingEnd& how); // the statistics lines of a file

@@ -366,7 +366,6 @@ void append_pcap_header(ByteBuffer& out, LinkType link_type, std::uint32_t snapl
 
 void append_pcap_record(ByteBuffer& out, Timestamp time, std::span<const std::byte> link_header,
                         std::span<const std::byte> payload, std::uint32_t original_length) {
-    constexpr const char* block = "record";
     if (time.sec < 0 || time.sec > std::numeric_limits<std::uint32_t>::max() ||
         time.nsec >= nanoseconds_per_second) {
         throw EncodeError("pcap record: time " + std::to_string(time.sec) +
@@ -374,7 +373,7 @@ void append_pcap_record(ByteBuffer& out, Timestamp time, std::span<const std::by
     }
     const std::uint64_t captured = std::uint64_t{link_header.size()} + payload.size();
     if (captured > std::numeric_limits<std::uint32_t>::max()) {
-        refuse(block, "packet data longer than a pcap record can hold");
+        throw EncodeError("pcap record: packet data longer than a record can hold");
     }
     const std::uint32_t header[] = {
         static_cast<std::uint32_t>(time.sec), time.nsec / 1000U,

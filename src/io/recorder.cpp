@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include <sys/utsname.h>
 
@@ -286,15 +288,30 @@ void Recorder::add_sidecar(Sink& sink) {
     sidecar_ = &sink;
     sidecar_writer_ = detail::make_output_writer(OutputFormat::json, encoder_,
                                                  options_.utc_offset_seconds, options_.host);
+    name_sidecar_file();
+}
+
+void Recorder::name_sidecar_file() {
+    sidecar_file_ = "{\"file\":";
+    append_json_string(sidecar_file_, sink_.name());
+    sidecar_file_ += ',';
 }
 
 void Recorder::sidecar_lines(const ByteBuffer& lines, std::uint64_t packet) {
-    std::string head = "{\"file\":";
-    append_json_string(head, sink_.name());
+    // The file member, made once per file, then the packet's number: no allocation per record.
+    std::array<char, 40> number{};
+    std::size_t number_size = 0;
     if (packet != 0) {
-        head += ",\"packet\":" + std::to_string(packet);
+        constexpr std::string_view key = "\"packet\":";
+        std::memcpy(number.data(), key.data(), key.size());
+        char* const end =
+            std::to_chars(number.data() + key.size(), number.data() + number.size() - 1, packet)
+                .ptr;
+        *end = ',';
+        number_size = static_cast<std::size_t>(end + 1 - number.data());
     }
-    head += ',';
+    const auto* file = reinterpret_cast<const std::byte*>(sidecar_file_.data());
+    const auto* packet_member = reinterpret_cast<const std::byte*>(number.data());
     // Every line of `lines` is an object: its members follow the head's.
     std::size_t start = 0;
     while (start < lines.size()) {
@@ -302,8 +319,9 @@ void Recorder::sidecar_lines(const ByteBuffer& lines, std::uint64_t packet) {
         const auto* newline = std::find(begin, lines.data() + lines.size(), std::byte{'\n'});
         const std::size_t end = static_cast<std::size_t>(newline - lines.data());
         if (end > start + 1 && lines[start] == std::byte{'{'}) {
-            const auto* h = reinterpret_cast<const std::byte*>(head.data());
-            sidecar_buffer_.insert(sidecar_buffer_.end(), h, h + head.size());
+            sidecar_buffer_.insert(sidecar_buffer_.end(), file, file + sidecar_file_.size());
+            sidecar_buffer_.insert(sidecar_buffer_.end(), packet_member,
+                                   packet_member + number_size);
             sidecar_buffer_.insert(sidecar_buffer_.end(), begin + 1, newline);
             sidecar_buffer_.push_back(std::byte{'\n'});
         }
@@ -448,6 +466,9 @@ void Recorder::rotate(Timestamp now) {
     }
     if (sidecar_ != nullptr && !sidecar_->rotate()) {
         sidecar_ = nullptr; // not a ring (cannot happen from the command line)
+    }
+    if (sidecar_ != nullptr) {
+        name_sidecar_file(); // the ring's next file
     }
     file_bytes_ = 0;
     file_records_ = 0;
