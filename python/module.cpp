@@ -267,13 +267,24 @@ class Packet {
     bool decided_ = false;
 };
 
+// Adds one to the eventfd `stop_fd`, which wakes wait_readable. The write fails only when the
+// counter is at its maximum, and then a wake-up is pending anyway.
+void wake(int stop_fd) {
+    const std::uint64_t one = 1;
+    const ssize_t written = ::write(stop_fd, &one, sizeof one);
+    static_cast<void>(written);
+}
+
 // Waits at most `ms` until `fd` is readable or `stop_fd` (an eventfd) was written; true for the
 // latter, whose count it takes back. Call without the GIL.
 bool wait_readable(int fd, int stop_fd, int ms) {
     std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
     if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+        // A second waiter on the same eventfd may have taken the count first (EAGAIN): the stop
+        // was seen either way.
         std::uint64_t count = 0;
-        (void)::read(stop_fd, &count, sizeof count);
+        const ssize_t taken = ::read(stop_fd, &count, sizeof count);
+        static_cast<void>(taken);
         return true;
     }
     return false;
@@ -594,10 +605,7 @@ class Queue {
     }
 
     // Makes run() return (from another thread or a signal handler's Python code).
-    void stop() {
-        const std::uint64_t one = 1;
-        (void)::write(stop_fd_, &one, sizeof one);
-    }
+    void stop() { wake(stop_fd_); }
 
     // Handles one datagram the program read from the socket itself (gevent-style).
     void feed(const py::bytes& datagram) {
@@ -916,10 +924,7 @@ class Log {
         return py::cast(record, py::return_value_policy::take_ownership);
     }
 
-    void stop() {
-        const std::uint64_t one = 1;
-        (void)::write(stop_fd_, &one, sizeof one);
-    }
+    void stop() { wake(stop_fd_); }
     void close() { source_.reset(); }
     int fileno() { return bound().fd(); }
     std::size_t ready() const {

@@ -17,6 +17,8 @@ packages=(
   # the fleet test: sshdump (in wireshark-common) against an sshd in each of its namespaces;
   # sshd's own libraries (the binary itself is unpacked below, not installed)
   openssh-client libwrap0 libaudit1 libpam0g libgssapi-krb5-2 libkrb5-3 libssl3 libsystemd0
+  # the Debian package (debian/, tests/package/deb.sh): its build tools, lintian, man
+  debhelper dh-python dpkg-dev lintian man-db
   # benchmark (bench/run.sh): the peers it measures and its tools
   python3 ulogd2 ulogd2-pcap valgrind wireshark-common linux-perf
 )

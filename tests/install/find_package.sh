@@ -37,6 +37,16 @@ version=$("$prefix/bin/nfcap" --version) || fail "installed bin/nfcap --version 
 major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]} number=${version#nfcap }
 ok "bin/nfcap --version: $version"
 
+# The extcap is a relative link to bin/nfcap, so it moves with the tree and answers as extcap.
+extcap="$prefix/$libdir/wireshark/extcap/nfcap"
+[[ -L $extcap ]] || fail "$libdir/wireshark/extcap/nfcap is not a symbolic link"
+[[ $(readlink "$extcap") != /* ]] || fail "the extcap link is absolute: $(readlink "$extcap")"
+[[ $(readlink -f "$extcap") == $(readlink -f "$prefix/bin/nfcap") ]] ||
+    fail "the extcap link points to $(readlink -f "$extcap"), not bin/nfcap"
+"$extcap" --extcap-interfaces | grep -q '^interface {value=nfcap-nflog}' ||
+    fail "the extcap link does not list its interfaces"
+ok "$libdir/wireshark/extcap/nfcap -> $(readlink "$extcap")"
+
 for header in "$NFCAP_SOURCE_DIR"/include/nfcap/*.hpp; do
     cmp -s "$header" "$prefix/include/nfcap/${header##*/}" ||
         fail "include/nfcap/${header##*/} is missing or differs from the source"
@@ -91,72 +101,14 @@ assert netfilterqueue.COPY_PACKET == 2 and callable(nfcap.fix_checksums)
     ok "lib/python3/dist-packages: nfcap, netfilterqueue, nflogr"
 fi
 
-# --- a project of its own against the installed tree. It sets no C++ standard and names none
-# of nfcap's dependencies: the package has to supply both.
+# --- a project of its own against the installed tree (consumer.sh)
 compiler=$(cache_value CMAKE_CXX_COMPILER)
 generator=()
 if command -v ninja >/dev/null; then
     generator=(-G Ninja)
 fi
-consumer() { # consumer DIR FIND_PACKAGE_ARGS
-    mkdir -p "$1"
-    cat >"$1/CMakeLists.txt" <<EOF
-cmake_minimum_required(VERSION 3.16)
-project(nfcap_consumer LANGUAGES CXX)
-find_package(nfcap $2)
-add_executable(count_records main.cpp)
-target_link_libraries(count_records PRIVATE nfcap::nfcap_io)
-EOF
-    cat >"$1/main.cpp" <<'EOF'
-// Replays an NFLOG recording through the installed library: decode (nfcap_core), comment
-// and its parser (nfcap_core), file reading (nfcap_io, libpcap).
-#include <nfcap/comment.hpp>
-#include <nfcap/nflog_decode.hpp>
-#include <nfcap/replay_source.hpp>
-#include <nfcap/version.hpp>
-
-#include <iostream>
-#include <string>
-
-int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::cerr << "usage: count_records FILE\n";
-        return 2;
-    }
-    try {
-        nfcap::ReplaySource source(argv[1]);
-        nfcap::ReplayRecord record;
-        unsigned long records = 0, decoded = 0, prefixes = 0, round_trips = 0;
-        std::string comment;
-        while (source.next(record)) {
-            ++records;
-            const nfcap::Packet packet = nfcap::decode_nflog(record.data);
-            ++decoded;
-            const std::string name = "nflog:" + std::to_string(packet.resource_id);
-            comment.clear();
-            nfcap::append_comment(comment, packet, {name, nullptr, nfcap::TimestampSource::file, {}});
-            for (const auto& [key, value] : nfcap::parse_comment(comment)) {
-                if (key == "prefix" && packet.has_prefix) {
-                    ++prefixes;
-                    round_trips += value == packet.prefix ? 1 : 0;
-                }
-            }
-        }
-        if (!source.error().empty()) {
-            std::cerr << "count_records: " << source.error() << '\n';
-            return 1;
-        }
-        std::cout << "nfcap " << nfcap::version << ": records=" << records
-                  << " decoded=" << decoded << " prefixes=" << prefixes
-                  << " round_trips=" << round_trips << '\n';
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "count_records: " << e.what() << '\n';
-        return 1;
-    }
-}
-EOF
-}
+# shellcheck source=consumer.sh
+source "$(dirname "${BASH_SOURCE[0]}")/consumer.sh"
 
 app="$work/app"
 consumer "$app" "$major.$minor CONFIG REQUIRED"
