@@ -93,6 +93,11 @@ class RecordingReader {
         std::uint8_t exponent = 6;
         std::int64_t offset_seconds = 0; // if_tsoffset
         std::string name;                // if_name
+        // Decimal resolutions, worked out once: units per second, and the factor from a
+        // second's fraction to nanoseconds (a divisor for resolutions finer than 10^-9).
+        std::uint64_t units_per_second = 1'000'000;
+        std::uint64_t nanosecond_factor = 1'000;
+        bool finer_than_nanoseconds = false;
     };
 
     // Makes `n` bytes available at the front of the buffer; returns how many are (fewer only

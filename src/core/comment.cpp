@@ -14,6 +14,16 @@ namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
+// The two hex digits of every byte value, so that a byte costs one two-byte copy.
+constexpr std::array<char, 512> hex_pairs = [] {
+    std::array<char, 512> pairs{};
+    for (std::size_t v = 0; v < 256; ++v) {
+        pairs[2 * v] = hex_digits[v >> 4U];
+        pairs[2 * v + 1] = hex_digits[v & 0xfU];
+    }
+    return pairs;
+}();
+
 // Length of the valid UTF-8 sequence starting at s[i] (2..4), or 0 when it is not one.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     const auto b0 = static_cast<unsigned char>(s[i]);
@@ -144,13 +154,19 @@ class Writer {
         room(3 * bytes.size());
         char* const begin = data_ + used_;
         char* p = begin;
-        for (std::size_t i = 0; i < bytes.size(); ++i) {
-            if (separator != '\0' && i != 0) {
-                *p++ = separator;
+        if (separator == '\0') {
+            for (const std::byte b : bytes) {
+                std::memcpy(p, &hex_pairs[2 * std::to_integer<std::size_t>(b)], 2);
+                p += 2;
             }
-            const auto v = std::to_integer<unsigned>(bytes[i]);
-            *p++ = hex_digits[v >> 4U];
-            *p++ = hex_digits[v & 0xfU];
+        } else {
+            for (std::size_t i = 0; i < bytes.size(); ++i) {
+                if (i != 0) {
+                    *p++ = separator;
+                }
+                std::memcpy(p, &hex_pairs[2 * std::to_integer<std::size_t>(bytes[i])], 2);
+                p += 2;
+            }
         }
         used_ += static_cast<std::size_t>(p - begin);
     }

@@ -102,9 +102,13 @@ class BlockWriter {
 
     void bytes(std::span<const std::byte> data) { raw(data.data(), data.size()); }
 
+    // Every pad is followed by at least the 4-byte trailing length within the block, so four
+    // zero bytes always fit; only `fill` of them are kept (a call to memset for 0-3 bytes cost
+    // more than the rest of the padding).
     void pad_to_4() {
         const auto fill = static_cast<std::size_t>(padded4(written()) - written());
-        std::memset(pos_, 0, fill);
+        constexpr std::uint32_t zero = 0;
+        std::memcpy(pos_, &zero, sizeof zero);
         pos_ += fill;
     }
 

@@ -334,6 +334,13 @@ void RecordingReader::add_interface(std::span<const std::byte> body) {
                 static_cast<std::int64_t>(ByteReader(value).u64(order_)); // two's complement
         }
     }
+    if (!interface.binary_resolution) {
+        interface.units_per_second = power_of_ten(interface.exponent);
+        interface.finer_than_nanoseconds = interface.exponent > 9;
+        interface.nanosecond_factor = interface.finer_than_nanoseconds
+                                          ? power_of_ten(interface.exponent - 9U)
+                                          : power_of_ten(9U - interface.exponent);
+    }
     if (opening_) {
         link_type_ = interface.link_type;
         snaplen_ = interface.snaplen;
@@ -353,11 +360,10 @@ Timestamp RecordingReader::pcapng_time(const Interface& interface, std::uint64_t
         const std::uint64_t low = (fraction & 0xffffffffU) * nanoseconds_per_second;
         nanoseconds = e < 32 ? low >> e : (high + (low >> 32U)) >> (e - 32U);
     } else {
-        const std::uint64_t per_second = power_of_ten(interface.exponent);
-        seconds = units / per_second;
-        const std::uint64_t fraction = units % per_second;
-        nanoseconds = interface.exponent <= 9 ? fraction * power_of_ten(9 - interface.exponent)
-                                              : fraction / power_of_ten(interface.exponent - 9);
+        seconds = units / interface.units_per_second;
+        const std::uint64_t fraction = units - seconds * interface.units_per_second;
+        nanoseconds = interface.finer_than_nanoseconds ? fraction / interface.nanosecond_factor
+                                                       : fraction * interface.nanosecond_factor;
     }
     return Timestamp{add_seconds(seconds, interface.offset_seconds),
                      static_cast<std::uint32_t>(nanoseconds)};
