@@ -1,6 +1,8 @@
 // The NFLOG adapter: the only file of nfcap_core that knows NFULA_* numbers.
 #include <nfcap/nflog_decode.hpp>
 
+#include "decode_into.hpp"
+
 #include "byte_reader.hpp"
 
 #include "attributes.hpp"
@@ -74,13 +76,13 @@ std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
     return size;
 }
 
-Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length) {
+void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
+                               std::uint32_t original_length) {
     ByteReader header(record);
     if (record.size() < 4) {
         throw DecodeError("record of " + std::to_string(record.size()) +
                           " bytes is shorter than the 4-byte NFLOG header");
     }
-    Packet p;
     p.family = static_cast<Family>(header.u8());
     const std::uint8_t version = header.u8();
     if (version != 0) { // NFNETLINK_V0
@@ -183,6 +185,11 @@ Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_le
     }
     split_arp_link_header(p);
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
+}
+
+Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length) {
+    Packet p;
+    detail::decode_nflog_into(p, record, original_length);
     return p;
 }
 

@@ -1,6 +1,8 @@
 // The NFQUEUE adapter: the only file of nfcap_core that knows NFQA_* numbers.
 #include <nfcap/nfqueue_decode.hpp>
 
+#include "decode_into.hpp"
+
 #include "byte_reader.hpp"
 
 #include "attributes.hpp"
@@ -76,8 +78,8 @@ PacketIdAndMark nfqueue_packet_id_and_mark(std::span<const std::byte> record) {
     return fields;
 }
 
-Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_length) {
-    Packet p;
+void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
+                                 std::uint32_t original_length) {
     std::optional<std::uint32_t> cap_len;
     std::span<const std::byte> attribute_bytes = attributes(record, &p);
     std::span<const std::byte> cut_payload;
@@ -172,6 +174,11 @@ Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_
     }
     // NFQA_CAP_LEN is present only when the copy range cut the packet; it is the true length.
     p.original_length = std::max(static_cast<std::uint32_t>(p.payload.size()), cap_len.value_or(0));
+}
+
+Packet decode_nfqueue(std::span<const std::byte> record, std::uint32_t original_length) {
+    Packet p;
+    detail::decode_nfqueue_into(p, record, original_length);
     return p;
 }
 

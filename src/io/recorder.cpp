@@ -2,6 +2,7 @@
 #include <nfcap/nfqueue_decode.hpp>
 #include <nfcap/recorder.hpp>
 
+#include "../core/decode_into.hpp"
 #include "../core/text_format.hpp"
 #include "output_writer.hpp"
 
@@ -87,8 +88,11 @@ void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp
     }
     Packet packet;
     try {
-        packet = kind == RecordKind::nflog ? decode_nflog(raw, original_length)
-                                           : decode_nfqueue(raw, original_length);
+        if (kind == RecordKind::nflog) {
+            detail::decode_nflog_into(packet, raw, original_length);
+        } else {
+            detail::decode_nfqueue_into(packet, raw, original_length);
+        }
     } catch (const DecodeError& e) {
         const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
         std::string why = e.what();
