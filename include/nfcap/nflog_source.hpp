@@ -98,6 +98,13 @@ class RecordHandler {
     virtual void on_decision(const PacketDecision& /*decision*/, Timestamp /*time*/) {}
 };
 
+// A socket's receive buffer as the kernel counts it: the truesize of the datagrams queued in it
+// (sk_rmem_alloc) and the size past which it refuses more (sk_rcvbuf, twice what was asked).
+struct BufferFill {
+    std::uint64_t queued = 0;
+    std::uint64_t size = 0;
+};
+
 struct SourceCounters {
     std::uint64_t datagrams = 0;
     std::uint64_t overruns = 0; // ENOBUFS: the socket buffer overflowed and records were lost
@@ -163,6 +170,9 @@ class NflogSource {
     // opened; nullopt when the kernel does not say. Each held one or more records. Safe to
     // call from another thread.
     std::optional<std::uint64_t> socket_drops() const;
+    // How full the socket's receive buffer is now; nullopt when the kernel does not say. Safe
+    // to call from another thread.
+    std::optional<BufferFill> socket_fill() const;
     // The drop counter now and when each group's last record came (loss.hpp), for a count of
     // the records no sequence gap shows; nullopt when the kernel does not count drops. Call it
     // on the receiving thread, after stop().

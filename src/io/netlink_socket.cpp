@@ -153,17 +153,38 @@ std::uint64_t NetlinkSocket::receive_buffer_size() const {
     return size > 0 ? static_cast<std::uint64_t>(size) : 0;
 }
 
-std::optional<std::uint64_t> NetlinkSocket::drops() const {
-    if (fd_ < 0) {
+namespace {
+
+// SO_MEMINFO's counters, or nullopt when the kernel gives fewer than `needed` of them.
+std::optional<std::array<std::uint32_t, SK_MEMINFO_VARS>> memory_info(int fd, int needed) {
+    if (fd < 0) {
         return std::nullopt;
     }
     std::array<std::uint32_t, SK_MEMINFO_VARS> info{};
     socklen_t length = sizeof info;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info.data(), &length) != 0 ||
-        length <= SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+    if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info.data(), &length) != 0 ||
+        length < static_cast<socklen_t>(static_cast<std::size_t>(needed) * sizeof info[0])) {
         return std::nullopt;
     }
-    return info[SK_MEMINFO_DROPS]; // a 32-bit counter in the kernel
+    return info;
+}
+
+} // namespace
+
+std::optional<std::uint64_t> NetlinkSocket::drops() const {
+    const auto info = memory_info(fd_, SK_MEMINFO_DROPS + 1);
+    if (!info) {
+        return std::nullopt;
+    }
+    return (*info)[SK_MEMINFO_DROPS]; // a 32-bit counter in the kernel
+}
+
+std::optional<BufferFill> NetlinkSocket::fill() const {
+    const auto info = memory_info(fd_, SK_MEMINFO_RCVBUF + 1);
+    if (!info) {
+        return std::nullopt;
+    }
+    return BufferFill{(*info)[SK_MEMINFO_RMEM_ALLOC], (*info)[SK_MEMINFO_RCVBUF]};
 }
 
 int NetlinkSocket::send(std::span<const std::byte> messages) {

@@ -57,6 +57,10 @@ class NetlinkSocket {
     // Datagrams the kernel could not put into the buffer since the socket was opened (sk_drops,
     // from SO_MEMINFO); nullopt when the kernel does not say.
     std::optional<std::uint64_t> drops() const;
+    // The bytes queued in the receive buffer and its size, both as the kernel counts them
+    // (sk_rmem_alloc, the datagrams' truesize, against sk_rcvbuf, from SO_MEMINFO); nullopt when
+    // the kernel does not say.
+    std::optional<BufferFill> fill() const;
 
     // A sequence number for the next message sent (not thread-safe: callers that send from
     // several threads hold their own lock).

@@ -316,6 +316,10 @@ std::optional<std::uint64_t> NflogSource::socket_drops() const {
     return socket_->drops();
 }
 
+std::optional<BufferFill> NflogSource::socket_fill() const {
+    return socket_->fill();
+}
+
 void NflogSource::dispatch(std::span<const std::byte> datagram, Timestamp time,
                            RecordHandler& handler) {
     if (!detail::dispatch(datagram, RecordKind::nflog, time, handler)) {
