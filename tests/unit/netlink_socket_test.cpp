@@ -96,6 +96,30 @@ TEST(NetlinkSocket, ReceivesABatchOfAnswers) {
     EXPECT_EQ(got, 3);
 }
 
+TEST(NetlinkSocket, TheFillCountsWhatWaitsInTheBuffer) {
+    const auto socket = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(socket);
+    const auto empty = socket->fill();
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->queued, 0U);
+    EXPECT_EQ(empty->size, socket->receive_buffer_size());
+    std::array<char, 256> request{};
+    const int loopback = static_cast<int>(::if_nametoindex("lo"));
+    nlmsghdr* nlh = get_link(request, loopback);
+    nlh->nlmsg_seq = socket->next_sequence();
+    ASSERT_EQ(socket->send(nlh), 0);
+    // The kernel answers within sendto(): the answer waits in the buffer, counted at its
+    // truesize (more than its bytes), until it is read.
+    const auto waiting = socket->fill();
+    ASSERT_TRUE(waiting);
+    socket->size_batch(1, 8192);
+    ASSERT_EQ(socket->receive(1), 1);
+    EXPECT_GT(waiting->queued, socket->datagram(0).size());
+    EXPECT_EQ(socket->fill()->queued, 0U);
+    socket->close();
+    EXPECT_EQ(socket->fill(), std::nullopt);
+}
+
 TEST(NetlinkSocket, ClosingReleasesTheDescriptor) {
     const auto socket = NetlinkSocket::route(0, 1 << 20);
     ASSERT_TRUE(socket);
