@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nfcap's performance benchmark: one command, run as root from anywhere.
 #
-#   sudo bench/run.sh [--quick|--full|--flat|--verdicts|--python|--smoke] [OUT]
+#   sudo bench/run.sh [--quick|--full|--flat|--memory|--verdicts|--python|--smoke] [OUT]
 #
 # Builds nfcap in Release, creates two private network namespaces joined by a veth pair, and
 # measures nfcap against the null readers written for the benchmark (bench/src) and the peers
@@ -24,7 +24,10 @@
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
 # repetitions, 48 minutes on 2 vCPUs. --flat: only the flat-out points of nflog and nflog-x8,
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
-# callgrind or long capture), about 4 minutes, for iterating on performance. --verdicts: only
+# callgrind or long capture), about 4 minutes, for iterating on performance. --memory: the
+# full mode's replay, callgrind and long live capture (10 M records), with the flat-out NFLOG
+# point (1 record per packet, 3 repetitions) as the shorter runs the long capture's peak RSS is
+# held against. --verdicts: only
 # NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
 # full mode's counts, about 5 minutes. --python: NFQUEUE at 100k and 300k packets/s and flat
 # out, nfcap --auto-accept against an accept-all script written for NetfilterQueue
@@ -55,15 +58,16 @@ for arg in "$@"; do
   --quick) MODE=quick ;;
   --full) MODE=full ;;
   --flat) MODE=flat ;;
+  --memory) MODE=memory ;;
   --verdicts) MODE=verdicts ;;
   --python) MODE=python ;;
   --smoke) MODE=smoke ;;
   -h | --help)
-    sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
-    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--verdicts|--python|--smoke] [OUT])" >&2
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--memory|--verdicts|--python|--smoke] [OUT])" >&2
     exit 2
     ;;
   *) OUT=$arg ;;
@@ -126,6 +130,18 @@ flat) # the full mode's flat-out NFLOG points alone: same counts, repetitions an
   LONG_N=0
   REPLAY_RECORDS=0
   CALLGRIND_EDITCAP=0
+  ;;
+memory) # replay (against editcap), callgrind and peak RSS over the full mode's long runs
+  REPS=3
+  NFLOG_RATES="0"
+  NFQ_RATES=""
+  X8_RATES=""
+  PACED_S=2
+  MIN_N=1000000
+  MAX_N=1000000
+  X8_N=0
+  LONG_N=10000000
+  CALLGRIND_EDITCAP=1
   ;;
 verdicts) # NFQUEUE: --auto-accept against the library's deferred verdicts and rewrites
   REPS=5
@@ -505,6 +521,17 @@ live() {
   rpid=$(cat "$W/reader.pid" 2>/dev/null || echo 0)
   wait_bound "$kind" || note+=" not-bound"
   sleep 0.1 # the rest of the reader's configuration (batch sizes, timers) follows the bind
+  # The long capture samples the reader's resident set every 0.2 s: whether it stays flat is
+  # the peak of the run's second half against the first's, not only one peak.
+  local sampler=""
+  if [ "$suite" = rss-live ]; then
+    while [ -r "/proc/$rpid/status" ]; do
+      awk '/^VmRSS:/ { print $2 }' "/proc/$rpid/status" 2>/dev/null
+      sleep 0.2
+    done >"$W/reader.rss" &
+    sampler=$!
+    BG_PIDS+=("$sampler")
+  fi
 
   local rate_opt=() limit
   limit=$(awk -v n="$count" -v r="$rate" 'BEGIN { t = (r > 0 ? 3 * n / r : n / 20000); printf "%d", (t < 20 ? 20 : t) }')
@@ -543,6 +570,12 @@ live() {
     ql=$(queue_line)
     qd=$(awk '{ print $6 }' <<<"$ql")
     qu=$(awk '{ print $7 }' <<<"$ql")
+  fi
+  if [ -n "$sampler" ]; then
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    # "rss-halves-KB=FIRST/SECOND": the peak VmRSS of each half of the samples, sender and drain.
+    note+=" rss-halves-KB=$(awk '{ v[NR] = $1 } END { h = int(NR / 2); for (i = 1; i <= NR; i++) if (i <= h) { if (v[i] > a) a = v[i] } else if (v[i] > b) b = v[i]; printf "%d/%d", a, b }' "$W/reader.rss")"
   fi
   stop_bg "$bg"
 
@@ -666,6 +699,7 @@ NFLOG_TOOLS="null floor nfcap tcpdump dumpcap ulogd"
 NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
+memory) NFLOG_TOOLS="null nfcap" ;; # the long capture's shorter runs, and a reference
 verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
 python)
   NFQ_TOOLS="nfcap python python-tuned python-batch"
