@@ -63,7 +63,7 @@ constexpr std::size_t wake_bytes = 1U << 20U;
 //   default 128 MiB) takes 80 ms of the fastest stream measured (about 400 MB/s of datagrams),
 //   checked every socket_check; or
 // - the writer has taken nothing for writer_stall (an output that does not move: a flush of at
-//   most 4 MiB takes that long only on a stalled or pathologically slow output).
+//   most a few MiB takes that long only on a stalled or pathologically slow output).
 constexpr std::uint64_t socket_high_numerator = 3;
 constexpr std::uint64_t socket_high_denominator = 4;
 constexpr auto socket_check = std::chrono::milliseconds(1);
