@@ -5,7 +5,8 @@
 # For iterating on one change; bench/run.sh measures against the peers.
 #
 #   sudo bench/ab.sh OLD_NFCAP NEW_NFCAP [ROUNDS]
-#   env: MODE=nfqueue|nflog (nfqueue), RATE=packets/s (50000), N=packets per run (300000)
+#   env: MODE=nfqueue|nflog|nflog8 (nfqueue; nflog8: 8 log rules, 8 records per packet),
+#        RATE=packets/s (50000; 0 = flat out), N=packets per run (300000)
 #
 # Example: build the commit before a change in a worktree, then
 #   git worktree add /tmp/old HEAD~1 && (cd /tmp/old && cmake --preset release &&
@@ -40,15 +41,18 @@ export NFCAP="$NEW" NFCAP_TRAFFIC="$ROOT/build/release/tests/nfcap_traffic" NFCA
 # shellcheck source=../tests/privileged/lib.sh
 source "$ROOT/tests/privileged/lib.sh"
 setup_pair
-if [ "$MODE" = nflog ]; then
-  cat >"$WORK/rules.nft" <<EOF
-table inet ab {
-  chain prerouting {
-    type filter hook prerouting priority 0; policy accept;
-    udp dport 9002 log group 7 drop
-  }
-}
-EOF
+if [ "$MODE" = nflog ] || [ "$MODE" = nflog8 ]; then
+  logs=1
+  [ "$MODE" = nflog8 ] && logs=8
+  {
+    echo "table inet ab {"
+    echo "  chain prerouting {"
+    echo "    type filter hook prerouting priority 0; policy accept;"
+    for ((i = 1; i < logs; i++)); do echo "    udp dport 9002 log group 7"; done
+    echo "    udp dport 9002 log group 7 drop"
+    echo "  }"
+    echo "}"
+  } >"$WORK/rules.nft"
   nft_b "$WORK/rules.nft"
   args=(-g 7)
 else

@@ -67,8 +67,18 @@ class LiveCapture {
     // Throws what a source or the writer threw.
     // `tick`, when set, runs on the writer thread between batches (at least every 100 ms), for
     // work that must not race the writer (rotating a ring buffer by age).
+    // The writer is the calling thread. Once the receive threads have started (they take its
+    // priority), run() raises its nice value by set_writer_nice()'s increment, 5 unless set,
+    // and puts it back at the end where the system lets it (CAP_SYS_NICE or RLIMIT_NICE; else
+    // the thread keeps the lower priority). So a receive thread that wakes preempts a busy
+    // writer: when both want the one CPU, the writer falls behind and what it cannot take is
+    // counted exactly, instead of the socket overflowing where the kernel's drops can only be
+    // counted as a lower bound. A caller whose thread must keep its priority calls run() on a
+    // thread of its own, or sets 0.
     LiveCaptureResult run(const std::function<bool()>& stop,
                           const std::function<void()>& tick = {});
+    // How many nice steps run() puts the writer below the receive threads (0 to 19).
+    void set_writer_nice(int increment);
 
   private:
     struct Impl;

@@ -7,9 +7,12 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -293,6 +296,38 @@ class HandOff {
     Clock::time_point writer_seen_ = Clock::now(); // when the writer last asked for a batch
 };
 
+// Raises the calling thread's nice value by `increment` for the object's lifetime, and puts it
+// back at the end when the system allows (an unprivileged thread may not lower its nice value
+// again: it then keeps the raised one). Errors leave the priority as it was.
+class LoweredPriority {
+  public:
+    explicit LoweredPriority(int increment) {
+        if (increment <= 0) {
+            return;
+        }
+        tid_ = static_cast<id_t>(::gettid());
+        errno = 0;
+        const int now = ::getpriority(PRIO_PROCESS, tid_); // per thread on Linux
+        if (now == -1 && errno != 0) {
+            return;
+        }
+        if (::setpriority(PRIO_PROCESS, tid_, std::min(now + increment, 19)) == 0) {
+            before_ = now;
+        }
+    }
+    ~LoweredPriority() {
+        if (before_) {
+            (void)::setpriority(PRIO_PROCESS, tid_, *before_);
+        }
+    }
+    LoweredPriority(const LoweredPriority&) = delete;
+    LoweredPriority& operator=(const LoweredPriority&) = delete;
+
+  private:
+    id_t tid_ = 0;
+    std::optional<int> before_;
+};
+
 // The receive thread's handler: copies whole datagrams into a batch for the writer, and counts
 // per group or queue the records it cannot hand on.
 class Forwarder final : public RecordHandler {
@@ -477,6 +512,7 @@ struct LiveCapture::Impl {
     std::vector<std::unique_ptr<Source>> sources;
     HandOff handoff;
     int stop_fd = -1;
+    int writer_nice = 5; // see LiveCapture::run
 
     Impl(Recorder& r, InterfaceCache* n, NetlinkRecorder* nl) : recorder(r), names(n), netlink(nl) {
         stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -747,6 +783,14 @@ void LiveCapture::add(std::unique_ptr<QueueSource> source) {
     impl_->sources.push_back(std::move(s));
 }
 
+void LiveCapture::set_writer_nice(int increment) {
+    if (increment < 0 || increment > 19) {
+        throw std::invalid_argument("the writer's nice increment must be 0 to 19, not " +
+                                    std::to_string(increment));
+    }
+    impl_->writer_nice = increment;
+}
+
 LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
                                    const std::function<void()>& tick) {
     Impl& m = *impl_;
@@ -754,6 +798,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         Impl::Source& s = *m.sources[i];
         s.thread = std::thread([&m, &s, i] { m.receive_loop(s, i); });
     }
+    // Only now: the receive threads took this thread's priority as they started.
+    const LoweredPriority writer_priority(m.writer_nice);
     LiveCaptureResult result;
     bool stopping = false;
     const auto all_finished = [&m] {

@@ -5,7 +5,8 @@
 # hand-off (32 MiB) and then the socket buffer (64 MiB as the kernel counts it, --rcvbuf 32M)
 # fill, and records must be lost.
 #
-# What is checked: every one of them is counted exactly. nfcap takes datagrams out of the socket
+# What is checked: the writer runs at a lower priority than the receive thread (nice 5
+# against 0), and every record lost is counted exactly. nfcap takes datagrams out of the socket
 # and counts their records as not handed on before the socket is full, so the kernel drops
 # nothing: a kernel drop after the last record delivered would show in no sequence gap and make
 # the count a lower bound. So the summary's loss is exact, something was not handed on, and
@@ -65,6 +66,19 @@ in_a "$NFCAP_TRAFFIC" udp-send 192.0.2.2 "$port" "$n" 1400 --rate "$rate" --time
     fail "the sender failed"
 counter=$(($(log_counter) - before))
 check_eq "records the rule logged" "$n" "$counter"
+# The writer (nfcap's main thread, in LiveCapture::run) runs 5 nice steps below the receive
+# thread, so that receiving preempts writing and a writer that falls behind is what loses.
+nice_of() { # nice_of TID: field 19 of /proc/PID/task/TID/stat (17th after "pid (comm) ")
+    sed 's/^.*) //' "/proc/$cap/task/$1/stat" | awk '{ print $17 }'
+}
+check_eq "the writer's nice value" 5 "$(nice_of "$cap")"
+others=""
+for task in /proc/"$cap"/task/*; do
+    tid=${task##*/}
+    [ "$tid" = "$cap" ] || others+="$(nice_of "$tid") "
+done
+[[ " $others" == *" 0 "* ]] || fail "no thread of nfcap at nice 0 beside the writer: $others"
+echo "ok: nice values: writer 5, the other threads ${others% }"
 # The last batch leaves the kernel within its flush timeout (10 ms); then the reader may speed up.
 sleep 0.5
 touch "$WORK/go"
