@@ -86,7 +86,9 @@ for deb in "${debs[@]}"; do
     )
     expected=""
     for soname in $needed; do
-        path=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+        # awk reads to the end: one that exits at the first match can leave ldconfig writing
+        # into a closed pipe, and its SIGPIPE status (pipefail) would end the test without a word.
+        path=$(ldconfig -p | awk -v s="$soname" '!found && $1 == s { print $NF; found = 1 }')
         [ -n "$path" ] || fail "$p needs $soname, which this machine does not have"
         lib_package=$(owner "$(readlink -f "$path")")
         [ -n "$lib_package" ] || lib_package=$(owner "$path")
