@@ -695,8 +695,8 @@ def main():
             out.append("")
             out.append("**Mode verdicts: only NFQUEUE at 50k packets/s and flat out, nfcap "
                        "--auto-accept against the library's deferred verdicts (deferred, rewrite), "
-                       "with the full mode's counts and repetitions; no NFLOG, null reader, "
-                       f"tcpdump, replay or callgrind (the targets that need them say "
+                       "the null reader and tcpdump, with the full mode's counts and repetitions; "
+                       "no NFLOG, floor reader, replay or callgrind (the targets that need them say "
                        f"\"{NOT_MEASURED}\").**")
         elif mode == "memory":
             out.append("")

@@ -29,7 +29,7 @@
 # point (1 record per packet, 3 repetitions) as the shorter runs the long capture's peak RSS is
 # held against. --verdicts: only
 # NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
-# full mode's counts, about 5 minutes. --python: NFQUEUE at 100k and 300k packets/s and flat
+# null reader and tcpdump, the full mode's counts, about 10 minutes. --python: NFQUEUE at 100k and 300k packets/s and flat
 # out, nfcap --auto-accept against an accept-all script written for NetfilterQueue
 # (bench/py/nfq_accept.py) on nfcap's netfilterqueue module, with the API's defaults ("python")
 # and tuned ("python-tuned": max_len 65536, sock_len 64 MiB), and nfcap's own module in its
@@ -700,7 +700,7 @@ NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
 memory) NFLOG_TOOLS="null nfcap" ;; # the long capture's shorter runs, and a reference
-verdicts) NFQ_TOOLS="nfcap deferred rewrite" ;;
+verdicts) NFQ_TOOLS="null nfcap tcpdump deferred rewrite" ;; # null, tcpdump: NFQUEUE's targets
 python)
   NFQ_TOOLS="nfcap python python-tuned python-batch"
   [ -n "$NFQ_ORIGINAL" ] && NFQ_TOOLS+=" original original-tuned"
