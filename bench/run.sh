@@ -27,11 +27,10 @@
 # callgrind or long capture), about 4 minutes, for iterating on performance. --memory: the
 # full mode's replay, callgrind and long live capture (10 M records), with the flat-out NFLOG
 # point (1 record per packet, 3 repetitions) as the shorter runs the long capture's peak RSS is
-# held against. --verdicts: only
-# NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept against deferred and rewrite, the
-# null reader and tcpdump, the full mode's counts, about 10 minutes. --python: NFQUEUE at 100k and 300k packets/s and flat
-# out, nfcap --auto-accept against an accept-all script written for NetfilterQueue
-# (bench/py/nfq_accept.py) on nfcap's netfilterqueue module, with the API's defaults ("python")
+# held against. --verdicts: only NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept
+# against deferred and rewrite, the null reader and tcpdump, the full mode's counts, about 11
+# minutes. --python: NFQUEUE at 100k and 300k packets/s and flat out, nfcap --auto-accept
+# against an accept-all script written for NetfilterQueue (bench/py/nfq_accept.py) on nfcap's netfilterqueue module, with the API's defaults ("python")
 # and tuned ("python-tuned": max_len 65536, sock_len 64 MiB), and nfcap's own module in its
 # batch form ("python-batch": bench/py/nfcap_accept.py, a policy verdict given in C++), about 7
 # minutes; with NFQ_ORIGINAL=DIR (a directory from which /usr/bin/python3 imports the original
@@ -63,7 +62,8 @@ for arg in "$@"; do
   --python) MODE=python ;;
   --smoke) MODE=smoke ;;
   -h | --help)
-    sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'
+    # The comment block at the top of this file, without its "# " prefixes.
+    awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"
     exit 0
     ;;
   -*)
