@@ -31,11 +31,12 @@
 # against deferred and rewrite, the null reader and tcpdump, the full mode's counts, about 11
 # minutes. --python: NFQUEUE at 100k and 300k packets/s and flat out, nfcap --auto-accept
 # against an accept-all script written for NetfilterQueue (bench/py/nfq_accept.py) on nfcap's
-# netfilterqueue module, with the API's defaults ("python") and tuned ("python-tuned": max_len 65536, sock_len 64 MiB), and nfcap's own module in its
-# batch form ("python-batch": bench/py/nfcap_accept.py, a policy verdict given in C++), about 7
-# minutes; with NFQ_ORIGINAL=DIR (a directory from which /usr/bin/python3 imports the original
-# NetfilterQueue, built from its source: see bench/README.md) also the same script on the
-# original, with its defaults ("original") and tuned ("original-tuned"), about 10 minutes.
+# netfilterqueue module, with the API's defaults ("python") and tuned ("python-tuned": max_len
+# 65536, sock_len 64 MiB), and nfcap's own module in its batch form ("python-batch":
+# bench/py/nfcap_accept.py, a policy verdict given in C++), about 7 minutes; with
+# NFQ_ORIGINAL=DIR (a directory from which /usr/bin/python3 imports the original NetfilterQueue,
+# built from its source: see bench/README.md) also the same script on the original, with its
+# defaults ("original") and tuned ("original-tuned"), about 10 minutes.
 # --quick (the default): smaller counts, 3 repetitions, about 3 minutes; the tables say so.
 # --smoke: tiny counts, 2 repetitions, about a minute, to check that the harness works (its
 # figures mean nothing).
