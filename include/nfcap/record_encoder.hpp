@@ -72,6 +72,9 @@ class RecordEncoder {
   private:
     EncodeResult encode(ByteBuffer& out, const Packet& packet, std::span<const std::byte> record,
                         const RecordContext& context, bool pcap);
+    [[gnu::noinline]] EncodeResult encode_cut(ByteBuffer& out, const Packet& packet,
+                                              std::span<const std::byte> record,
+                                              const RecordContext& context, bool pcap);
 
     LinkType link_type_;
     std::uint32_t snaplen_;

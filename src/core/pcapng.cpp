@@ -47,26 +47,41 @@ constexpr std::uint64_t padded4(std::uint64_t n) {
     throw EncodeError(std::string("pcapng ") + block + ": " + why);
 }
 
-// Nanoseconds since the epoch, the unit of every timestamp this encoder writes (if_tsresol 9).
-std::uint64_t to_nanoseconds(const Timestamp& ts, const char* block, const char* what) {
+// Why a timestamp cannot be written, out of line: to_nanoseconds runs for every record.
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_timestamp(const Timestamp& ts, const char* block,
+                                                             const char* what) {
     if (ts.sec < 0) {
         refuse(block, std::string(what) + " is before 1970 (" + std::to_string(ts.sec) + " s)");
     }
     if (ts.nsec >= nanoseconds_per_second) {
         refuse(block, std::string(what) + " has " + std::to_string(ts.nsec) + " ns (>= 1 s)");
     }
-    const auto sec = static_cast<std::uint64_t>(ts.sec);
-    if (sec > (std::numeric_limits<std::uint64_t>::max() - ts.nsec) / nanoseconds_per_second) {
-        refuse(block, std::string(what) + " does not fit 64 bits of nanoseconds");
+    refuse(block, std::string(what) + " does not fit 64 bits of nanoseconds");
+}
+
+// Nanoseconds since the epoch, the unit of every timestamp this encoder writes (if_tsresol 9).
+// Overflow checks rather than a division.
+[[gnu::always_inline]] inline std::uint64_t to_nanoseconds(const Timestamp& ts, const char* block,
+                                                           const char* what) {
+    std::uint64_t ns = 0;
+    if (ts.sec < 0 || ts.nsec >= nanoseconds_per_second ||
+        __builtin_mul_overflow(static_cast<std::uint64_t>(ts.sec), nanoseconds_per_second, &ns) ||
+        __builtin_add_overflow(ns, std::uint64_t{ts.nsec}, &ns)) {
+        refuse_timestamp(ts, block, what);
     }
-    return sec * nanoseconds_per_second + ts.nsec;
+    return ns;
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_option(std::size_t value_length,
+                                                          const char* block, const char* name) {
+    refuse(block, std::string(name) + " is " + std::to_string(value_length) +
+                      " bytes; an option holds at most 65535");
 }
 
 // Size of one option (header, value, padding), refusing a value its 16-bit length cannot hold.
 std::uint64_t option_size(std::size_t value_length, const char* block, const char* name) {
     if (value_length > max_option_length) {
-        refuse(block, std::string(name) + " is " + std::to_string(value_length) +
-                          " bytes; an option holds at most 65535");
+        refuse_option(value_length, block, name);
     }
     return option_header + padded4(value_length);
 }
@@ -153,7 +168,8 @@ class BlockWriter {
 
 // Grows `out` once for a block of `total` bytes and returns a writer positioned at the block's
 // first byte. The caller writes the block type and a placeholder length first.
-BlockWriter begin_block(ByteBuffer& out, std::uint64_t total, std::uint32_t type) {
+[[gnu::always_inline]] inline BlockWriter begin_block(ByteBuffer& out, std::uint64_t total,
+                                                      std::uint32_t type) {
     const std::size_t start = out.size();
     if (total > out.max_size() - start) {
         throw EncodeError("pcapng: buffer cannot grow by " + std::to_string(total) + " bytes");
@@ -166,14 +182,20 @@ BlockWriter begin_block(ByteBuffer& out, std::uint64_t total, std::uint32_t type
 }
 
 // Writes the trailing length and patches the leading one with what was actually written.
-void finish_block(ByteBuffer& out, BlockWriter& w, std::uint64_t expected) {
+[[noreturn, gnu::cold, gnu::noinline]] void wrong_block_size(ByteBuffer& out, std::size_t written,
+                                                             std::uint64_t expected) {
+    // Only a bug in this file can get here; do not leave a corrupt block behind.
+    out.resize(out.size() - static_cast<std::size_t>(expected));
+    throw std::logic_error("pcapng encoder wrote " + std::to_string(written) +
+                           " bytes for a block sized " + std::to_string(expected));
+}
+
+[[gnu::always_inline]] inline void finish_block(ByteBuffer& out, BlockWriter& w,
+                                                std::uint64_t expected) {
     const auto length = static_cast<std::uint32_t>(w.written() + 4);
     w.u32(length);
     if (w.written() != expected) {
-        // Only a bug in this file can get here; do not leave a corrupt block behind.
-        out.resize(out.size() - static_cast<std::size_t>(expected));
-        throw std::logic_error("pcapng encoder wrote " + std::to_string(w.written()) +
-                               " bytes for a block sized " + std::to_string(expected));
+        wrong_block_size(out, w.written(), expected);
     }
     std::memcpy(w.block_begin() + 4, &length, sizeof length);
 }

@@ -79,11 +79,9 @@ std::uint8_t packet_type(const Packet& p, Direction direction) {
     return packet_host;
 }
 
-} // namespace
-
-std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
+// The cooked header of a record whose hook direction the caller already knows.
+std::array<std::byte, sll2_header_size> sll2_header(const Packet& p, Direction direction) {
     std::array<std::byte, sll2_header_size> h{};
-    const Direction direction = hook_direction(p.family, p.hook);
     const std::optional<std::uint32_t> device = direction == Direction::outbound
                                                     ? (p.outdev ? p.outdev : p.indev)
                                                     : (p.indev ? p.indev : p.outdev);
@@ -97,6 +95,12 @@ std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
         std::copy_n(p.hwaddr->bytes.begin(), p.hwaddr->length, h.begin() + 12);
     }
     return h;
+}
+
+} // namespace
+
+std::array<std::byte, sll2_header_size> sll2_header(const Packet& p) {
+    return sll2_header(p, hook_direction(p.family, p.hook));
 }
 
 RecordEncoder::RecordEncoder(LinkType link_type, std::uint32_t snaplen)
@@ -153,18 +157,16 @@ EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
     }
     // A payload longer than the snaplen (replay with -s) is cut here, so the comment's trunc
     // key and the original length both show it.
-    // Only a cut record gets a copy: the common case builds no second Packet.
-    std::optional<Packet> cut;
     if (link_type_ != LinkType::nflog && packet.payload.size() > snaplen_) {
-        cut = packet;
-        cut->payload = packet.payload.first(snaplen_);
+        return encode_cut(out, packet, record, context, pcap);
     }
-    const Packet& p = cut ? *cut : packet;
+    const Packet& p = packet;
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
     epb.timestamp = time(p, context);
-    switch (hook_direction(p.family, p.hook)) {
+    const Direction direction = hook_direction(p.family, p.hook);
+    switch (direction) {
     case Direction::inbound:
         epb.direction = EpbDirection::inbound;
         break;
@@ -192,7 +194,7 @@ EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
         epb.payload = p.payload;
         epb.original_length = p.original_length;
         if (link_type_ == LinkType::linux_sll2) {
-            cooked = sll2_header(p);
+            cooked = sll2_header(p, direction);
             epb.link_header = cooked;
             // Saturating: a kernel-claimed length near 2^32 must not wrap below the capture.
             epb.original_length = static_cast<std::uint32_t>(std::min<std::uint64_t>(
@@ -205,6 +207,15 @@ EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
         append_enhanced_packet(out, epb);
     }
     return EncodeResult::written;
+}
+
+// Only a cut record gets a copy of its Packet, out of line: the common case builds none.
+EncodeResult RecordEncoder::encode_cut(ByteBuffer& out, const Packet& packet,
+                                       std::span<const std::byte> record,
+                                       const RecordContext& context, bool pcap) {
+    Packet cut = packet;
+    cut.payload = packet.payload.first(snaplen_);
+    return encode(out, cut, record, context, pcap);
 }
 
 } // namespace nfcap
