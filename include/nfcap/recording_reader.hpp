@@ -102,7 +102,10 @@ class RecordingReader {
 
     // Makes `n` bytes available at the front of the buffer; returns how many are (fewer only
     // at the end of the stream).
-    std::size_t want(std::size_t n);
+    // Up to n bytes at the front, reading more when fewer are buffered: once per record, so
+    // the common case (they are there) stays inline and the reading is out of line.
+    std::size_t want(std::size_t n) { return end_ - begin_ >= n ? n : fill(n); }
+    std::size_t fill(std::size_t n);
     std::span<const std::byte> front(std::size_t n) const { return {buffer_.data() + begin_, n}; }
     void consume(std::size_t n);
 

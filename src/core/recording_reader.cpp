@@ -146,7 +146,7 @@ RecordingReader::RecordingReader(ByteStream& in) : in_(in) {
     throw DecodeError("unknown file format");
 }
 
-std::size_t RecordingReader::want(std::size_t n) {
+std::size_t RecordingReader::fill(std::size_t n) {
     while (end_ - begin_ < n && !at_end_) {
         if (buffer_.size() - begin_ < n && begin_ != 0) {
             // Move the unread bytes to the front (spans handed out before are now invalid).
@@ -244,8 +244,11 @@ bool RecordingReader::next_pcap(RecordingRecord& record) {
     record.number = count_;
     record.data = front(total).subspan(pcap_record_header);
     record.original_length = original;
-    record.time = Timestamp{static_cast<std::int64_t>(seconds) + fraction / per_second,
-                            (fraction % per_second) * scale};
+    // Two divisions only for a fraction out of range: this runs for every record.
+    record.time = fraction < per_second
+                      ? Timestamp{static_cast<std::int64_t>(seconds), fraction * scale}
+                      : Timestamp{static_cast<std::int64_t>(seconds) + fraction / per_second,
+                                  (fraction % per_second) * scale};
     record.link_type = link_type_;
     record.interface_id = 0;
     own_order(record);
