@@ -31,32 +31,32 @@ inline constexpr std::size_t attribute_header_size = 4;
 // length minus its header; the padding that follows (the aligned stride) is skipped but never
 // handed on. A final attribute whose padding is missing is accepted (some writers drop it).
 // Every record written goes through here once per attribute: plain pointer arithmetic, one
-// bounds check per header and one per value.
+// load per header and one branch for a bad length (the error is worked out again out of line).
 template <typename Visit> void for_each_attribute(std::span<const std::byte> data, Visit&& visit) {
     const std::byte* const begin = data.data();
     const std::byte* at = begin;
     const std::byte* const end = begin + data.size();
-    while (at != end) {
+    while (static_cast<std::size_t>(end - at) >= attribute_header_size) {
         const auto left = static_cast<std::size_t>(end - at);
-        const auto offset = static_cast<std::size_t>(at - begin);
-        if (left < attribute_header_size) {
-            stray_bytes(left, offset);
-        }
         std::uint16_t wire_length = 0;
         std::uint16_t type = 0;
         std::memcpy(&wire_length, at, sizeof wire_length); // host order (netlink)
         std::memcpy(&type, at + 2, sizeof type);
         type &= attribute_type_mask;
-        if (wire_length < attribute_header_size) {
-            short_attribute(type, offset, wire_length);
-        }
-        if (wire_length > left) {
+        if (wire_length < attribute_header_size || wire_length > left) [[unlikely]] {
+            const auto offset = static_cast<std::size_t>(at - begin);
+            if (wire_length < attribute_header_size) {
+                short_attribute(type, offset, wire_length);
+            }
             attribute_past_end(type, offset, wire_length, left);
         }
         visit(type, std::span<const std::byte>(at + attribute_header_size,
                                                wire_length - attribute_header_size));
         const std::size_t stride = (std::size_t{wire_length} + 3U) & ~std::size_t{3};
         at += stride < left ? stride : left;
+    }
+    if (at != end) [[unlikely]] {
+        stray_bytes(static_cast<std::size_t>(end - at), static_cast<std::size_t>(at - begin));
     }
 }
 

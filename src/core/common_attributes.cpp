@@ -35,28 +35,17 @@ void attribute_past_end(std::uint16_t type, std::size_t offset, std::size_t leng
                       " but only " + std::to_string(left) + " bytes are left in the record");
 }
 
-Timestamp decode_timestamp(std::span<const std::byte> value, const char* name) {
+void bad_timestamp(std::span<const std::byte> value, const char* name) {
     ByteReader r = fixed(value, 16, name);
-    const std::uint64_t sec = r.be64();
+    r.skip(8);
     const std::uint64_t usec = r.be64();
-    if (usec >= 1'000'000 || sec > static_cast<std::uint64_t>(INT64_MAX)) {
-        throw DecodeError(std::string(name) + " out of range (usec " + std::to_string(usec) + ")");
-    }
-    return Timestamp{static_cast<std::int64_t>(sec), static_cast<std::uint32_t>(usec * 1000)};
+    throw DecodeError(std::string(name) + " out of range (usec " + std::to_string(usec) + ")");
 }
 
-HardwareAddress decode_hwaddr(std::span<const std::byte> value, const char* name) {
+void bad_hwaddr(std::span<const std::byte> value, const char* name) {
     ByteReader r = fixed(value, 12, name);
     const std::uint16_t length = r.be16();
-    r.skip(2);
-    if (length > 8) {
-        throw DecodeError(std::string(name) + " length " + std::to_string(length) + " exceeds 8");
-    }
-    HardwareAddress address;
-    address.length = static_cast<std::uint8_t>(length);
-    const auto bytes = r.bytes(8);
-    std::copy(bytes.begin(), bytes.end(), address.bytes.begin());
-    return address;
+    throw DecodeError(std::string(name) + " length " + std::to_string(length) + " exceeds 8");
 }
 
 void decode_conntrack(std::span<const std::byte> value, Conntrack& ct) {
