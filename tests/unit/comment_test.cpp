@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <vector>
 
 using nfcap::append_comment;
 using nfcap::append_value;
@@ -202,4 +204,36 @@ TEST(Comment, AppendingReusesTheCallersBuffer) {
         append_comment(out, p, {"nflog:1", nullptr, nfcap::TimestampSource::kernel, {}, {}});
     }
     EXPECT_EQ(out.data(), storage) << "no reallocation once the buffer is large enough";
+}
+
+TEST(Comment, HwheaderHexMatchesEveryByteAtEveryLength) {
+    // The hex of a link-layer header is written four bytes at a time: every byte value, in
+    // every position of a group of four and in the tail, must come out as two digits.
+    constexpr char digits[] = "0123456789abcdef";
+    for (std::size_t length = 1; length <= 40; ++length) {
+        for (unsigned start = 0; start < 256; start += 37) {
+            std::vector<std::uint8_t> header(length);
+            std::string expected = " hwheader=";
+            for (std::size_t i = 0; i < length; ++i) {
+                header[i] = static_cast<std::uint8_t>((start + 97 * i) & 0xffU);
+                expected += digits[header[i] >> 4U];
+                expected += digits[header[i] & 0xfU];
+            }
+            NflogMessage m(123, 2);
+            m.packet_header(0x0800, 1).bytes(NFULA_HWHEADER, header);
+            const std::string comment = comment_for(m, nullptr);
+            EXPECT_NE(comment.find(expected), std::string::npos) << comment;
+        }
+    }
+    // All 256 values in one header.
+    std::vector<std::uint8_t> all(256);
+    std::string expected = " hwheader=";
+    for (std::size_t v = 0; v < all.size(); ++v) {
+        all[v] = static_cast<std::uint8_t>(v);
+        expected += digits[v >> 4U];
+        expected += digits[v & 0xfU];
+    }
+    NflogMessage m(123, 2);
+    m.packet_header(0x0800, 1).bytes(NFULA_HWHEADER, all);
+    EXPECT_NE(comment_for(m, nullptr).find(expected), std::string::npos);
 }
