@@ -276,18 +276,19 @@ void NetlinkSocket::size_batch(std::size_t datagrams, std::size_t datagram_size)
     truncated_.assign(datagrams, false);
     messages_.assign(datagrams, mmsghdr{});
     vectors_.assign(datagrams, iovec{});
+    // Set up once: the kernel only writes each message's outputs (length, flags), so that a
+    // wake-up that brings one datagram does not rebuild the whole batch's headers.
+    for (std::size_t i = 0; i < datagrams; ++i) {
+        vectors_[i] = iovec{buffers_.data() + i * datagram_size_, datagram_size_};
+        messages_[i].msg_hdr.msg_iov = &vectors_[i];
+        messages_[i].msg_hdr.msg_iovlen = 1;
+    }
 }
 
 int NetlinkSocket::receive(std::size_t max) {
     const auto wanted = static_cast<unsigned>(std::min(max, lengths_.size()));
     if (wanted == 0) {
         return 0;
-    }
-    for (std::size_t i = 0; i < wanted; ++i) {
-        vectors_[i] = iovec{buffers_.data() + i * datagram_size_, datagram_size_};
-        messages_[i] = mmsghdr{};
-        messages_[i].msg_hdr.msg_iov = &vectors_[i];
-        messages_[i].msg_hdr.msg_iovlen = 1;
     }
     int n = 0;
     while ((n = ::recvmmsg(fd_, messages_.data(), wanted, MSG_DONTWAIT, nullptr)) < 0) {

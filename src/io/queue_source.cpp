@@ -403,7 +403,8 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         }
     }
     deliver_decisions(handler); // made since the last call, on any thread
-    std::array<std::span<const std::byte>, datagrams_per_batch> received{};
+    std::vector<std::span<const std::byte>>& received = received_;
+    received.resize(datagrams_per_batch); // once: a one-packet wake-up fills no whole array
     std::size_t total = 0;
     for (;;) {
         const auto wanted = std::min(datagrams_per_batch, max_datagrams - total);
