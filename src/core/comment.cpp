@@ -155,6 +155,7 @@ class Writer {
         char* const begin = data_ + used_;
         char* p = begin;
         if (separator == '\0') {
+#pragma GCC unroll 4
             for (const std::byte b : bytes) {
                 std::memcpy(p, &hex_pairs[2 * std::to_integer<std::size_t>(b)], 2);
                 p += 2;
