@@ -41,7 +41,8 @@
 # --smoke: tiny counts, 2 repetitions, about a minute, to check that the harness works (its
 # figures mean nothing).
 # Results go to OUT (default bench/out/MODE): results.csv (one raw row per run), summary.md
-# (the tables and the targets, also printed), callgrind-*.txt, system.txt, run.log. See
+# (the tables and the targets, also printed), callgrind-*.txt, rss-live-samples.txt (the long
+# live capture's VmRSS in KiB every 0.2 s), system.txt, run.log. See
 # bench/README.md for the method.
 #
 # Safety: all traffic is UDP over a veth pair between two namespaces created here; every
@@ -577,6 +578,8 @@ live() {
     wait "$sampler" 2>/dev/null || true
     # "rss-halves-KB=FIRST/SECOND": the peak VmRSS of each half of the samples, sender and drain.
     note+=" rss-halves-KB=$(awk '{ v[NR] = $1 } END { h = int(NR / 2); for (i = 1; i <= NR; i++) if (i <= h) { if (v[i] > a) a = v[i] } else if (v[i] > b) b = v[i]; printf "%d/%d", a, b }' "$W/reader.rss")"
+    # Kept: a peak says how far the hand-off filled once, the series whether memory grows.
+    cp "$W/reader.rss" "$OUT/rss-live-samples.txt"
   fi
   stop_bg "$bg"
 
