@@ -108,20 +108,27 @@ inline ByteReader fixed(std::span<const std::byte> value, std::size_t size, cons
 
 // The two most common attribute values (indices, marks, sequence numbers, types): one size
 // check and one load each, the error out of line.
-template <typename T> T big_endian_attr(std::span<const std::byte> value, const char* name) {
-    if (value.size() < sizeof(T)) {
-        wrong_size(name, value.size(), sizeof(T));
-    }
+// A big-endian value of 2, 4 or 8 bytes at `at`, which the caller has bounds-checked.
+template <typename T> T load_big_endian(const std::byte* at) {
     T v = 0;
-    std::memcpy(&v, value.data(), sizeof v);
+    std::memcpy(&v, at, sizeof v);
     if constexpr (std::endian::native == std::endian::little) {
-        if constexpr (sizeof(T) == 4) {
+        if constexpr (sizeof(T) == 8) {
+            v = __builtin_bswap64(v);
+        } else if constexpr (sizeof(T) == 4) {
             v = __builtin_bswap32(v);
         } else {
             v = __builtin_bswap16(v);
         }
     }
     return v;
+}
+
+template <typename T> T big_endian_attr(std::span<const std::byte> value, const char* name) {
+    if (value.size() < sizeof(T)) {
+        wrong_size(name, value.size(), sizeof(T));
+    }
+    return load_big_endian<T>(value.data());
 }
 
 inline std::uint32_t be32_attr(std::span<const std::byte> value, const char* name) {

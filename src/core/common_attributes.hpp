@@ -2,29 +2,16 @@
 // Attribute values that NFLOG and NFQUEUE lay out the same way (timestamp, hardware address,
 // conntrack, VLAN, strings). Internal to nfcap_core.
 
+#include "attributes.hpp"
+
 #include <nfcap/packet.hpp>
 
-#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string_view>
 
 namespace nfcap::detail {
-
-// A big-endian value at `at`, which the caller has bounds-checked.
-template <typename T> T load_big_endian(const std::byte* at) {
-    T v = 0;
-    std::memcpy(&v, at, sizeof v);
-    if constexpr (std::endian::native == std::endian::little) {
-        if constexpr (sizeof(T) == 8) {
-            v = __builtin_bswap64(v);
-        } else {
-            v = __builtin_bswap16(v);
-        }
-    }
-    return v;
-}
 
 // Why a value cannot be decoded, out of line: the decoders below are inline, once per record.
 [[noreturn, gnu::cold]] void bad_timestamp(std::span<const std::byte> value, const char* name);
