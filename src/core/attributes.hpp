@@ -106,8 +106,6 @@ inline ByteReader fixed(std::span<const std::byte> value, std::size_t size, cons
     return ByteReader(value);
 }
 
-// The two most common attribute values (indices, marks, sequence numbers, types): one size
-// check and one load each, the error out of line.
 // A big-endian value of 2, 4 or 8 bytes at `at`, which the caller has bounds-checked.
 template <typename T> T load_big_endian(const std::byte* at) {
     T v = 0;
@@ -124,6 +122,8 @@ template <typename T> T load_big_endian(const std::byte* at) {
     return v;
 }
 
+// The two most common attribute values (indices, marks, sequence numbers, types): one size
+// check and one load each, the error out of line.
 template <typename T> T big_endian_attr(std::span<const std::byte> value, const char* name) {
     if (value.size() < sizeof(T)) {
         wrong_size(name, value.size(), sizeof(T));

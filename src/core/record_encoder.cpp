@@ -160,7 +160,7 @@ EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
     if (link_type_ != LinkType::nflog && packet.payload.size() > snaplen_) {
         return encode_cut(out, packet, record, context, pcap);
     }
-    const Packet& p = packet;
+    const Packet& p = packet; // never cut here: encode_cut calls back with the cut copy
 
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;

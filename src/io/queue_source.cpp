@@ -158,6 +158,7 @@ QueueSource::QueueSource(QueueConfig config, Verdict policy, VerdictFunction dec
         4096;
     datagram_size = (datagram_size + 4095U) & ~std::size_t{4095};
     socket_->size_batch(datagrams_per_batch, datagram_size);
+    received_.resize(datagrams_per_batch);
     verdict_buffer_.reserve(datagrams_per_batch * 64);
 }
 
@@ -403,8 +404,8 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         }
     }
     deliver_decisions(handler); // made since the last call, on any thread
+    // Sized with the socket's batch: a one-packet wake-up fills no whole array.
     std::vector<std::span<const std::byte>>& received = received_;
-    received.resize(datagrams_per_batch); // once: a one-packet wake-up fills no whole array
     std::size_t total = 0;
     for (;;) {
         const auto wanted = std::min(datagrams_per_batch, max_datagrams - total);
