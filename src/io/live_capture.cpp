@@ -56,6 +56,9 @@ constexpr auto flush_interval = std::chrono::milliseconds(500);
 constexpr auto flush_delay = std::chrono::milliseconds(10);
 // While the writer waits for that moment, a receive thread wakes it early only for this much.
 constexpr std::size_t wake_bytes = 1U << 20U;
+// Once woken, the writer takes batch after batch until the queue is empty or it has taken this
+// much, and only then looks at the clock, the stop condition and its flush moment again.
+constexpr std::size_t round_bytes = 1U << 20U;
 // An NFLOG receive thread that finds the hand-off full waits for room while its socket can hold
 // more, so that the socket buffer absorbs a slow output too. It stops waiting, and takes the
 // datagram it holds out of the way by counting its records as not handed on, when either
@@ -221,17 +224,24 @@ class HandOff {
     void give_back(Batch* b) { // unused or processed
         {
             std::lock_guard lock(mutex_);
-            b->bytes.clear();
-            b->entries.clear();
-            b->skipped.clear();
-            if (b->bytes.capacity() > kept_batch_capacity ||
-                free_bytes_ + b->bytes.capacity() > max_free_bytes) {
-                b->bytes.shrink_to_fit(); // empty: the memory goes back
-            }
-            free_bytes_ += b->bytes.capacity();
-            free_.push_back(b);
+            recycle(b);
         }
         space_.notify_all();
+    }
+    // Gives the processed `done` back and takes the next queued batch in one lock, never
+    // waiting: null when none is queued.
+    Batch* give_back_and_take(Batch* done) {
+        Batch* next = nullptr;
+        {
+            std::lock_guard lock(mutex_);
+            recycle(done);
+            writer_seen_ = Clock::now();
+            if (!ready_.empty()) {
+                next = pop_ready();
+            }
+        }
+        space_.notify_all();
+        return next;
     }
     // Wakes the writer without a batch (a receive thread finished).
     void wake() {
@@ -262,11 +272,7 @@ class HandOff {
         if (ready_.empty()) {
             return nullptr; // timed out, or woken by a finished receive thread
         }
-        Batch* b = ready_.front();
-        ready_.pop_front();
-        queued_bytes_ -= b->bytes.capacity();
-        queued_used_ -= b->bytes.size();
-        return b;
+        return pop_ready();
     }
     bool empty() {
         std::lock_guard lock(mutex_);
@@ -281,6 +287,26 @@ class HandOff {
     }
 
   private:
+    // Both with the lock held.
+    Batch* pop_ready() {
+        Batch* b = ready_.front();
+        ready_.pop_front();
+        queued_bytes_ -= b->bytes.capacity();
+        queued_used_ -= b->bytes.size();
+        return b;
+    }
+    void recycle(Batch* b) {
+        b->bytes.clear();
+        b->entries.clear();
+        b->skipped.clear();
+        if (b->bytes.capacity() > kept_batch_capacity ||
+            free_bytes_ + b->bytes.capacity() > max_free_bytes) {
+            b->bytes.shrink_to_fit(); // empty: the memory goes back
+        }
+        free_bytes_ += b->bytes.capacity();
+        free_.push_back(b);
+    }
+
     std::mutex mutex_;
     std::condition_variable ready_cv_;
     std::condition_variable space_;
@@ -847,17 +873,30 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         } else {
             batch = m.handoff.take(writer_tick);
         }
-        if (batch != nullptr) {
-            m.process(*batch, result.reader_gone);
-            m.handoff.give_back(batch);
+        const bool took = batch != nullptr;
+        if (took) {
             if (!holding) {
                 holding = true;
                 held_since = Clock::now();
             }
+            // Then every batch queued meanwhile, up to round_bytes, without this loop's checks:
+            // at a paced rate a batch holds one packet or a few, and the stop test (a system
+            // call in the command), the clock readings and a second lock for each batch cost
+            // more than its packets.
+            std::size_t round = 0;
+            while (batch != nullptr) {
+                round += batch->bytes.size();
+                m.process(*batch, result.reader_gone);
+                if (round >= round_bytes) {
+                    m.handoff.give_back(batch);
+                    break;
+                }
+                batch = m.handoff.give_back_and_take(batch);
+            }
         }
         const auto now = Clock::now();
         const bool due = holding && now - held_since >= flush_delay;
-        if (batch == nullptr || due || stopping || now - last_flush >= flush_interval) {
+        if (!took || due || stopping || now - last_flush >= flush_interval) {
             holding = false;
             last_flush = Clock::now();
             try {
