@@ -56,6 +56,9 @@ constexpr auto flush_interval = std::chrono::milliseconds(500);
 constexpr auto flush_delay = std::chrono::milliseconds(10);
 // While the writer waits for that moment, a receive thread wakes it early only for this much.
 constexpr std::size_t wake_bytes = 1U << 20U;
+// A queue's receive thread waits at most this long in one receive call: the longest it takes
+// to see that the capture stops.
+constexpr auto queue_wait = std::chrono::milliseconds(100);
 // Once woken, the writer takes batch after batch until the queue is empty or it has taken this
 // much, and only then looks at the clock, the stop condition and its flush moment again.
 constexpr std::size_t round_bytes = 1U << 20U;
@@ -537,8 +540,9 @@ struct LiveCapture::Impl {
     NetlinkRecorder* netlink;
     std::vector<std::unique_ptr<Source>> sources;
     HandOff handoff;
-    int stop_fd = -1;
-    int writer_nice = 5; // see LiveCapture::run
+    int stop_fd = -1;                  // written to stop the NFLOG receive threads
+    std::atomic<bool> stopping{false}; // read by the queues' receive threads
+    int writer_nice = 5;               // see LiveCapture::run
 
     Impl(Recorder& r, InterfaceCache* n, NetlinkRecorder* nl) : recorder(r), names(n), netlink(nl) {
         stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -552,6 +556,7 @@ struct LiveCapture::Impl {
     }
 
     void stop_threads() {
+        stopping.store(true);
         const std::uint64_t one = 1;
         (void)!::write(stop_fd, &one, sizeof one);
     }
@@ -572,26 +577,31 @@ struct LiveCapture::Impl {
                             netlink != nullptr, s.queue && s.queue->decides(),
                             std::move(socket_has_room));
         try {
-            const int fd = s.nflog ? s.nflog->fd() : s.queue->fd();
-            std::array<pollfd, 2> fds{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
-            for (;;) {
-                // Held packets' deadlines pass without traffic too.
-                const int timeout = s.queue ? s.queue->next_deadline_ms() : -1;
-                if (::poll(fds.data(), fds.size(), timeout) < 0) {
-                    if (errno == EINTR) {
-                        continue;
+            if (s.queue) {
+                // A queue's thread waits in its receive call (held packets' deadlines pass
+                // without traffic too), at most queue_wait, then looks at `stopping`.
+                while (!stopping.load()) {
+                    s.queue->receive_waiting(forwarder, queue_wait);
+                    forwarder.submit();
+                }
+            } else {
+                // An NFLOG receive brings a kernel batch of records: a poll() per wake-up costs
+                // nothing next to it.
+                std::array<pollfd, 2> fds{pollfd{s.nflog->fd(), POLLIN, 0},
+                                          pollfd{stop_fd, POLLIN, 0}};
+                for (;;) {
+                    if (::poll(fds.data(), fds.size(), -1) < 0) {
+                        if (errno == EINTR) {
+                            continue;
+                        }
+                        detail::throw_errno("poll");
                     }
-                    detail::throw_errno("poll");
-                }
-                if ((fds[1].revents & POLLIN) != 0) {
-                    break;
-                }
-                if (s.nflog) {
+                    if ((fds[1].revents & POLLIN) != 0) {
+                        break;
+                    }
                     s.nflog->receive(forwarder);
-                } else {
-                    s.queue->receive(forwarder);
+                    forwarder.submit();
                 }
-                forwarder.submit();
             }
             // Stopping: take what the kernel already delivered; a queue gives every packet it
             // still holds its verdict before it is unbound.

@@ -286,12 +286,47 @@ void NetlinkSocket::size_batch(std::size_t datagrams, std::size_t datagram_size)
 }
 
 int NetlinkSocket::receive(std::size_t max) {
+    return receive_with(max, MSG_DONTWAIT);
+}
+
+int NetlinkSocket::receive(std::size_t max, std::chrono::milliseconds wait) {
+    if (wait.count() <= 0) { // SO_RCVTIMEO's zero would wait for ever
+        return receive(max);
+    }
+    if (!blocking_) {
+        const int flags = ::fcntl(fd_, F_GETFL);
+        if (flags < 0) {
+            return -errno;
+        }
+        blocking_ = (flags & O_NONBLOCK) == 0;
+    }
+    if (!*blocking_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(wait.count())) < 0 && errno != EINTR) {
+            return -errno;
+        }
+        return receive_with(max, MSG_DONTWAIT);
+    }
+    if (wait != receive_wait_) {
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
+        const timeval timeout{static_cast<time_t>(us / 1'000'000),
+                              static_cast<suseconds_t>(us % 1'000'000)};
+        if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+            return -errno;
+        }
+        receive_wait_ = wait;
+    }
+    // MSG_WAITFORONE: blocks for the first datagram only, then takes what is already there.
+    return receive_with(max, MSG_WAITFORONE);
+}
+
+int NetlinkSocket::receive_with(std::size_t max, int flags) {
     const auto wanted = static_cast<unsigned>(std::min(max, lengths_.size()));
     if (wanted == 0) {
         return 0;
     }
     int n = 0;
-    while ((n = ::recvmmsg(fd_, messages_.data(), wanted, MSG_DONTWAIT, nullptr)) < 0) {
+    while ((n = ::recvmmsg(fd_, messages_.data(), wanted, flags, nullptr)) < 0) {
         if (errno != EINTR) {
             return -errno;
         }

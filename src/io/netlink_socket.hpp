@@ -91,6 +91,11 @@ class NetlinkSocket {
     // recvmmsg (EINTR retried). Returns how many, or -errno: -EAGAIN when none was waiting,
     // -ENOBUFS after an overflow.
     int receive(std::size_t max);
+    // The same, but when no datagram is waiting, waits up to `wait` (positive) for the first
+    // one, in the receive call itself (a socket that blocks; SO_RCVTIMEO set when `wait`
+    // changes) rather than a poll() before it: one system call per wake-up instead of two. A
+    // descriptor the caller made non-blocking is polled first. -EAGAIN when none came.
+    int receive(std::size_t max, std::chrono::milliseconds wait);
     // Datagram `i` of the last receive(); a truncated one (longer than datagram_size(), which
     // only a kernel bug makes) is cut to what fit.
     std::span<const std::byte> datagram(std::size_t i) const {
@@ -102,8 +107,12 @@ class NetlinkSocket {
     long receive_one(std::span<std::byte> into);
 
   private:
+    int receive_with(std::size_t max, int flags);
+
     int fd_ = -1;
     std::uint32_t sequence_ = 0;
+    std::optional<bool> blocking_;              // the descriptor's mode, once read
+    std::chrono::milliseconds receive_wait_{0}; // SO_RCVTIMEO as last set (0: never set)
     std::size_t datagram_size_ = 0;
     std::vector<std::byte> buffers_;
     std::vector<std::size_t> lengths_;

@@ -387,6 +387,20 @@ void QueueSource::feed(std::span<const std::byte> datagram, RecordHandler& handl
 }
 
 std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagrams) {
+    return receive_some(handler, max_datagrams, std::chrono::milliseconds(0));
+}
+
+std::size_t QueueSource::receive_waiting(RecordHandler& handler, std::chrono::milliseconds wait) {
+    if (decide_) {
+        if (const int deadline = next_deadline_ms(); deadline >= 0) {
+            wait = std::min(wait, std::chrono::milliseconds(deadline));
+        }
+    }
+    return receive_some(handler, std::numeric_limits<std::size_t>::max(), wait);
+}
+
+std::size_t QueueSource::receive_some(RecordHandler& handler, std::size_t max_datagrams,
+                                      std::chrono::milliseconds wait) {
     if (decide_ && handler.wants_decisions()) {
         log_decisions_.store(true, std::memory_order_relaxed);
     }
@@ -412,7 +426,8 @@ std::size_t QueueSource::receive(RecordHandler& handler, std::size_t max_datagra
         if (wanted == 0) {
             return total;
         }
-        const int n = socket_->receive(wanted);
+        // Only the first receive waits; the ones after it take what is there.
+        const int n = socket_->receive(wanted, std::exchange(wait, std::chrono::milliseconds(0)));
         if (n < 0) {
             if (n == -ENOBUFS) {
                 ++counters_.overruns; // packet-id gaps say exactly how many

@@ -11,7 +11,10 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace {
@@ -66,6 +69,51 @@ TEST(NetlinkSocket, AnEmptySocketSaysSoWithoutBlocking) {
     EXPECT_EQ(socket->receive_one(one), -EAGAIN);
     EXPECT_EQ(socket->drops(), 0U);
     EXPECT_GT(socket->receive_buffer_size(), 0U);
+}
+
+// A waiting receive on an empty socket waits its time, then says none came (not at once, not for
+// ever): on a socket that blocks (the netfilter one: SO_RCVTIMEO) and on a non-blocking one (the
+// route socket, as an adopted descriptor may be: poll() first).
+TEST(NetlinkSocket, AWaitingReceiveWaitsItsTimeThenSaysNoneCame) {
+    std::vector<std::string> warnings;
+    const auto blocking = NetlinkSocket::netfilter(std::nullopt, 1 << 20, warnings);
+    const auto non_blocking = NetlinkSocket::route(0, 1 << 20);
+    ASSERT_TRUE(non_blocking);
+    for (NetlinkSocket* socket : {blocking.get(), non_blocking.get()}) {
+        socket->size_batch(4, 4096);
+        for (const auto wait : {std::chrono::milliseconds(60), std::chrono::milliseconds(30)}) {
+            const auto start = std::chrono::steady_clock::now();
+            EXPECT_EQ(socket->receive(4, wait), -EAGAIN);
+            const auto waited = std::chrono::steady_clock::now() - start;
+            EXPECT_GE(waited, wait - std::chrono::milliseconds(5)); // the kernel's tick
+            EXPECT_LT(waited, std::chrono::seconds(5));
+        }
+        EXPECT_EQ(socket->receive(4, std::chrono::milliseconds(0)), -EAGAIN); // zero: no wait
+    }
+}
+
+// A waiting receive returns with the first datagram, and takes those already queued with it.
+TEST(NetlinkSocket, AWaitingReceiveReturnsWithWhatCame) {
+    std::vector<std::string> warnings;
+    const auto socket = NetlinkSocket::netfilter(std::nullopt, 1 << 20, warnings);
+    socket->size_batch(4, 4096);
+    for (int i = 0; i < 2; ++i) {
+        // NLMSG_NOOP with NLM_F_ACK: the kernel acknowledges it (or refuses it, EPERM, without
+        // privileges): an NLMSG_ERROR either way.
+        std::array<char, 64> storage{};
+        nlmsghdr* nlh = mnl_nlmsg_put_header(storage.data());
+        nlh->nlmsg_type = NLMSG_NOOP;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nlh->nlmsg_seq = socket->next_sequence();
+        ASSERT_EQ(socket->send(nlh), 0);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(socket->receive(4, std::chrono::seconds(30)), 2);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(reinterpret_cast<const nlmsghdr*>(socket->datagram(i).data())->nlmsg_type,
+                  NLMSG_ERROR);
+    }
 }
 
 TEST(NetlinkSocket, ReceivesABatchOfAnswers) {
