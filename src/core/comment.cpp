@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <span>
 
@@ -55,21 +56,38 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     return length;
 }
 
+// What a byte asks of an unquoted value: nothing (printable ASCII other than '"' and '\\'),
+// quotes (space, controls, DEL, '"', '\\'), or a look at the UTF-8 sequence it starts. One load
+// per byte: names and prefixes are checked for every record.
+enum class ByteNeed : std::uint8_t { nothing, quotes, utf8 };
+constexpr std::array<ByteNeed, 256> byte_needs = [] {
+    std::array<ByteNeed, 256> needs{};
+    for (std::size_t c = 0; c < 256; ++c) {
+        if (c <= 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            needs[c] = ByteNeed::quotes;
+        } else if (c >= 0x80) {
+            needs[c] = ByteNeed::utf8;
+        }
+    }
+    return needs;
+}();
+
 bool needs_quotes(std::string_view value) {
     if (value.empty()) {
         return true;
     }
     for (std::size_t i = 0; i < value.size(); ++i) {
-        const auto c = static_cast<unsigned char>(value[i]);
-        if (c <= 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        switch (byte_needs[static_cast<unsigned char>(value[i])]) {
+        case ByteNeed::nothing:
+            break;
+        case ByteNeed::quotes:
             return true;
-        }
-        if (c >= 0x80) {
-            const std::size_t n = utf8_sequence(value, i);
-            if (n == 0) {
-                return true;
+        case ByteNeed::utf8:
+            if (const std::size_t n = utf8_sequence(value, i); n != 0) {
+                i += n - 1;
+                break;
             }
-            i += n - 1;
+            return true;
         }
     }
     return false;

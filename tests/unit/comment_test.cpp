@@ -152,6 +152,10 @@ TEST(Comment, ValuesAreQuotedOnlyWhenNeeded) {
     EXPECT_EQ(escaped(std::string("nul\0x", 5)), "\"nul\\x00x\"");
     EXPECT_EQ(escaped("\xc0\xaf"), "\"\\xc0\\xaf\"") << "overlong UTF-8 is not valid";
     EXPECT_EQ(escaped("\xed\xa0\x80"), "\"\\xed\\xa0\\x80\"") << "surrogates are not valid";
+    // The edges of the plain range: '!' and '~' stay, DEL and a lone continuation byte do not.
+    EXPECT_EQ(escaped("!~"), "!~");
+    EXPECT_EQ(escaped("del\x7f"), "\"del\\x7f\"");
+    EXPECT_EQ(escaped("\x80"), "\"\\x80\"");
 }
 
 TEST(Comment, ParseRoundTripsEveryByteValue) {
