@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 namespace nfcap {
 namespace {
@@ -107,6 +108,7 @@ class Writer {
             out_.resize(std::max(out_.capacity(), used_ + 256));
         }
         data_ = out_.data();
+        size_ = out_.size();
     }
     ~Writer() {
         if (!scratch_) {
@@ -145,6 +147,11 @@ class Writer {
         put(f);
     }
     template <typename T> void decimal(T value) {
+        static_assert(std::is_unsigned_v<T>, "comment numbers are unsigned");
+        if (value < 10) { // most interface indices: no digit count to work out
+            put(static_cast<char>('0' + static_cast<unsigned>(value)));
+            return;
+        }
         room(24);
         char* const p = data_ + used_;
         used_ += static_cast<std::size_t>(std::to_chars(p, p + 24, value).ptr - p);
@@ -224,14 +231,17 @@ class Writer {
     }
 
   private:
+    // The string's size is kept in size_: every piece checks it, and a store through data_ could
+    // alias the string's own, so the compiler would load it again each time.
     void room(std::size_t n) {
-        if (out_.size() - used_ < n) {
+        if (size_ - used_ < n) {
             grow(n);
         }
     }
     void grow(std::size_t n) {
         out_.resize(std::max(out_.size() * 2, used_ + n + 256));
         data_ = out_.data();
+        size_ = out_.size();
     }
     static char* escape(char* p, unsigned char c) {
         p[0] = '\\';
@@ -245,6 +255,7 @@ class Writer {
     std::size_t used_;
     bool scratch_;
     char* data_ = nullptr;
+    std::size_t size_ = 0; // out_.size()
 };
 
 // The comment's keys as JSON members, `,"name":value` each: a number for a KeyKind::number
