@@ -242,7 +242,7 @@ class QueueSource {
     std::vector<std::string> warnings_;
     std::vector<std::vector<std::byte>> pending_;      // packets queued while configuring
     std::vector<std::byte> verdict_buffer_;            // verdict messages, reused
-    std::vector<std::span<const std::byte>> received_; // the datagrams of one receive, reused
+    std::vector<std::span<const std::byte>> received_; // one receive's, sized once
     SourceCounters counters_;
     std::uint64_t packets_ = 0;
     std::uint32_t max_length_ = 0;

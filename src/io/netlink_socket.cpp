@@ -285,13 +285,9 @@ void NetlinkSocket::size_batch(std::size_t datagrams, std::size_t datagram_size)
     }
 }
 
-int NetlinkSocket::receive(std::size_t max) {
-    return receive_with(max, MSG_DONTWAIT);
-}
-
 int NetlinkSocket::receive(std::size_t max, std::chrono::milliseconds wait) {
     if (wait.count() <= 0) { // SO_RCVTIMEO's zero would wait for ever
-        return receive(max);
+        return receive_with(max, MSG_DONTWAIT);
     }
     if (!blocking_) {
         const int flags = ::fcntl(fd_, F_GETFL);

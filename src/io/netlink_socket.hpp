@@ -90,12 +90,11 @@ class NetlinkSocket {
     // Reads at most `max` (and at most batch_capacity()) datagrams without blocking, with one
     // recvmmsg (EINTR retried). Returns how many, or -errno: -EAGAIN when none was waiting,
     // -ENOBUFS after an overflow.
-    int receive(std::size_t max);
-    // The same, but when no datagram is waiting, waits up to `wait` (positive) for the first
-    // one, in the receive call itself (a socket that blocks; SO_RCVTIMEO set when `wait`
-    // changes) rather than a poll() before it: one system call per wake-up instead of two. A
-    // descriptor the caller made non-blocking is polled first. -EAGAIN when none came.
-    int receive(std::size_t max, std::chrono::milliseconds wait);
+    // With a positive `wait`, when no datagram is waiting, waits up to `wait` for the first one,
+    // in the receive call itself (a socket that blocks; SO_RCVTIMEO set when `wait` changes)
+    // rather than a poll() before it: one system call per wake-up instead of two. A descriptor
+    // the caller made non-blocking is polled first. -EAGAIN when none came.
+    int receive(std::size_t max, std::chrono::milliseconds wait = {});
     // Datagram `i` of the last receive(); a truncated one (longer than datagram_size(), which
     // only a kernel bug makes) is cut to what fit.
     std::span<const std::byte> datagram(std::size_t i) const {

@@ -418,8 +418,6 @@ std::size_t QueueSource::receive_some(RecordHandler& handler, std::size_t max_da
         }
     }
     deliver_decisions(handler); // made since the last call, on any thread
-    // Sized with the socket's batch: a one-packet wake-up fills no whole array.
-    std::vector<std::span<const std::byte>>& received = received_;
     std::size_t total = 0;
     for (;;) {
         const auto wanted = std::min(datagrams_per_batch, max_datagrams - total);
@@ -449,12 +447,12 @@ std::size_t QueueSource::receive_some(RecordHandler& handler, std::size_t max_da
             if (socket_->truncated(i)) {
                 ++counters_.damaged;
             }
-            received[i] = socket_->datagram(i);
+            received_[i] = socket_->datagram(i);
         }
         const Timestamp time = detail::wall_clock();
-        send_verdicts({received.data(), count}, time, handler);
+        send_verdicts({received_.data(), count}, time, handler);
         deliver_decisions(handler); // the ones made at once come before their records
-        hand_on({received.data(), count}, time, handler);
+        hand_on({received_.data(), count}, time, handler);
         deliver_decisions(handler);
         counters_.datagrams += count;
         total += count;
