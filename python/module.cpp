@@ -725,8 +725,7 @@ class Queue {
         }
         auto* packet = new Packet(state_, p);
         if (names_) {
-            nfcap::resolve_names(resolved_, p, *names_, p.timestamp.value_or(wall_clock()));
-            packet->set_names(resolved_);
+            packet->set_names(resolution_.resolve(p, *names_, p.timestamp.value_or(wall_clock())));
         }
         py::object object = py::cast(packet, py::return_value_policy::take_ownership);
         try {
@@ -762,7 +761,7 @@ class Queue {
     Ignore ignore_;
     bool policy_ = false;                          // every packet gets one verdict, given in C++
     std::unique_ptr<nfcap::InterfaceCache> names_; // names=True: interface names per packet
-    nfcap::InterfaceNamesOf resolved_;             // reused for each packet's names
+    nfcap::NameResolution resolution_;             // each packet's names, kept while they hold
 };
 
 // One NFLOG record, owned: every field of the record as attributes, interface names resolved

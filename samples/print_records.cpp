@@ -26,12 +26,11 @@ class Printer final : public nfcap::RecordHandler {
             const std::string source = "nflog:" + std::to_string(packet.resource_id);
             line_.clear();
             const nfcap::Timestamp when = packet.timestamp.value_or(received);
-            if (names_ != nullptr) {
-                nfcap::resolve_names(resolved_, packet, *names_, when);
-            }
+            const nfcap::InterfaceNamesOf* names =
+                names_ != nullptr ? &resolution_.resolve(packet, *names_, when) : nullptr;
             nfcap::append_comment(line_, packet,
                                   {source,
-                                   names_ != nullptr ? &resolved_ : nullptr,
+                                   names,
                                    packet.timestamp ? nfcap::TimestampSource::kernel
                                                     : nfcap::TimestampSource::receive,
                                    {},
@@ -44,7 +43,7 @@ class Printer final : public nfcap::RecordHandler {
 
   private:
     nfcap::InterfaceNames* names_;
-    nfcap::InterfaceNamesOf resolved_; // names as of the record's time, reused
+    nfcap::NameResolution resolution_; // names as of the record's time, kept while they hold
     std::string line_;
 };
 

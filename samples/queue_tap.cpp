@@ -39,10 +39,11 @@ class Printer final : public nfcap::RecordHandler {
         try {
             const nfcap::Packet p = nfcap::decode_nfqueue(record);
             line_.clear();
-            nfcap::resolve_names(resolved_, p, names_, p.timestamp.value_or(received));
+            const nfcap::InterfaceNamesOf& names =
+                resolution_.resolve(p, names_, p.timestamp.value_or(received));
             nfcap::append_comment(
                 line_, p,
-                {"nfqueue:" + std::to_string(p.resource_id), &resolved_,
+                {"nfqueue:" + std::to_string(p.resource_id), &names,
                  p.timestamp ? nfcap::TimestampSource::kernel : nfcap::TimestampSource::receive,
                  is_discard(p) ? "verdict=drop" : "verdict=accept",
                  p.timestamp.value_or(received)});
@@ -54,7 +55,7 @@ class Printer final : public nfcap::RecordHandler {
 
   private:
     nfcap::InterfaceNames& names_;
-    nfcap::InterfaceNamesOf resolved_; // names as of the packet's time, reused
+    nfcap::NameResolution resolution_; // names as of the packet's time, kept while they hold
     std::string line_;
 };
 

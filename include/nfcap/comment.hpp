@@ -16,6 +16,15 @@
 
 namespace nfcap {
 
+// For how long a name lookup's answer holds: for the same index at any time in [from, until),
+// for as long as InterfaceNames::version() returns `version`. A version of 0 holds for nothing
+// beyond the lookup itself.
+struct NameSpan {
+    Timestamp from;
+    Timestamp until;
+    std::uint64_t version = 0;
+};
+
 // Maps an interface index to the name it had when the packet passed. Implementations may do
 // I/O (nfcap_io's InterfaceCache); the core only calls this interface.
 class InterfaceNames {
@@ -25,6 +34,16 @@ class InterfaceNames {
     // nfcap received the record), or an empty view when unknown. The view stays valid until
     // the next call.
     virtual std::string_view name(std::uint32_t ifindex, Timestamp when) = 0;
+    // name(), and in `span` for how long its answer holds. This default says: for nothing
+    // beyond this call, so a caller that keeps answers (NameResolution) asks every time.
+    virtual std::string_view name_with_span(std::uint32_t ifindex, Timestamp when, NameSpan& span) {
+        span = {};
+        return name(ifindex, when);
+    }
+    // Takes in what changed since the last call (as name() would), then a number that stays the
+    // same for as long as no answer of name() changes; 0 (this default): answers may change at
+    // any call.
+    virtual std::uint64_t version() { return 0; }
 };
 
 // The names of a packet's interfaces; empty where the packet has no such interface or the
@@ -38,6 +57,29 @@ struct InterfaceNamesOf {
 // resolved before a record is encoded: the encoders take them as data.
 void resolve_names(InterfaceNamesOf& into, const Packet& packet, InterfaceNames& names,
                    Timestamp when);
+
+// resolve_names() for a stream of records, with the answers kept: an interface's name is looked
+// up again only when its index is another, the record's time is outside the span the kept name
+// holds for, or the names changed (InterfaceNames::name_with_span, version()). Each record gets
+// exactly what resolve_names() would give it. Not thread-safe, like InterfaceNames. Given
+// another InterfaceNames than the last call's, it forgets what it kept.
+class NameResolution {
+  public:
+    // The names of `packet`'s interfaces as of `when`, valid until the next call.
+    const InterfaceNamesOf& resolve(const Packet& packet, InterfaceNames& names, Timestamp when);
+
+  private:
+    struct Kept {
+        std::uint32_t index = 0;
+        NameSpan span; // version 0: nothing kept
+    };
+    static void look_up(Kept& kept, std::string& name, std::uint32_t index, InterfaceNames& names,
+                        Timestamp when);
+
+    const InterfaceNames* source_ = nullptr; // the answers kept are this one's
+    InterfaceNamesOf names_;
+    Kept indev_, outdev_, physindev_, physoutdev_;
+};
 
 struct CommentContext {
     std::string_view source;                 // "nflog:123"

@@ -78,6 +78,8 @@ class InterfaceCache final : public InterfaceNames {
 
     // Allocates nothing unless link events arrived or the index is unknown.
     std::string_view name(std::uint32_t ifindex, Timestamp when) override;
+    std::string_view name_with_span(std::uint32_t ifindex, Timestamp when, NameSpan& span) override;
+    std::uint64_t version() override; // update(), then the history's version
 
   private:
     struct LinkEvent {

@@ -47,6 +47,14 @@ class InterfaceHistory {
     // or an empty view when the index is unknown. Allocates nothing; the view stays valid until
     // the next named(), deleted() or clear().
     std::string_view name(std::uint32_t ifindex, Timestamp when) const;
+    // name(), and the times [from, until) for which the same index has that same answer until
+    // the next change (version()). An unknown index: an empty view and an empty span.
+    std::string_view name(std::uint32_t ifindex, Timestamp when, Timestamp& from,
+                          Timestamp& until) const;
+    // Moves on with every named(), deleted() or clear() that changes anything; never 0, and
+    // never a value another history of this process had, so answers kept from one history are
+    // never taken for another's.
+    std::uint64_t version() const { return version_; }
 
     bool contains(std::uint32_t ifindex) const { return indices_.contains(ifindex); }
     // Indices held, deleted ones included.
@@ -68,9 +76,11 @@ class InterfaceHistory {
         std::optional<Timestamp> deleted;
     };
     void forget_longest_deleted();
+    static std::uint64_t fresh_version(); // unique in the process
 
     std::unordered_map<std::uint32_t, Index> indices_;
     std::size_t deleted_ = 0;
+    std::uint64_t version_ = fresh_version();
 };
 
 } // namespace nfcap

@@ -235,7 +235,7 @@ class Recorder final : public RecordHandler {
     Sink& sink_;
     RecorderOptions options_;
     InterfaceNames* names_;
-    InterfaceNamesOf resolved_names_; // the current record's, reused
+    NameResolution resolution_; // the current record's names, kept while they hold
     Warn warn_;
     RecordEncoder encoder_;
     std::unique_ptr<detail::OutputWriter> writer_; // pcapng, text or JSON

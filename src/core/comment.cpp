@@ -581,6 +581,36 @@ void resolve_names(InterfaceNamesOf& into, const Packet& packet, InterfaceNames&
     one(into.physoutdev, packet.physoutdev);
 }
 
+const InterfaceNamesOf& NameResolution::resolve(const Packet& packet, InterfaceNames& names,
+                                                Timestamp when) {
+    if (&names != source_) {
+        source_ = &names;
+        indev_ = outdev_ = physindev_ = physoutdev_ = Kept{};
+    }
+    const std::uint64_t version = names.version();
+    const auto one = [&](Kept& kept, std::string& name, const std::optional<std::uint32_t>& index) {
+        if (!index) {
+            name.clear();
+            kept.span.version = 0;
+        } else if (version == 0 || kept.span.version != version || kept.index != *index ||
+                   when < kept.span.from || !(when < kept.span.until)) {
+            look_up(kept, name, *index, names, when);
+        } // else `name` holds this index's answer for this time
+    };
+    one(indev_, names_.indev, packet.indev);
+    one(outdev_, names_.outdev, packet.outdev);
+    one(physindev_, names_.physindev, packet.physindev);
+    one(physoutdev_, names_.physoutdev, packet.physoutdev);
+    return names_;
+}
+
+void NameResolution::look_up(Kept& kept, std::string& name, std::uint32_t index,
+                             InterfaceNames& names, Timestamp when) {
+    // The lookup may take in changes itself: then its span carries the newer version.
+    name.assign(names.name_with_span(index, when, kept.span));
+    kept.index = index;
+}
+
 void append_value(std::string& out, std::string_view value) {
     Writer(out).value(value);
 }

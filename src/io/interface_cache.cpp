@@ -225,17 +225,32 @@ void InterfaceCache::apply(const LinkEvent& event) {
 }
 
 std::string_view InterfaceCache::name(std::uint32_t ifindex, Timestamp when) {
+    NameSpan span;
+    return name_with_span(ifindex, when, span);
+}
+
+std::string_view InterfaceCache::name_with_span(std::uint32_t ifindex, Timestamp when,
+                                                NameSpan& span) {
     update();
-    if (const std::string_view known = history_.name(ifindex, when); !known.empty()) {
+    span.version = history_.version();
+    if (const std::string_view known = history_.name(ifindex, when, span.from, span.until);
+        !known.empty()) {
         return known;
     }
     // Unknown: not in the listing and no event named it (no event socket, or events lost).
+    span.version = 0; // asked again next time
     std::array<char, IF_NAMESIZE> buffer{};
     if (::if_indextoname(ifindex, buffer.data()) == nullptr) {
         return {};
     }
     history_.named(ifindex, buffer.data(), Timestamp{});
-    return history_.name(ifindex, when);
+    span.version = history_.version();
+    return history_.name(ifindex, when, span.from, span.until);
+}
+
+std::uint64_t InterfaceCache::version() {
+    update();
+    return history_.version();
 }
 
 } // namespace nfcap

@@ -1,8 +1,15 @@
 #include <nfcap/interface_history.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 
 namespace nfcap {
+
+std::uint64_t InterfaceHistory::fresh_version() {
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 void InterfaceHistory::named(std::uint32_t ifindex, std::string_view name, Timestamp since) {
     name = name.substr(0, max_name);
@@ -10,6 +17,7 @@ void InterfaceHistory::named(std::uint32_t ifindex, std::string_view name, Times
     if (index.deleted) {
         index.deleted.reset();
         --deleted_;
+        version_ = fresh_version();
     }
     if (index.count != 0) {
         const Name& latest = index.names[index.count - 1];
@@ -18,6 +26,7 @@ void InterfaceHistory::named(std::uint32_t ifindex, std::string_view name, Times
         }
         since = std::max(since, latest.since);
     }
+    version_ = fresh_version();
     if (index.count == names_per_index) {
         // The oldest name goes: only a record that waited through all the later renames needed it.
         std::move(index.names.begin() + 1, index.names.end(), index.names.begin());
@@ -35,6 +44,7 @@ void InterfaceHistory::deleted(std::uint32_t ifindex, Timestamp when) {
         return;
     }
     found->second.deleted = when;
+    version_ = fresh_version();
     if (++deleted_ > deleted_kept) {
         forget_longest_deleted();
     }
@@ -58,6 +68,7 @@ void InterfaceHistory::forget_longest_deleted() {
 void InterfaceHistory::clear() {
     indices_.clear();
     deleted_ = 0;
+    version_ = fresh_version();
 }
 
 std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when) const {
@@ -72,6 +83,24 @@ std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when) c
         }
     }
     return index.names[0].view(); // the first name known (or the oldest kept)
+}
+
+std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when, Timestamp& from,
+                                        Timestamp& until) const {
+    const auto found = indices_.find(ifindex);
+    if (found == indices_.end() || found->second.count == 0) {
+        from = until = Timestamp{};
+        return {};
+    }
+    const Index& index = found->second;
+    std::size_t i = index.count - 1; // the answer of name(): the latest name valid at `when`
+    while (i > 0 && when < index.names[i].since) {
+        --i;
+    }
+    from = i == 0 ? Timestamp{std::numeric_limits<std::int64_t>::min(), 0} : index.names[i].since;
+    until = i + 1 == index.count ? Timestamp{std::numeric_limits<std::int64_t>::max(), 999'999'999}
+                                 : index.names[i + 1].since;
+    return index.names[i].view();
 }
 
 std::size_t InterfaceHistory::names(std::uint32_t ifindex) const {

@@ -236,9 +236,8 @@ void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
     context.interface_id = id;
     context.source = counters.name;
     if (names_ != nullptr) { // resolved as of the record's time, before it is encoded
-        resolve_names(resolved_names_, packet, *names_,
-                      packet.timestamp ? *packet.timestamp : fallback_time);
-        context.names = &resolved_names_;
+        context.names = &resolution_.resolve(packet, *names_,
+                                             packet.timestamp ? *packet.timestamp : fallback_time);
     }
     context.fallback_time = fallback_time;
     context.fallback_source = options_.fallback_source;

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
 #include <string>
 
 using nfcap::InterfaceHistory;
@@ -146,6 +150,207 @@ TEST(InterfaceHistory, LookupsAreStableBetweenChanges) {
     const std::string_view first = h.name(2, at(2));
     const std::string_view again = h.name(2, at(3));
     EXPECT_EQ(first.data(), again.data()) << "a view into the history, no copy";
+}
+
+TEST(InterfaceHistory, ASpanHoldsItsAnswerAtEveryTimeInItAndNoLonger) {
+    InterfaceHistory h;
+    h.named(2, "a", at(10));
+    h.named(2, "b", at(20));
+    h.named(2, "c", at(20)); // the same time: "b" is never the answer
+    h.named(2, "a", at(30, 5));
+    const auto step_back = [](Timestamp t) {
+        return t.nsec == 0 ? Timestamp{t.sec - 1, 999'999'999} : Timestamp{t.sec, t.nsec - 1};
+    };
+    for (const Timestamp when :
+         {at(-5), at(10), at(15), at(20), at(25), at(30, 4), at(30, 5), at(1'000'000)}) {
+        Timestamp from;
+        Timestamp until;
+        const std::string_view answer = h.name(2, when, from, until);
+        EXPECT_EQ(answer, h.name(2, when));
+        ASSERT_LE(from, when);
+        ASSERT_LT(when, until);
+        if (from.sec != std::numeric_limits<std::int64_t>::min()) {
+            EXPECT_EQ(h.name(2, from), answer);
+            EXPECT_NE(h.name(2, step_back(from)), answer) << "the span starts where it changes";
+        }
+        if (until.sec != std::numeric_limits<std::int64_t>::max()) {
+            EXPECT_EQ(h.name(2, step_back(until)), answer);
+            EXPECT_NE(h.name(2, until), answer) << "the span ends where it changes";
+        }
+    }
+    Timestamp from;
+    Timestamp until;
+    EXPECT_EQ(h.name(9, at(1), from, until), "");
+    EXPECT_FALSE(from < until) << "an unknown index holds for no time";
+}
+
+TEST(InterfaceHistory, VersionMovesOnEveryChangeAndOnlyThen) {
+    InterfaceHistory h;
+    std::uint64_t seen = h.version();
+    EXPECT_NE(seen, 0U);
+    const auto moved = [&] {
+        const bool m = h.version() != seen;
+        seen = h.version();
+        return m;
+    };
+    h.named(2, "eth0", at(1));
+    EXPECT_TRUE(moved());
+    h.named(2, "eth0", at(2)); // the same name again
+    EXPECT_FALSE(moved());
+    h.named(2, "wan", at(3));
+    EXPECT_TRUE(moved());
+    h.deleted(2, at(4));
+    EXPECT_TRUE(moved());
+    h.deleted(2, at(5)); // already deleted
+    EXPECT_FALSE(moved());
+    h.deleted(7, at(5)); // unknown
+    EXPECT_FALSE(moved());
+    h.named(2, "wan", at(6)); // alive again under its name
+    EXPECT_TRUE(moved());
+    h.clear();
+    EXPECT_TRUE(moved());
+    const InterfaceHistory other;
+    EXPECT_NE(other.version(), h.version()) << "no two histories share a version";
+}
+
+namespace {
+
+// InterfaceNames over a history, as InterfaceCache answers, counting its lookups.
+class HistoryNames final : public nfcap::InterfaceNames {
+  public:
+    std::string_view name(std::uint32_t ifindex, Timestamp when) override {
+        ++lookups;
+        return history.name(ifindex, when);
+    }
+    std::string_view name_with_span(std::uint32_t ifindex, Timestamp when,
+                                    nfcap::NameSpan& span) override {
+        ++lookups;
+        span.version = history.version();
+        return history.name(ifindex, when, span.from, span.until);
+    }
+    std::uint64_t version() override { return history.version(); }
+    InterfaceHistory history;
+    std::size_t lookups = 0;
+};
+
+// Answers like HistoryNames but cannot say how long an answer holds (the interface's defaults).
+class UnversionedNames final : public nfcap::InterfaceNames {
+  public:
+    std::string_view name(std::uint32_t ifindex, Timestamp when) override {
+        ++lookups;
+        return history.name(ifindex, when);
+    }
+    InterfaceHistory history;
+    std::size_t lookups = 0;
+};
+
+} // namespace
+
+// The kept answers against a lookup of every name of every record, over renames, deletions,
+// reused indices and records that come late, early and out of order.
+TEST(NameResolution, GivesEveryRecordWhatResolveNamesGivesIt) {
+    HistoryNames names;
+    nfcap::NameResolution resolution;
+    std::mt19937 random(20261207);
+    const auto chance = [&](unsigned percent) { return random() % 100 < percent; };
+    const char* const pool[] = {"eth0", "eth1", "wan", "lan", "veth-a", "veth-b"};
+    std::int64_t now = 1000;
+    std::size_t records = 0;
+    std::size_t every_time = 0; // lookups of resolve_names
+    std::size_t kept = 0;       // lookups of the resolution
+    for (int step = 0; step < 20'000; ++step) {
+        now += static_cast<std::int64_t>(random() % 3);
+        if (chance(2)) { // a link event: indices 1 to 5; 6 is never known
+            const auto index = static_cast<std::uint32_t>(1 + random() % 5);
+            if (chance(20)) {
+                names.history.deleted(index, at(now));
+            } else {
+                names.history.named(index, pool[random() % 6],
+                                    at(now, static_cast<std::uint32_t>(random() % 1000)));
+            }
+            continue;
+        }
+        nfcap::Packet packet;
+        const auto some_index = [&]() -> std::optional<std::uint32_t> {
+            if (chance(30)) {
+                return std::nullopt;
+            }
+            return static_cast<std::uint32_t>(1 + random() % (chance(90) ? 2 : 6));
+        };
+        packet.indev = some_index();
+        packet.outdev = some_index();
+        packet.physindev = some_index();
+        packet.physoutdev = some_index();
+        const Timestamp when = at(now - static_cast<std::int64_t>(random() % 40),
+                                  static_cast<std::uint32_t>(random() % 1000));
+        nfcap::InterfaceNamesOf expected;
+        std::size_t before = names.lookups;
+        nfcap::resolve_names(expected, packet, names, when);
+        every_time += names.lookups - before;
+        before = names.lookups;
+        const nfcap::InterfaceNamesOf& got = resolution.resolve(packet, names, when);
+        kept += names.lookups - before;
+        ASSERT_EQ(got.indev, expected.indev) << "step " << step;
+        ASSERT_EQ(got.outdev, expected.outdev) << "step " << step;
+        ASSERT_EQ(got.physindev, expected.physindev) << "step " << step;
+        ASSERT_EQ(got.physoutdev, expected.physoutdev) << "step " << step;
+        ++records;
+    }
+    // resolve_names looked every present index up; the resolution fewer of them, even with
+    // the index of every slot changing at every other record.
+    EXPECT_GT(records, 15'000U);
+    EXPECT_LT(kept * 10, every_time * 8) << kept << " lookups against " << every_time;
+}
+
+TEST(NameResolution, LooksANameUpOnlyWhenItMayHaveChanged) {
+    HistoryNames names;
+    names.history.named(2, "eth0", at(10));
+    names.history.named(2, "wan", at(20));
+    nfcap::NameResolution resolution;
+    nfcap::Packet packet;
+    packet.indev = 2;
+    EXPECT_EQ(resolution.resolve(packet, names, at(12)).indev, "eth0");
+    EXPECT_EQ(resolution.resolve(packet, names, at(19, 999'999'999)).indev, "eth0");
+    EXPECT_EQ(names.lookups, 1U) << "the same span";
+    EXPECT_EQ(resolution.resolve(packet, names, at(20)).indev, "wan");
+    EXPECT_EQ(resolution.resolve(packet, names, at(5)).indev, "eth0");
+    EXPECT_EQ(names.lookups, 3U) << "outside the span: asked again";
+    names.history.named(2, "lan", at(15));
+    EXPECT_EQ(resolution.resolve(packet, names, at(5)).indev, "eth0")
+        << "an event older than the latest name counts from that name";
+    EXPECT_EQ(names.lookups, 4U) << "a change: asked again";
+    packet.indev = 3;
+    EXPECT_EQ(resolution.resolve(packet, names, at(5)).indev, "");
+    packet.indev.reset();
+    packet.outdev = 2;
+    const nfcap::InterfaceNamesOf& last = resolution.resolve(packet, names, at(25));
+    EXPECT_EQ(last.indev, "");
+    EXPECT_EQ(last.outdev, "lan");
+}
+
+TEST(NameResolution, AnotherSourceOfNamesIsAskedAfresh) {
+    nfcap::NameResolution resolution;
+    nfcap::Packet packet;
+    packet.indev = 2;
+    HistoryNames first;
+    first.history.named(2, "eth0", at(10));
+    EXPECT_EQ(resolution.resolve(packet, first, at(12)).indev, "eth0");
+    HistoryNames second;
+    second.history.named(2, "wan", at(10));
+    EXPECT_EQ(resolution.resolve(packet, second, at(12)).indev, "wan");
+    EXPECT_EQ(second.lookups, 1U);
+}
+
+TEST(NameResolution, AsksEveryTimeWhenTheNamesCannotSayHowLongTheyHold) {
+    UnversionedNames names;
+    names.history.named(2, "eth0", at(10));
+    nfcap::NameResolution resolution;
+    nfcap::Packet packet;
+    packet.indev = 2;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(resolution.resolve(packet, names, at(12)).indev, "eth0");
+    }
+    EXPECT_EQ(names.lookups, 3U);
 }
 
 // Needs no privileges: every namespace has its loopback device at index 1.
