@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,36 @@ constexpr std::array<char, 512> hex_pairs = [] {
     }
     return pairs;
 }();
+
+// The two decimal digits of 0..99, so that a pair of digits costs one two-byte copy.
+constexpr std::array<char, 200> decimal_pairs = [] {
+    std::array<char, 200> pairs{};
+    for (std::size_t v = 0; v < 100; ++v) {
+        pairs[2 * v] = static_cast<char>('0' + v / 10);
+        pairs[2 * v + 1] = static_cast<char>('0' + v % 10);
+    }
+    return pairs;
+}();
+
+constexpr std::array<std::uint64_t, 20> powers_of_10 = [] {
+    std::array<std::uint64_t, 20> powers{};
+    std::uint64_t p = 1;
+    for (std::uint64_t& power : powers) {
+        power = p;
+        p *= 10;
+    }
+    return powers;
+}();
+
+// Decimal digits of `value` (not 0): log10 from the bit width (1233 / 4096 is just above
+// log10(2)), one less when below that power of ten.
+constexpr unsigned decimal_digits(std::uint64_t value) {
+    const unsigned guess = (static_cast<unsigned>(std::bit_width(value)) * 1233U) >> 12U;
+    return guess + (value >= powers_of_10[guess] ? 1U : 0U);
+}
+static_assert(decimal_digits(1) == 1 && decimal_digits(9) == 1 && decimal_digits(10) == 2 &&
+              decimal_digits(99) == 2 && decimal_digits(100) == 3 &&
+              decimal_digits(4'294'967'295U) == 10 && decimal_digits(~std::uint64_t{0}) == 20);
 
 // Length of the valid UTF-8 sequence starting at s[i] (2..4), or 0 when it is not one.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
@@ -152,9 +183,24 @@ class Writer {
             put(static_cast<char>('0' + static_cast<unsigned>(value)));
             return;
         }
+        // The digit count first, then the digits from the last, two at a time.
+        using Wide = std::conditional_t<(sizeof(T) > 4), std::uint64_t, std::uint32_t>;
+        Wide v = value;
         room(24);
-        char* const p = data_ + used_;
-        used_ += static_cast<std::size_t>(std::to_chars(p, p + 24, value).ptr - p);
+        const unsigned digits = decimal_digits(v);
+        char* p = data_ + used_ + digits;
+        used_ += digits;
+        while (v >= 100) {
+            const auto pair = static_cast<std::size_t>(v % 100);
+            v /= 100;
+            p -= 2;
+            std::memcpy(p, &decimal_pairs[2 * pair], 2);
+        }
+        if (v >= 10) {
+            std::memcpy(p - 2, &decimal_pairs[2 * static_cast<std::size_t>(v)], 2);
+        } else {
+            p[-1] = static_cast<char>('0' + v);
+        }
     }
     void hex(std::uint32_t value) {
         room(12);
@@ -238,7 +284,8 @@ class Writer {
             grow(n);
         }
     }
-    void grow(std::size_t n) {
+    // Out of line: rare, and inlined it made every piece save and restore registers.
+    [[gnu::noinline, gnu::cold]] void grow(std::size_t n) {
         out_.resize(std::max(out_.size() * 2, used_ + n + 256));
         data_ = out_.data();
         size_ = out_.size();

@@ -210,6 +210,31 @@ TEST(Comment, AppendingReusesTheCallersBuffer) {
     EXPECT_EQ(out.data(), storage) << "no reallocation once the buffer is large enough";
 }
 
+TEST(Comment, NumbersComeOutInDecimalAtEveryDigitCount) {
+    // Numbers are written two digits at a time after their digit count is worked out: every
+    // count, both sides of every power of ten, and a sweep of the 32-bit range.
+    std::vector<std::uint32_t> values;
+    for (std::uint32_t v = 0; v < 20'000; ++v) {
+        values.push_back(v);
+    }
+    for (std::uint64_t power = 10; power <= 1'000'000'000; power *= 10) {
+        for (const std::uint64_t v : {power - 1, power, power + 1, 2 * power - 1, 5 * power}) {
+            values.push_back(static_cast<std::uint32_t>(v));
+        }
+    }
+    for (std::uint64_t v = 20'000; v <= 0xffffffffU; v += 104'729) {
+        values.push_back(static_cast<std::uint32_t>(v));
+    }
+    values.push_back(0xffffffffU);
+    for (const std::uint32_t v : values) {
+        NflogMessage m;
+        m.u32(NFULA_SEQ, v);
+        const std::string comment = comment_for(m, nullptr);
+        const std::string expected = " seq=" + std::to_string(v) + " ";
+        ASSERT_NE(comment.find(expected), std::string::npos) << comment;
+    }
+}
+
 TEST(Comment, HwheaderHexMatchesEveryByteAtEveryLength) {
     // The hex of a link-layer header is written four bytes at a time: every byte value, in
     // every position of a group of four and in the tail, must come out as two digits.
