@@ -104,7 +104,48 @@ constexpr std::array<ByteNeed, 256> byte_needs = [] {
     return needs;
 }();
 
+// Whether one of the eight bytes of `w` is below 0x21, above 0x7e, '"' or '\\': the bytes the
+// table has to look at. Exact (per word), from the classic tests for a byte below, above or
+// equal to a constant.
+constexpr bool any_byte_needs_a_look(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101U;
+    constexpr std::uint64_t highs = 0x8080808080808080U;
+    const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    const std::uint64_t below = (w - ones * 0x21U) & ~w & highs;
+    const std::uint64_t above = ((w + ones) | w) & highs; // 0x7f and up
+    return (below | above | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+}
+
+std::uint64_t load64(const char* at) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, at, sizeof w);
+    return w;
+}
+
+std::uint64_t load32(const char* at) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, at, sizeof w);
+    return w;
+}
+
 bool needs_quotes(std::string_view value) {
+    // Eight bytes at a time (the last word overlapping the one before): names and prefixes are
+    // almost always plain, and then the table below never runs.
+    if (const std::size_t n = value.size(); n >= 4) {
+        const char* const s = value.data();
+        bool look = false;
+        if (n >= 8) {
+            for (std::size_t i = 0; i + 8 <= n; i += 8) {
+                look |= any_byte_needs_a_look(load64(s + i));
+            }
+            look |= any_byte_needs_a_look(load64(s + n - 8));
+        } else {
+            look = any_byte_needs_a_look(load32(s) | (load32(s + n - 4) << 32U));
+        }
+        if (!look) {
+            return false;
+        }
+    }
     if (value.empty()) {
         return true;
     }

@@ -158,6 +158,30 @@ TEST(Comment, ValuesAreQuotedOnlyWhenNeeded) {
     EXPECT_EQ(escaped("\x80"), "\"\\x80\"");
 }
 
+TEST(Comment, QuotingLooksAtEveryByteAtEveryLength) {
+    // Plain values are checked eight bytes at a time, the last word overlapping: every byte
+    // value at every position of every length up to 24 must still be found.
+    for (std::size_t length = 1; length <= 24; ++length) {
+        for (std::size_t at = 0; at < length; ++at) {
+            for (int b = 0; b < 256; ++b) {
+                std::string value(length, 'a');
+                value[at] = static_cast<char>(b);
+                const bool plain = b > 0x20 && b < 0x7f && b != '"' && b != '\\';
+                const std::string out = escaped(value);
+                ASSERT_EQ(out.front() != '"', plain)
+                    << "byte " << b << " at " << at << " of " << length << ": " << out;
+            }
+        }
+        // Valid UTF-8 anywhere stays literal; the word test sends it to the exact check.
+        for (std::size_t at = 0; at + 2 <= length; ++at) {
+            std::string value(length, 'z');
+            value[at] = '\xc3';
+            value[at + 1] = '\xa9';
+            ASSERT_EQ(escaped(value), value) << at << " of " << length;
+        }
+    }
+}
+
 TEST(Comment, ParseRoundTripsEveryByteValue) {
     std::string all;
     for (int b = 1; b < 256; ++b) {
