@@ -80,6 +80,11 @@ static void configure(struct mnl_socket* nl, struct nlmsghdr* nlh, uint32_t seq,
     }
 }
 
+// The floor reader's default write size: nfcap's own (flush_threshold, src/io/recorder.cpp),
+// bytes written while still in the core's cache. From a 1 MiB buffer the same bytes cost the
+// floor up to five times as much kernel time in the copy into the page cache (bench/RESULTS.md).
+enum { floor_write_size = 256 << 10 };
+
 // The floor reader's output: for each record, `milli_per_record` / 1000 bytes (the size nfcap
 // gives the same record, measured by the benchmark, so fractional) go into a large buffer,
 // which goes to the file in write() calls of `capacity` bytes. A record's slot starts with its

@@ -15,7 +15,8 @@
 //             each one through a callback); measured here at about 0.1 us more per record
 //   -w FILE -b BYTES  the floor reader: also writes BYTES bytes per record (a decimal number, the
 //             size nfcap gives a record) to FILE, each record's payload first, in write() calls of
-//             BUFSIZE bytes (default 256 KiB, as nfcap writes): the price of the records plus that of the bytes
+//             BUFSIZE bytes (default 256 KiB, as nfcap writes): the price of the records plus
+//             that of the bytes
 //
 // Stops on SIGTERM or SIGINT, or after SECONDS (default 600), and prints one line on stdout:
 //   records=N bytes=B lost=L enobufs=E recvs=R truncated=T written=W writes=X
@@ -106,10 +107,7 @@ static void count_batch(const char* buf, size_t len, int parse, struct counters*
 
 int main(int argc, char** argv) {
     long group = -1, rcvbuf = 64L << 20, nlbufsiz = 131072, qthresh = 100000, timeout_cs = 1;
-    // nfcap's own write size (flush_threshold, src/io/recorder.cpp): bytes written while still
-    // in the core's cache. From a 1 MiB buffer the same bytes cost the floor up to five times as
-    // much kernel time in the copy into the page cache (bench/RESULTS.md).
-    long max_seconds = 600, out_bufsize = 256L << 10;
+    long max_seconds = 600, out_bufsize = floor_write_size;
     long long milli = 0;
     const char* out_path = NULL;
     int parse = 0;

@@ -14,7 +14,8 @@
 // and accepting the packets, reinjection included, which no tap can avoid.
 //   -w FILE -b BYTES  the floor reader: also writes BYTES bytes per packet (a decimal number, the
 //             size nfcap gives a packet's record) to FILE, each packet's payload first, in write()
-//             calls of BUFSIZE bytes (default 256 KiB, as nfcap writes), after the verdict, as nfcap does
+//             calls of BUFSIZE bytes (default 256 KiB, as nfcap writes), after the verdict, as
+//             nfcap does
 //
 // Stops on SIGTERM or SIGINT, or after SECONDS (default 600), and prints one line on stdout:
 //   records=N bytes=B lost=L enobufs=E recvs=R verdicts=V maxlen=Q written=W writes=X
@@ -101,10 +102,7 @@ static uint32_t count_datagram(const char* buf, size_t len, struct counters* c,
 
 int main(int argc, char** argv) {
     long queue = -1, rcvbuf = 64L << 20, maxlen = -1, vlen = 64, max_seconds = 600;
-    // nfcap's own write size (flush_threshold, src/io/recorder.cpp): bytes written while still
-    // in the core's cache. From a 1 MiB buffer the same bytes cost the floor up to five times as
-    // much kernel time in the copy into the page cache (bench/RESULTS.md).
-    long out_bufsize = 256L << 10;
+    long out_bufsize = floor_write_size;
     long long milli = 0;
     const char* out_path = NULL;
     int fail_open = 1;

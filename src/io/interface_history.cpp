@@ -72,17 +72,9 @@ void InterfaceHistory::clear() {
 }
 
 std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when) const {
-    const auto found = indices_.find(ifindex);
-    if (found == indices_.end()) {
-        return {};
-    }
-    const Index& index = found->second;
-    for (std::size_t i = index.count; i > 1; --i) {
-        if (index.names[i - 1].since <= when) {
-            return index.names[i - 1].view();
-        }
-    }
-    return index.names[0].view(); // the first name known (or the oldest kept)
+    Timestamp from;
+    Timestamp until;
+    return name(ifindex, when, from, until);
 }
 
 std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when, Timestamp& from,
@@ -93,7 +85,8 @@ std::string_view InterfaceHistory::name(std::uint32_t ifindex, Timestamp when, T
         return {};
     }
     const Index& index = found->second;
-    std::size_t i = index.count - 1; // the answer of name(): the latest name valid at `when`
+    // The latest name valid at `when`, else the first known (or the oldest kept).
+    std::size_t i = index.count - 1;
     while (i > 0 && when < index.names[i].since) {
         --i;
     }
