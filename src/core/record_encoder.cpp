@@ -149,9 +149,12 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
     return encode(out, packet, record, context, true);
 }
 
-EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
-                                   std::span<const std::byte> record, const RecordContext& context,
-                                   bool pcap) {
+// Every record written goes through here: flatten inlines what it calls (the comment, the
+// block) into it, and the Release build's link-time optimisation lets that reach across files.
+// Measured on a replay: 11 % fewer instructions per record (bench/RESULTS.md).
+[[gnu::flatten]] EncodeResult RecordEncoder::encode(ByteBuffer& out, const Packet& packet,
+                                                    std::span<const std::byte> record,
+                                                    const RecordContext& context, bool pcap) {
     if (link_type_ == LinkType::raw && !is_ip(packet)) {
         return EncodeResult::unsupported;
     }

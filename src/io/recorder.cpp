@@ -87,8 +87,11 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     return interfaces_.back();
 }
 
-void Recorder::record(RecordKind kind, std::span<const std::byte> raw, Timestamp fallback_time,
-                      std::uint64_t number, std::uint32_t original_length) {
+// The record path's entry: flatten inlines the decoder and the calls down to the writer into it
+// (with RecordEncoder::encode's, see there).
+[[gnu::flatten]] void Recorder::record(RecordKind kind, std::span<const std::byte> raw,
+                                       Timestamp fallback_time, std::uint64_t number,
+                                       std::uint32_t original_length) {
     if (done()) {
         return;
     }
