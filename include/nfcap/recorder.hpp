@@ -24,6 +24,7 @@ namespace nfcap {
 namespace detail {
 class OutputWriter; // the output format's writer (internal)
 struct RecordingEnd;
+class RepeatedNflogDecoder; // the NFLOG decoder that reuses a repeated record's decode
 } // namespace detail
 
 // pcapng; classic pcap (no comments: for libpcap-based engines); or text for people and scripts
@@ -239,6 +240,7 @@ class Recorder final : public RecordHandler {
     Warn warn_;
     RecordEncoder encoder_;
     std::unique_ptr<detail::OutputWriter> writer_; // pcapng, text or JSON
+    std::unique_ptr<detail::RepeatedNflogDecoder> nflog_decoder_;
     std::unique_ptr<PacketFilter> filter_;
     ByteBuffer buffer_;
     std::vector<InterfaceCounters> interfaces_;

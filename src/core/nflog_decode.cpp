@@ -77,7 +77,7 @@ std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
 }
 
 void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
-                               std::uint32_t original_length) {
+                               std::uint32_t original_length, NflogLayout* layout) {
     ByteReader header(record);
     if (record.size() < 4) {
         throw DecodeError("record of " + std::to_string(record.size()) +
@@ -102,8 +102,12 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
         }
         p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
     }
+    const std::byte* const start = record.data();
+    const auto offset = [start](std::span<const std::byte> value) {
+        return static_cast<std::size_t>(value.data() - start);
+    };
     detail::for_each_attribute(
-        attributes, [&p, &saw_payload](std::uint16_t type, std::span<const std::byte> value) {
+        attributes, [&](std::uint16_t type, std::span<const std::byte> value) {
             switch (type) {
             case NFULA_PACKET_HDR: {
                 // struct nfulnl_msg_packet_hdr { __be16 hw_protocol; __u8 hook; __u8 _pad; }
@@ -118,6 +122,9 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
                 break;
             case NFULA_TIMESTAMP:
                 p.timestamp = detail::decode_timestamp(value, "NFULA_TIMESTAMP");
+                if (layout != nullptr) {
+                    layout->timestamp = offset(value);
+                }
                 break;
             case NFULA_IFINDEX_INDEV:
                 p.indev = be32_attr(value, "NFULA_IFINDEX_INDEV");
@@ -150,9 +157,15 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
                 break;
             case NFULA_SEQ:
                 p.seq = be32_attr(value, "NFULA_SEQ");
+                if (layout != nullptr) {
+                    layout->seq = offset(value);
+                }
                 break;
             case NFULA_SEQ_GLOBAL:
                 p.seq_global = be32_attr(value, "NFULA_SEQ_GLOBAL");
+                if (layout != nullptr) {
+                    layout->seq_global = offset(value);
+                }
                 break;
             case NFULA_HWTYPE:
                 p.hwtype = be16_attr(value, "NFULA_HWTYPE");
@@ -185,6 +198,92 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
     }
     split_arp_link_header(p);
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
+}
+
+void detail::RepeatedNflogDecoder::decode(Packet& p, std::span<const std::byte> record,
+                                          std::uint32_t original_length) {
+    repeated_ = false;
+    repeated_ = !kept_.empty() && original_length <= record.size() && reuse(p, record);
+    if (repeated_) {
+        return;
+    }
+    kept_.clear(); // a record that fails to decode leaves nothing to compare with
+    NflogLayout layout;
+    decode_nflog_into(p, record, original_length, &layout);
+    keep(p, record, layout);
+}
+
+bool detail::RepeatedNflogDecoder::reuse(Packet& p, std::span<const std::byte> record) {
+    const std::size_t compared = kept_.size(); // up to the end of the payload's attribute header
+    const std::size_t header = compared - attribute_header_size;
+    if (record.size() < compared) {
+        return false;
+    }
+    // The kept record takes the new one's per-packet values and payload length; then every
+    // byte before the payload must be the same.
+    std::byte* const kept = kept_.data();
+    const std::byte* const now = record.data();
+    if (layout_.timestamp != 0) {
+        std::memcpy(kept + layout_.timestamp, now + layout_.timestamp, 16);
+    }
+    if (layout_.seq != 0) {
+        std::memcpy(kept + layout_.seq, now + layout_.seq, 4);
+    }
+    if (layout_.seq_global != 0) {
+        std::memcpy(kept + layout_.seq_global, now + layout_.seq_global, 4);
+    }
+    std::memcpy(kept + header, now + header, 2);
+    if (std::memcmp(kept, now, compared) != 0) {
+        return false;
+    }
+    // The payload ends the record, as it did the kept one: what the attribute walk accepts.
+    std::uint16_t wire_length = 0;
+    std::memcpy(&wire_length, now + header, sizeof wire_length);
+    const std::size_t left = record.size() - header;
+    if (wire_length < attribute_header_size || wire_length > left ||
+        ((std::size_t{wire_length} + 3U) & ~std::size_t{3}) < left) {
+        return false;
+    }
+    p = packet_;
+    p.payload = record.subspan(compared, wire_length - attribute_header_size);
+    if (layout_.timestamp != 0) {
+        p.timestamp =
+            detail::decode_timestamp(record.subspan(layout_.timestamp, 16), "NFULA_TIMESTAMP");
+    }
+    if (layout_.seq != 0) {
+        p.seq = detail::load_big_endian<std::uint32_t>(now + layout_.seq);
+    }
+    if (layout_.seq_global != 0) {
+        p.seq_global = detail::load_big_endian<std::uint32_t>(now + layout_.seq_global);
+    }
+    p.original_length = network_length(p.hw_protocol, p.family, p.payload);
+    return true;
+}
+
+void detail::RepeatedNflogDecoder::keep(const Packet& p, std::span<const std::byte> record,
+                                        const NflogLayout& layout) {
+    // Only a whole record whose payload is its last attribute (as the kernel builds them); the
+    // arp family's payload decides where its link-layer header is, so it is never reused.
+    if (p.cut || p.metadata_only || p.family == Family::arp || p.payload.empty()) {
+        return;
+    }
+    const auto value = static_cast<std::size_t>(p.payload.data() - record.data());
+    if (record.size() - (value + p.payload.size()) >= 4) {
+        return; // attributes after the payload
+    }
+    kept_.assign(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(value));
+    packet_ = p;
+    packet_.payload = {};
+    const auto rebase = [&](const std::byte* at) { return kept_.data() + (at - record.data()); };
+    if (!p.hwheader.empty()) {
+        packet_.hwheader = {rebase(p.hwheader.data()), p.hwheader.size()};
+    }
+    if (p.prefix.data() != nullptr) {
+        packet_.prefix = {reinterpret_cast<const char*>(
+                              rebase(reinterpret_cast<const std::byte*>(p.prefix.data()))),
+                          p.prefix.size()};
+    }
+    layout_ = layout;
 }
 
 Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length) {

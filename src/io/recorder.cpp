@@ -32,7 +32,8 @@ Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, W
     : sink_(sink), options_(std::move(options)), names_(names), warn_(std::move(warn)),
       encoder_(options_.link_type, options_.snaplen),
       writer_(detail::make_output_writer(options_.format, encoder_, options_.utc_offset_seconds,
-                                         options_.host)) {
+                                         options_.host)),
+      nflog_decoder_(std::make_unique<detail::RepeatedNflogDecoder>()) {
     if (!options_.filter.empty()) {
         filter_ = std::make_unique<PacketFilter>(options_.filter);
     }
@@ -98,7 +99,7 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     Packet packet;
     try {
         if (kind == RecordKind::nflog) {
-            detail::decode_nflog_into(packet, raw, original_length);
+            nflog_decoder_->decode(packet, raw, original_length);
         } else {
             detail::decode_nfqueue_into(packet, raw, original_length);
         }

@@ -2,10 +2,14 @@
 // data of a LINKTYPE_NFLOG file). Malformed input must end in DecodeError; a record that decodes
 // must point only into its own bytes, encode in every link type and read back (output_checks).
 // Each input is also decoded as a recording that cut it to two thirds (decode_nflog with the
-// whole length as the original): truncated, the same checks, or DecodeError.
+// whole length as the original): truncated, the same checks, or DecodeError. The recorder's
+// decoder, which reuses the decode of a record that repeats the last one, must give the record
+// decoded a second time the same block as decode_nflog's Packet.
+#include "decode_into.hpp"
 #include "output_checks.hpp"
 
 #include <nfcap/nflog_decode.hpp>
+#include <nfcap/record_encoder.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +21,31 @@ namespace {
 bool inside(std::span<const std::byte> part, std::span<const std::byte> whole) {
     return part.empty() || (part.data() >= whole.data() &&
                             part.data() + part.size() <= whole.data() + whole.size());
+}
+
+// The block of `packet` with every key in its comment, or empty when it cannot be encoded.
+nfcap::ByteBuffer block_of(const nfcap::Packet& packet, std::span<const std::byte> record) {
+    nfcap::RecordEncoder encoder(nfcap::LinkType::linux_sll2, 262144);
+    nfcap::RecordContext context;
+    context.source = "nflog:1";
+    nfcap::ByteBuffer out;
+    try {
+        (void)encoder.append(out, packet, record, context);
+    } catch (const nfcap::EncodeError&) {
+        out.clear();
+    }
+    return out;
+}
+
+void check_repeated(std::span<const std::byte> record, std::uint32_t original,
+                    const nfcap::Packet& expected) {
+    nfcap::detail::RepeatedNflogDecoder decoder;
+    nfcap::Packet first;
+    nfcap::Packet again;
+    decoder.decode(first, record, original);
+    decoder.decode(again, record, original);
+    nfcap::fuzz::require(block_of(again, record) == block_of(expected, record),
+                         "a repeated record decodes to another block than decode_nflog's");
 }
 
 // Decodes `record` (as a recording that cut it from `original` bytes when `original` is larger)
@@ -42,6 +71,7 @@ void check(std::span<const std::byte> record, std::uint32_t original) {
                  (packet.cut->captured == record.size() && packet.cut->original == original)),
             "the record's cut is not reported as given");
     nfcap::fuzz::check_encodings(packet, record, "nflog:" + std::to_string(packet.resource_id), {});
+    check_repeated(record, original, packet);
 }
 
 } // namespace

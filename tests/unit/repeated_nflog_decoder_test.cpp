@@ -1,0 +1,375 @@
+// RepeatedNflogDecoder must give every record exactly what decode_nflog gives it: the same
+// Packet, or the same DecodeError. Records come as a firewall sends them: mostly the last
+// record's metadata with a new timestamp, sequence numbers and payload, now and then something
+// else changed.
+#include "decode_into.hpp"
+#include "nflog_message.hpp"
+
+#include <nfcap/nflog_decode.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+using nfcap::DecodeError;
+using nfcap::Packet;
+using nfcap::detail::RepeatedNflogDecoder;
+using nfcap::test::NflogMessage;
+
+namespace {
+
+bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
+// Every field, spans by their bytes: a Packet is what it says, not where it points.
+void expect_same(const Packet& a, const Packet& b, int step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    EXPECT_EQ(a.family, b.family);
+    EXPECT_EQ(a.resource_id, b.resource_id);
+    EXPECT_EQ(a.hw_protocol, b.hw_protocol);
+    EXPECT_EQ(a.hook, b.hook);
+    EXPECT_EQ(a.has_packet_header, b.has_packet_header);
+    EXPECT_TRUE(same_bytes(a.payload, b.payload));
+    EXPECT_EQ(a.metadata_only, b.metadata_only);
+    EXPECT_EQ(a.original_length, b.original_length);
+    EXPECT_EQ(a.timestamp, b.timestamp);
+    EXPECT_EQ(a.mark, b.mark);
+    EXPECT_EQ(a.indev, b.indev);
+    EXPECT_EQ(a.outdev, b.outdev);
+    EXPECT_EQ(a.physindev, b.physindev);
+    EXPECT_EQ(a.physoutdev, b.physoutdev);
+    EXPECT_EQ(a.uid, b.uid);
+    EXPECT_EQ(a.gid, b.gid);
+    EXPECT_EQ(a.seq, b.seq);
+    EXPECT_EQ(a.seq_global, b.seq_global);
+    EXPECT_EQ(a.hwaddr.has_value(), b.hwaddr.has_value());
+    if (a.hwaddr && b.hwaddr) {
+        EXPECT_TRUE(same_bytes(a.hwaddr->view(), b.hwaddr->view()));
+    }
+    EXPECT_EQ(a.hwtype, b.hwtype);
+    EXPECT_TRUE(same_bytes(a.hwheader, b.hwheader));
+    EXPECT_EQ(a.vlan.has_value(), b.vlan.has_value());
+    if (a.vlan && b.vlan) {
+        EXPECT_EQ(a.vlan->proto, b.vlan->proto);
+        EXPECT_EQ(a.vlan->tci, b.vlan->tci);
+    }
+    EXPECT_EQ(a.conntrack.has_value(), b.conntrack.has_value());
+    if (a.conntrack && b.conntrack) {
+        EXPECT_EQ(a.conntrack->info, b.conntrack->info);
+        EXPECT_EQ(a.conntrack->status, b.conntrack->status);
+        EXPECT_EQ(a.conntrack->mark, b.conntrack->mark);
+        EXPECT_EQ(a.conntrack->id, b.conntrack->id);
+        EXPECT_EQ(a.conntrack->zone, b.conntrack->zone);
+    }
+    EXPECT_EQ(a.prefix, b.prefix);
+    EXPECT_EQ(a.has_prefix, b.has_prefix);
+    EXPECT_EQ(a.packet_id, b.packet_id);
+    EXPECT_EQ(a.skb_info, b.skb_info);
+    EXPECT_EQ(a.priority, b.priority);
+    EXPECT_EQ(a.secctx, b.secctx);
+    EXPECT_EQ(a.cut.has_value(), b.cut.has_value());
+    if (a.cut && b.cut) {
+        EXPECT_EQ(a.cut->captured, b.cut->captured);
+        EXPECT_EQ(a.cut->original, b.cut->original);
+    }
+}
+
+// What a record carries. Each field is one the decoder reads; a step changes a few of them.
+struct Shape {
+    std::uint16_t group = 7;
+    std::uint8_t family = 2;
+    std::uint8_t hook = 0;
+    std::optional<std::string> prefix;
+    std::optional<std::uint32_t> mark, indev, outdev, uid, gid;
+    int hwheader = 0; // 0: none, else one of a few senders' Ethernet headers
+    bool hwaddr = false;
+    bool timestamp = true;
+    std::uint64_t usec = 0; // above 999,999: a timestamp the decoder refuses
+    bool seq = true, seq_global = false;
+    bool vlan = false, conntrack = false;
+    bool payload = true;
+    std::size_t payload_size = 64;
+    int payload_kind = 4; // 4: IPv4, 6: IPv6, 1: Ethernet and ARP, else bytes of no IP version
+    bool after_payload = false; // an attribute after the payload
+    int stray = 0;              // bytes after the last attribute
+    bool reorder = false;       // the payload first
+    bool cut = false;           // a recording cut the record
+};
+
+std::vector<std::uint8_t> payload_of(const Shape& s, std::uint32_t n) {
+    std::vector<std::uint8_t> p;
+    const auto total = static_cast<std::uint16_t>(s.payload_size + n % 3);
+    if (s.payload_kind == 4 && s.payload_size >= 10) {
+        p = nfcap::test::ipv4_udp(s.payload_size, total);
+    } else if (s.payload_kind == 6 && s.payload_size >= 10) {
+        p = nfcap::test::ipv6_udp(s.payload_size, total);
+    } else if (s.payload_kind == 1 && s.payload_size >= 22) { // Ethernet + ARP, arp output
+        p.assign(s.payload_size, 0x22);
+        const std::array<std::uint8_t, 8> arp{0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04};
+        std::copy(arp.begin(), arp.end(), p.begin() + 12);
+    } else {
+        p.assign(s.payload_size, 0x11);
+        if (!p.empty() && s.payload_kind != 0) { // a header too short to say its length
+            p[0] = s.payload_kind == 4 ? std::uint8_t{0x45} : std::uint8_t{0x60};
+        }
+    }
+    if (!p.empty()) {
+        p.back() = static_cast<std::uint8_t>(n); // every packet its own bytes
+    }
+    return p;
+}
+
+std::vector<std::byte> build(const Shape& s, std::uint32_t n) {
+    NflogMessage m(s.group, s.family);
+    const auto put_payload = [&] {
+        if (s.payload) {
+            m.bytes(NFULA_PAYLOAD, payload_of(s, n));
+        }
+    };
+    if (s.reorder) {
+        put_payload();
+    }
+    m.packet_header(s.payload_kind == 6 ? 0x86dd : 0x0800, s.hook);
+    if (s.prefix) {
+        m.prefix(*s.prefix);
+    }
+    if (s.indev) {
+        m.u32(NFULA_IFINDEX_INDEV, *s.indev);
+    }
+    if (s.outdev) {
+        m.u32(NFULA_IFINDEX_OUTDEV, *s.outdev);
+    }
+    if (s.mark) {
+        m.u32(NFULA_MARK, *s.mark);
+    }
+    if (s.hwaddr) {
+        m.hwaddr({0x52, 0x54, 0, 0x12, 0x34, static_cast<std::uint8_t>(s.hwheader)});
+    }
+    if (s.hwheader != 0) {
+        const auto h = static_cast<std::uint8_t>(s.hwheader);
+        m.u16(NFULA_HWTYPE, 1);
+        m.u16(NFULA_HWLEN, 14);
+        m.bytes(NFULA_HWHEADER,
+                {0xff, 0xff, 0xff, 0xff, 0xff, h, 0x52, 0x54, 0, 0x12, 0x34, h, 0x08, 0x00});
+    }
+    if (s.timestamp) {
+        m.timestamp(1'700'000'000 + n / 1000,
+                    s.usec >= 1'000'000 ? s.usec : (n * 7919) % 1'000'000);
+    }
+    if (s.uid) {
+        m.u32(NFULA_UID, *s.uid);
+    }
+    if (s.gid) {
+        m.u32(NFULA_GID, *s.gid);
+    }
+    if (s.seq) {
+        m.u32(NFULA_SEQ, n);
+    }
+    if (s.seq_global) {
+        m.u32(NFULA_SEQ_GLOBAL, n * 3);
+    }
+    if (s.vlan) {
+        m.vlan(0x8100, 5);
+    }
+    if (s.conntrack) {
+        m.conntrack(0x18e, 0x42, 77, 9);
+        m.u32(NFULA_CT_INFO, 2);
+    }
+    if (!s.reorder) {
+        put_payload();
+    }
+    if (s.after_payload) {
+        m.u32(NFULA_MARK, 0x99);
+    }
+    std::vector<std::byte> record = m.copy();
+    record.insert(record.end(), static_cast<std::size_t>(s.stray), std::byte{0x5a});
+    return record;
+}
+
+// One field of `s` changed at random.
+void change(Shape& s, std::mt19937& rng) {
+    const auto pick = [&](unsigned n) {
+        return std::uniform_int_distribution<unsigned>(0, n - 1)(rng);
+    };
+    const auto maybe = [&](std::optional<std::uint32_t>& v, std::uint32_t a, std::uint32_t b) {
+        const unsigned k = pick(3);
+        v = k == 0 ? std::nullopt : std::optional<std::uint32_t>(k == 1 ? a : b);
+    };
+    switch (pick(22)) {
+    case 0:
+        s.group = pick(2) == 0 ? 7 : 8;
+        break;
+    case 1:
+        s.family = std::array<std::uint8_t, 4>{2, 10, 7, 3}[pick(4)];
+        break;
+    case 2:
+        s.hook = static_cast<std::uint8_t>(pick(5));
+        break;
+    case 3: {
+        const unsigned k = pick(3);
+        s.prefix = k == 0 ? std::nullopt : std::optional<std::string>(k == 1 ? "" : "DROP ssh");
+        break;
+    }
+    case 4:
+        maybe(s.mark, 0x10, 0x20);
+        break;
+    case 5:
+        maybe(s.indev, 2, 3);
+        break;
+    case 6:
+        maybe(s.outdev, 2, 4);
+        break;
+    case 7:
+        maybe(s.uid, 0, 1000);
+        break;
+    case 8:
+        maybe(s.gid, 0, 1000);
+        break;
+    case 9:
+        s.hwheader = static_cast<int>(pick(3));
+        break;
+    case 10:
+        s.hwaddr = !s.hwaddr;
+        break;
+    case 11:
+        s.timestamp = !s.timestamp;
+        break;
+    case 12:
+        s.usec = pick(8) == 0 ? 1'000'000 : 0;
+        break;
+    case 13:
+        s.seq = !s.seq;
+        break;
+    case 14:
+        s.seq_global = !s.seq_global;
+        break;
+    case 15:
+        s.vlan = !s.vlan;
+        break;
+    case 16:
+        s.conntrack = !s.conntrack;
+        break;
+    case 17:
+        s.payload = pick(6) != 0;
+        break;
+    case 18:
+        s.payload_size = std::array<std::size_t, 5>{0, 1, 20, 64, 61}[pick(5)];
+        break;
+    case 19:
+        s.payload_kind = std::array<int, 4>{4, 6, 1, 0}[pick(4)];
+        break;
+    case 20:
+        s.after_payload = pick(4) == 0;
+        break;
+    default:
+        s.stray = pick(3) == 0 ? static_cast<int>(pick(4)) : 0;
+        s.reorder = pick(6) == 0;
+        s.cut = pick(6) == 0;
+        break;
+    }
+}
+
+} // namespace
+
+// The property: 20,000 records, each decoded by one RepeatedNflogDecoder and by decode_nflog.
+// Removing any of the decoder's checks (the bytes compared, the payload ending the record, a
+// cut record, the arp family) makes it fail.
+TEST(RepeatedNflogDecoder, GivesEveryRecordWhatDecodeNflogGivesIt) {
+    std::mt19937 rng(20261207);
+    RepeatedNflogDecoder decoder;
+    Shape shape;
+    shape.indev = 2;
+    shape.hwheader = 1;
+    shape.prefix = "";
+    int repeated = 0;
+    int errors = 0;
+    for (int step = 0; step < 20'000; ++step) {
+        // Mostly the same metadata again, as in a flow; sometimes one change, now and then more.
+        for (int k = std::uniform_int_distribution<int>(0, 9)(rng) < 7 ? 0 : 1; k > 0; --k) {
+            change(shape, rng);
+        }
+        if (std::uniform_int_distribution<int>(0, 99)(rng) == 0) {
+            change(shape, rng), change(shape, rng), change(shape, rng);
+        }
+        if (std::uniform_int_distribution<int>(0, 19)(rng) == 0) { // odd records stay rare
+            shape.payload = true;
+            shape.usec = 0;
+            shape.after_payload = shape.reorder = shape.cut = false;
+            shape.stray = 0;
+        }
+        const std::vector<std::byte> record = build(shape, static_cast<std::uint32_t>(step));
+        const std::span<const std::byte> bytes(record);
+        // A cut: the recording kept all but the last 3 bytes.
+        const std::span<const std::byte> kept = shape.cut ? bytes.first(bytes.size() - 3) : bytes;
+        const auto original = static_cast<std::uint32_t>(bytes.size());
+
+        std::optional<Packet> expected;
+        std::string expected_error;
+        try {
+            expected = nfcap::decode_nflog(kept, original);
+        } catch (const DecodeError& e) {
+            expected_error = e.what();
+        }
+        Packet got;
+        std::string got_error;
+        try {
+            decoder.decode(got, kept, original);
+        } catch (const DecodeError& e) {
+            got_error = e.what();
+        }
+        ASSERT_EQ(got_error, expected_error) << "step " << step;
+        if (expected) {
+            expect_same(got, *expected, step);
+            repeated += decoder.repeated() ? 1 : 0;
+        } else {
+            ++errors;
+        }
+        if (HasFailure()) {
+            break;
+        }
+    }
+    // Both paths ran often: most records repeat the one before, some do not, some are refused.
+    EXPECT_GT(repeated, 8'000) << errors << " errors";
+    EXPECT_LT(repeated, 19'000);
+    EXPECT_GT(errors, 50) << repeated << " repeated";
+}
+
+TEST(RepeatedNflogDecoder, ReusesOnlyARecordThatRepeatsTheLastOnesMetadata) {
+    Shape s;
+    s.indev = 2;
+    s.mark = 0x10;
+    s.hwheader = 1;
+    RepeatedNflogDecoder decoder;
+    Packet p;
+    const std::vector<std::byte> first = build(s, 1);
+    decoder.decode(p, first, static_cast<std::uint32_t>(first.size()));
+    EXPECT_FALSE(decoder.repeated());
+
+    const std::vector<std::byte> second = build(s, 2); // new timestamp, seq and payload
+    Packet q;
+    decoder.decode(q, second, static_cast<std::uint32_t>(second.size()));
+    EXPECT_TRUE(decoder.repeated());
+    EXPECT_EQ(q.seq, 2U);
+    EXPECT_EQ(q.payload.back(), std::byte{2});
+    EXPECT_EQ(q.payload.data(), second.data() + (second.size() - q.payload.size()));
+
+    s.mark = 0x11; // one bit of the mark
+    const std::vector<std::byte> third = build(s, 3);
+    Packet r;
+    decoder.decode(r, third, static_cast<std::uint32_t>(third.size()));
+    EXPECT_FALSE(decoder.repeated());
+    EXPECT_EQ(r.mark, 0x11U);
+
+    s.after_payload = true; // the same bytes before the payload, one attribute after it
+    const std::vector<std::byte> fourth = build(s, 4);
+    Packet t;
+    decoder.decode(t, fourth, static_cast<std::uint32_t>(fourth.size()));
+    EXPECT_FALSE(decoder.repeated());
+    EXPECT_EQ(t.mark, 0x99U);
+}
