@@ -67,18 +67,21 @@ class NameResolution {
   public:
     // The names of `packet`'s interfaces as of `when`, valid until the next call.
     const InterfaceNamesOf& resolve(const Packet& packet, InterfaceNames& names, Timestamp when);
+    // Counts the changes of what resolve() returns: the same count, the same names.
+    std::uint64_t changes() const { return changes_; }
 
   private:
     struct Kept {
         std::uint32_t index = 0;
         NameSpan span; // version 0: nothing kept
     };
-    static void look_up(Kept& kept, std::string& name, std::uint32_t index, InterfaceNames& names,
-                        Timestamp when);
+    void look_up(Kept& kept, std::string& name, std::uint32_t index, InterfaceNames& names,
+                 Timestamp when);
 
     const InterfaceNames* source_ = nullptr; // the answers kept are this one's
     InterfaceNamesOf names_;
     Kept indev_, outdev_, physindev_, physoutdev_;
+    std::uint64_t changes_ = 0;
 };
 
 struct CommentContext {

@@ -26,6 +26,12 @@ struct RecordContext {
     std::optional<std::uint64_t> dropcount; // records lost just before this one
     std::optional<std::uint64_t> packet_id; // overrides the record's NFQUEUE packet id
     std::string_view verdict;               // NFQUEUE: see CommentContext::verdict
+    // Nonzero: the caller vouches that the record's comment keys up to the conntrack ones
+    // (source, hook, family, prefix, interfaces and their names, uid, gid, marks, hardware
+    // address and header, VLAN, conntrack) are those of every record it gave the same value; the
+    // encoder then writes them once and reuses them. The Recorder gives the records of one
+    // repeated NFLOG decode one value. 0: no such promise.
+    std::uint64_t repeats = 0;
 };
 
 // The size of the LINKTYPE_LINUX_SLL2 header written in front of each payload.
@@ -79,6 +85,12 @@ class RecordEncoder {
     LinkType link_type_;
     std::uint32_t snaplen_;
     std::string comment_; // scratch for every record: no allocation once it has grown
+    // What the first head_size_ bytes of comment_ were written for (RecordContext::repeats,
+    // with what else decides them); head_repeats_ 0: for nothing to reuse.
+    std::size_t head_size_ = 0;
+    std::uint64_t head_repeats_ = 0;
+    bool head_implied_ = false;
+    unsigned head_version_ = 0;
 };
 
 } // namespace nfcap

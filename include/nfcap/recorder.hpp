@@ -241,6 +241,11 @@ class Recorder final : public RecordHandler {
     RecordEncoder encoder_;
     std::unique_ptr<detail::OutputWriter> writer_; // pcapng, text or JSON
     std::unique_ptr<detail::RepeatedNflogDecoder> nflog_decoder_;
+    // RecordContext::repeats: shape_ counts the NFLOG decodes that were not repeated (and the
+    // changes of names), repeats_ is the current record's value (0: not an NFLOG record).
+    std::uint64_t shape_ = 0;
+    std::uint64_t repeats_ = 0;
+    std::uint64_t name_changes_ = 0;
     std::unique_ptr<PacketFilter> filter_;
     ByteBuffer buffer_;
     std::vector<InterfaceCounters> interfaces_;

@@ -1,4 +1,5 @@
 #include "byte_reader.hpp"
+#include "comment_parts.hpp"
 #include "text_format.hpp"
 #include <nfcap/comment.hpp>
 #include <nfcap/metadata_keys.hpp>
@@ -173,8 +174,9 @@ class Writer {
   public:
     // Appends to `out`. With `scratch`, writes from the start of `out` instead and leaves its
     // size alone, so that a buffer reused for every record is never zero-filled again.
-    explicit Writer(std::string& out, bool scratch = false)
-        : out_(out), used_(scratch ? 0 : out.size()), scratch_(scratch) {
+    // A scratch Writer may also start after the first `from` bytes, which it keeps.
+    explicit Writer(std::string& out, bool scratch = false, std::size_t from = 0)
+        : out_(out), used_(scratch ? from : out.size()), scratch_(scratch) {
         // All the capacity the caller's string already has, and at least 256 bytes.
         if (out_.size() < used_ + 256 || !scratch_) {
             out_.resize(std::max(out_.capacity(), used_ + 256));
@@ -517,8 +519,9 @@ bool family_implied(const Packet& p) {
 }
 
 // The comment of `p`, key by key in the order of the key table (metadata_keys.hpp), to a
-// Writer (the comment) or JsonFields (the same keys as JSON members).
-template <class Out> void write(Out& out, const Packet& p, const CommentContext& context) {
+// Writer (the comment) or JsonFields (the same keys as JSON members): the head (the keys up to
+// the conntrack ones), then the tail.
+template <class Out> void write_head(Out& out, const Packet& p, const CommentContext& context) {
     const bool implied = context.leave_out_implied;
     const bool hw_implied = implied && context.hw_in_link_header;
     out.source(context.source);
@@ -609,6 +612,10 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
             out.decimal(*ct.zone);
         }
     }
+}
+
+template <class Out> void write_tail(Out& out, const Packet& p, const CommentContext& context) {
+    const bool implied = context.leave_out_implied;
     if (p.seq) {
         out.template key<Key::seq>();
         out.decimal(*p.seq);
@@ -652,6 +659,11 @@ template <class Out> void write(Out& out, const Packet& p, const CommentContext&
     }
 }
 
+template <class Out> void write(Out& out, const Packet& p, const CommentContext& context) {
+    write_head(out, p, context);
+    write_tail(out, p, context);
+}
+
 } // namespace
 
 void resolve_names(InterfaceNamesOf& into, const Packet& packet, InterfaceNames& names,
@@ -678,7 +690,10 @@ const InterfaceNamesOf& NameResolution::resolve(const Packet& packet, InterfaceN
     const std::uint64_t version = names.version();
     const auto one = [&](Kept& kept, std::string& name, const std::optional<std::uint32_t>& index) {
         if (!index) {
-            name.clear();
+            if (!name.empty()) {
+                name.clear();
+                ++changes_;
+            }
             kept.span.version = 0;
         } else if (version == 0 || kept.span.version != version || kept.index != *index ||
                    when < kept.span.from || !(when < kept.span.until)) {
@@ -695,7 +710,11 @@ const InterfaceNamesOf& NameResolution::resolve(const Packet& packet, InterfaceN
 void NameResolution::look_up(Kept& kept, std::string& name, std::uint32_t index,
                              InterfaceNames& names, Timestamp when) {
     // The lookup may take in changes itself: then its span carries the newer version.
-    name.assign(names.name_with_span(index, when, kept.span));
+    const std::string_view found = names.name_with_span(index, when, kept.span);
+    if (found != name) {
+        name.assign(found);
+        ++changes_;
+    }
     kept.index = index;
 }
 
@@ -712,6 +731,20 @@ std::string_view write_comment(std::string& scratch, const Packet& packet,
                                const CommentContext& context) {
     Writer writer(scratch, true);
     write(writer, packet, context);
+    return writer.written();
+}
+
+std::size_t detail::write_comment_head(std::string& scratch, const Packet& packet,
+                                       const CommentContext& context) {
+    Writer writer(scratch, true);
+    write_head(writer, packet, context);
+    return writer.written().size();
+}
+
+std::string_view detail::write_comment_tail(std::string& scratch, std::size_t head,
+                                            const Packet& packet, const CommentContext& context) {
+    Writer writer(scratch, true, head);
+    write_tail(writer, packet, context);
     return writer.written();
 }
 

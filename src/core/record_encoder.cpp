@@ -1,5 +1,7 @@
 #include <nfcap/record_encoder.hpp>
 
+#include "comment_parts.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -134,7 +136,19 @@ CommentContext RecordEncoder::comment_context(const Packet& p, const RecordConte
 
 std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& context,
                                         bool leave_out_implied) {
-    return write_comment(comment_, p, comment_context(p, context, leave_out_implied));
+    const CommentContext c = comment_context(p, context, leave_out_implied);
+    // The head depends on the payload through its IP version alone (the family key left out);
+    // 16 stands for no payload.
+    const unsigned version = p.payload.empty() ? 16U : ip_version(p);
+    if (context.repeats == 0 || context.repeats != head_repeats_ ||
+        leave_out_implied != head_implied_ || version != head_version_) {
+        head_repeats_ = 0; // while the head is rewritten
+        head_size_ = detail::write_comment_head(comment_, p, c);
+        head_repeats_ = context.repeats;
+        head_implied_ = leave_out_implied;
+        head_version_ = version;
+    }
+    return detail::write_comment_tail(comment_, head_size_, p, c);
 }
 
 EncodeResult RecordEncoder::append(ByteBuffer& out, const Packet& packet,

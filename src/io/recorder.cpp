@@ -124,12 +124,21 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
         }
         return;
     }
+    repeats_ = 0;
+    if (kind == RecordKind::nflog) {
+        if (!nflog_decoder_->repeated()) {
+            ++shape_;
+        }
+        repeats_ = shape_;
+    }
     take(kind, packet, raw, fallback_time, number, original_length);
+    repeats_ = 0;
 }
 
 void Recorder::on_packet(RecordKind kind, const Packet& packet, std::span<const std::byte> raw,
                          Timestamp receive_time) {
     if (!done()) {
+        repeats_ = 0;
         take(kind, packet, raw, receive_time, 0, 0);
     }
 }
@@ -242,7 +251,12 @@ void Recorder::write(const Packet& packet, std::span<const std::byte> raw,
     if (names_ != nullptr) { // resolved as of the record's time, before it is encoded
         context.names = &resolution_.resolve(packet, *names_,
                                              packet.timestamp ? *packet.timestamp : fallback_time);
+        if (repeats_ != 0 && resolution_.changes() != name_changes_) {
+            name_changes_ = resolution_.changes(); // new names: a new head
+            repeats_ = ++shape_;
+        }
     }
+    context.repeats = repeats_;
     context.fallback_time = fallback_time;
     context.fallback_source = options_.fallback_source;
     context.verdict = verdict != nullptr ? *verdict : counters.verdict;
