@@ -210,6 +210,10 @@ class Recorder final : public RecordHandler {
 
   private:
     InterfaceCounters& interface_for(RecordKind kind, std::uint16_t resource, std::uint32_t& id);
+    // Counts and reports a record that did not decode (out of the record path).
+    [[gnu::cold, gnu::noinline]] void
+    skip_malformed(RecordKind kind, std::span<const std::byte> raw, std::uint64_t number,
+                   std::uint32_t original_length, const DecodeError& e);
     // Filter, encode and write one decoded record (the part of record() after the loss
     // accounting); `verdict` replaces the interface's verdict fragment when set.
     void write(const Packet& packet, std::span<const std::byte> raw, InterfaceCounters& counters,

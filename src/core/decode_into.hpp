@@ -31,23 +31,24 @@ void decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
 // Decodes NFLOG records into the same Packet as decode_nflog_into, with less work for a record
 // whose bytes before its payload equal the last record's but for its timestamp and sequence
 // numbers: the records of one flow, of one rule, or of several rules for the same packet. Such
-// a record gets a copy of the last decode, then only those values, the payload and the lengths
-// that follow from it are read. The bytes compared are the record's own, so any other difference
-// (a new mark, interface, prefix, uid, hardware header, an attribute more or less, a record cut
-// by a recording) decodes the record in full. A Packet it gives points into the record and into
-// this decoder, and holds until the next decode().
+// a record updates the last decode with those values, the payload and the lengths that follow
+// from it. The bytes compared are the record's own, so any other difference (a new mark,
+// interface, prefix, uid, hardware header, an attribute more or less, a record cut by a
+// recording) decodes the record in full.
 class RepeatedNflogDecoder {
   public:
-    void decode(Packet& p, std::span<const std::byte> record, std::uint32_t original_length);
+    // The record's Packet: this decoder's, pointing into the record and into this decoder, valid
+    // until the next decode(). Throws DecodeError as decode_nflog does.
+    const Packet& decode(std::span<const std::byte> record, std::uint32_t original_length);
     // Whether the last decode() reused the decode of the record before it.
     bool repeated() const { return repeated_; }
 
   private:
-    bool reuse(Packet& p, std::span<const std::byte> record);
-    void keep(const Packet& p, std::span<const std::byte> record, const NflogLayout& layout);
+    bool reuse(std::span<const std::byte> record);
+    void keep(std::span<const std::byte> record, const NflogLayout& layout);
 
     std::vector<std::byte> kept_; // the last record, up to its payload's attribute header
-    Packet packet_;               // its decode (prefix and hardware header point into kept_)
+    Packet packet_;               // the last decode (prefix and hardware header into kept_)
     NflogLayout layout_;
     bool repeated_ = false;
 };

@@ -200,20 +200,22 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
 }
 
-void detail::RepeatedNflogDecoder::decode(Packet& p, std::span<const std::byte> record,
-                                          std::uint32_t original_length) {
+const Packet& detail::RepeatedNflogDecoder::decode(std::span<const std::byte> record,
+                                                   std::uint32_t original_length) {
     repeated_ = false;
-    repeated_ = !kept_.empty() && original_length <= record.size() && reuse(p, record);
+    repeated_ = !kept_.empty() && original_length <= record.size() && reuse(record);
     if (repeated_) {
-        return;
+        return packet_;
     }
     kept_.clear(); // a record that fails to decode leaves nothing to compare with
+    packet_ = Packet{};
     NflogLayout layout;
-    decode_nflog_into(p, record, original_length, &layout);
-    keep(p, record, layout);
+    decode_nflog_into(packet_, record, original_length, &layout);
+    keep(record, layout);
+    return packet_;
 }
 
-bool detail::RepeatedNflogDecoder::reuse(Packet& p, std::span<const std::byte> record) {
+bool detail::RepeatedNflogDecoder::reuse(std::span<const std::byte> record) {
     const std::size_t compared = kept_.size(); // up to the end of the payload's attribute header
     const std::size_t header = compared - attribute_header_size;
     if (record.size() < compared) {
@@ -244,24 +246,25 @@ bool detail::RepeatedNflogDecoder::reuse(Packet& p, std::span<const std::byte> r
         ((std::size_t{wire_length} + 3U) & ~std::size_t{3}) < left) {
         return false;
     }
-    p = packet_;
-    p.payload = record.subspan(compared, wire_length - attribute_header_size);
+    // The kept decode takes the new values; every other field is the kept record's already.
     if (layout_.timestamp != 0) {
-        p.timestamp =
+        packet_.timestamp =
             detail::decode_timestamp(record.subspan(layout_.timestamp, 16), "NFULA_TIMESTAMP");
     }
     if (layout_.seq != 0) {
-        p.seq = detail::load_big_endian<std::uint32_t>(now + layout_.seq);
+        packet_.seq = detail::load_big_endian<std::uint32_t>(now + layout_.seq);
     }
     if (layout_.seq_global != 0) {
-        p.seq_global = detail::load_big_endian<std::uint32_t>(now + layout_.seq_global);
+        packet_.seq_global = detail::load_big_endian<std::uint32_t>(now + layout_.seq_global);
     }
-    p.original_length = network_length(p.hw_protocol, p.family, p.payload);
+    packet_.payload = record.subspan(compared, wire_length - attribute_header_size);
+    packet_.original_length = network_length(packet_.hw_protocol, packet_.family, packet_.payload);
     return true;
 }
 
-void detail::RepeatedNflogDecoder::keep(const Packet& p, std::span<const std::byte> record,
+void detail::RepeatedNflogDecoder::keep(std::span<const std::byte> record,
                                         const NflogLayout& layout) {
+    Packet& p = packet_;
     // Only a whole record whose payload is its last attribute (as the kernel builds them); the
     // arp family's payload decides where its link-layer header is, so it is never reused.
     if (p.cut || p.metadata_only || p.family == Family::arp || p.payload.empty()) {
@@ -272,16 +275,15 @@ void detail::RepeatedNflogDecoder::keep(const Packet& p, std::span<const std::by
         return; // attributes after the payload
     }
     kept_.assign(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(value));
-    packet_ = p;
-    packet_.payload = {};
+    // The decode's views of the record before its payload now look at the same bytes kept.
     const auto rebase = [&](const std::byte* at) { return kept_.data() + (at - record.data()); };
     if (!p.hwheader.empty()) {
-        packet_.hwheader = {rebase(p.hwheader.data()), p.hwheader.size()};
+        p.hwheader = {rebase(p.hwheader.data()), p.hwheader.size()};
     }
     if (p.prefix.data() != nullptr) {
-        packet_.prefix = {reinterpret_cast<const char*>(
-                              rebase(reinterpret_cast<const std::byte*>(p.prefix.data()))),
-                          p.prefix.size()};
+        p.prefix = {reinterpret_cast<const char*>(
+                        rebase(reinterpret_cast<const std::byte*>(p.prefix.data()))),
+                    p.prefix.size()};
     }
     layout_ = layout;
 }

@@ -96,43 +96,53 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     if (done()) {
         return;
     }
-    Packet packet;
-    try {
-        if (kind == RecordKind::nflog) {
-            nflog_decoder_->decode(packet, raw, original_length);
-        } else {
-            detail::decode_nfqueue_into(packet, raw, original_length);
-        }
-    } catch (const DecodeError& e) {
-        const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
-        std::string why = e.what();
-        if (original_length > raw.size()) { // cut by the recording before anything writable
-            why += " (the recording cut it to " + std::to_string(raw.size()) + " of its " +
-                   std::to_string(original_length) + " bytes)";
-        }
-        if (raw.size() >= 4) {
-            std::uint32_t id = 0;
-            const auto resource = static_cast<std::uint16_t>(
-                (std::to_integer<unsigned>(raw[2]) << 8U) | std::to_integer<unsigned>(raw[3]));
-            InterfaceCounters& counters = interface_for(kind, resource, id);
-            ++counters.received;
-            ++counters.malformed;
-            warn_(where + " (" + counters.name + ") skipped: " + why);
-        } else {
-            ++malformed_unknown_;
-            warn_(where + " skipped: " + why);
-        }
-        return;
-    }
-    repeats_ = 0;
     if (kind == RecordKind::nflog) {
+        const Packet* packet = nullptr;
+        try {
+            packet = &nflog_decoder_->decode(raw, original_length);
+        } catch (const DecodeError& e) {
+            skip_malformed(kind, raw, number, original_length, e);
+            return;
+        }
         if (!nflog_decoder_->repeated()) {
             ++shape_;
         }
         repeats_ = shape_;
+        take(kind, *packet, raw, fallback_time, number, original_length);
+        repeats_ = 0;
+        return;
     }
-    take(kind, packet, raw, fallback_time, number, original_length);
+    Packet packet;
+    try {
+        detail::decode_nfqueue_into(packet, raw, original_length);
+    } catch (const DecodeError& e) {
+        skip_malformed(kind, raw, number, original_length, e);
+        return;
+    }
     repeats_ = 0;
+    take(kind, packet, raw, fallback_time, number, original_length);
+}
+
+void Recorder::skip_malformed(RecordKind kind, std::span<const std::byte> raw, std::uint64_t number,
+                              std::uint32_t original_length, const DecodeError& e) {
+    const std::string where = number != 0 ? "record " + std::to_string(number) : "a record";
+    std::string why = e.what();
+    if (original_length > raw.size()) { // cut by the recording before anything writable
+        why += " (the recording cut it to " + std::to_string(raw.size()) + " of its " +
+               std::to_string(original_length) + " bytes)";
+    }
+    if (raw.size() >= 4) {
+        std::uint32_t id = 0;
+        const auto resource = static_cast<std::uint16_t>((std::to_integer<unsigned>(raw[2]) << 8U) |
+                                                         std::to_integer<unsigned>(raw[3]));
+        InterfaceCounters& counters = interface_for(kind, resource, id);
+        ++counters.received;
+        ++counters.malformed;
+        warn_(where + " (" + counters.name + ") skipped: " + why);
+    } else {
+        ++malformed_unknown_;
+        warn_(where + " skipped: " + why);
+    }
 }
 
 void Recorder::on_packet(RecordKind kind, const Packet& packet, std::span<const std::byte> raw,

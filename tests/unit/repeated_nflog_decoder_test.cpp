@@ -326,7 +326,7 @@ TEST(RepeatedNflogDecoder, GivesEveryRecordWhatDecodeNflogGivesIt) {
         Packet got;
         std::string got_error;
         try {
-            decoder.decode(got, kept, original);
+            got = decoder.decode(kept, original);
         } catch (const DecodeError& e) {
             got_error = e.what();
         }
@@ -353,14 +353,12 @@ TEST(RepeatedNflogDecoder, ReusesOnlyARecordThatRepeatsTheLastOnesMetadata) {
     s.mark = 0x10;
     s.hwheader = 1;
     RepeatedNflogDecoder decoder;
-    Packet p;
     const std::vector<std::byte> first = build(s, 1);
-    decoder.decode(p, first, static_cast<std::uint32_t>(first.size()));
+    decoder.decode(first, static_cast<std::uint32_t>(first.size()));
     EXPECT_FALSE(decoder.repeated());
 
     const std::vector<std::byte> second = build(s, 2); // new timestamp, seq and payload
-    Packet q;
-    decoder.decode(q, second, static_cast<std::uint32_t>(second.size()));
+    const Packet q = decoder.decode(second, static_cast<std::uint32_t>(second.size()));
     EXPECT_TRUE(decoder.repeated());
     EXPECT_EQ(q.seq, 2U);
     EXPECT_EQ(q.payload.back(), std::byte{2});
@@ -368,15 +366,13 @@ TEST(RepeatedNflogDecoder, ReusesOnlyARecordThatRepeatsTheLastOnesMetadata) {
 
     s.mark = 0x11; // one bit of the mark
     const std::vector<std::byte> third = build(s, 3);
-    Packet r;
-    decoder.decode(r, third, static_cast<std::uint32_t>(third.size()));
+    const Packet r = decoder.decode(third, static_cast<std::uint32_t>(third.size()));
     EXPECT_FALSE(decoder.repeated());
     EXPECT_EQ(r.mark, 0x11U);
 
     s.after_payload = true; // the same bytes before the payload, one attribute after it
     const std::vector<std::byte> fourth = build(s, 4);
-    Packet t;
-    decoder.decode(t, fourth, static_cast<std::uint32_t>(fourth.size()));
+    const Packet t = decoder.decode(fourth, static_cast<std::uint32_t>(fourth.size()));
     EXPECT_FALSE(decoder.repeated());
     EXPECT_EQ(t.mark, 0x99U);
 }
@@ -411,7 +407,7 @@ TEST(RepeatedNflogDecoder, RepeatedRecordsGetTheSameCommentsAsWriteComment) {
         const std::vector<std::byte> record = build(shape, static_cast<std::uint32_t>(step));
         Packet p;
         try {
-            decoder.decode(p, record, static_cast<std::uint32_t>(record.size()));
+            p = decoder.decode(record, static_cast<std::uint32_t>(record.size()));
         } catch (const DecodeError&) {
             continue;
         }
