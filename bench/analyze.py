@@ -691,6 +691,13 @@ def main():
                        "packet, with the full mode's counts and repetitions and every NFLOG reader; "
                        "no paced rates, NFQUEUE, replay, callgrind or long capture (the targets "
                        f"that need them say \"{NOT_MEASURED}\").**")
+        elif mode == "paced":
+            out.append("")
+            out.append("**Mode paced: every NFLOG point of the full mode (1 and 8 records per "
+                       "packet, paced and flat out), with the full mode's counts and repetitions and "
+                       "the readers the targets name (null, floor, nfcap, tcpdump); no dumpcap, "
+                       "ulogd, NFQUEUE, replay, callgrind or long capture (the targets that need "
+                       f"them say \"{NOT_MEASURED}\").**")
         elif mode == "verdicts":
             out.append("")
             out.append("**Mode verdicts: only NFQUEUE at 50k packets/s and flat out, nfcap "

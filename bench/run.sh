@@ -24,7 +24,9 @@
 # --full: every live point >= 1 M records (400,000 packets = 3.2 M records with 8 rules), 5
 # repetitions, 48 minutes on 2 vCPUs. --flat: only the flat-out points of nflog and nflog-x8,
 # with the full mode's counts and repetitions and every NFLOG reader (no NFQUEUE, replay,
-# callgrind or long capture), about 4 minutes, for iterating on performance. --memory: the
+# callgrind or long capture), about 4 minutes, for iterating on performance. --paced: every
+# NFLOG point of the full mode (1 and 8 records per packet, paced and flat out) with the readers
+# the targets name (null, floor, nfcap, tcpdump), about 30 minutes. --memory: the
 # full mode's replay, callgrind and long live capture (10 M records), with the flat-out NFLOG
 # point (1 record per packet, 3 repetitions) as the shorter runs the long capture's peak RSS is
 # held against. --verdicts: only NFQUEUE at 50k packets/s and flat out, nfcap --auto-accept
@@ -61,6 +63,7 @@ for arg in "$@"; do
   --flat) MODE=flat ;;
   --memory) MODE=memory ;;
   --verdicts) MODE=verdicts ;;
+  --paced) MODE=paced ;;
   --python) MODE=python ;;
   --smoke) MODE=smoke ;;
   -h | --help)
@@ -69,7 +72,7 @@ for arg in "$@"; do
     exit 0
     ;;
   -*)
-    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--memory|--verdicts|--python|--smoke] [OUT])" >&2
+    echo "run.sh: unknown option $arg (usage: sudo bench/run.sh [--quick|--full|--flat|--paced|--memory|--verdicts|--python|--smoke] [OUT])" >&2
     exit 2
     ;;
   *) OUT=$arg ;;
@@ -144,6 +147,19 @@ memory) # replay (against editcap), callgrind and peak RSS over the full mode's 
   X8_N=0
   LONG_N=10000000
   CALLGRIND_EDITCAP=1
+  ;;
+paced) # every NFLOG point of the full mode (paced and flat out, 1 and 8 records per packet)
+  REPS=5
+  NFLOG_RATES="50000 100000 200000 300000 0"
+  NFQ_RATES=""
+  X8_RATES="50000 100000 0"
+  PACED_S=2
+  MIN_N=1000000
+  MAX_N=1000000
+  X8_N=400000
+  LONG_N=0
+  REPLAY_RECORDS=0
+  CALLGRIND_EDITCAP=0
   ;;
 verdicts) # NFQUEUE: --auto-accept against the library's deferred verdicts and rewrites
   REPS=5
@@ -704,6 +720,7 @@ NFQ_TOOLS="null floor nfcap tcpdump"
 case $MODE in
 full) NFQ_TOOLS+=" deferred rewrite" ;;
 memory) NFLOG_TOOLS="null nfcap" ;; # the long capture's shorter runs, and a reference
+paced) NFLOG_TOOLS="null floor nfcap tcpdump" ;; # the readers NFLOG's targets name
 verdicts) NFQ_TOOLS="null nfcap tcpdump deferred rewrite" ;; # null, tcpdump: NFQUEUE's targets
 python)
   NFQ_TOOLS="nfcap python python-tuned python-batch"
