@@ -52,7 +52,11 @@ constexpr auto flush_interval = std::chrono::milliseconds(500);
 // Once the queue is empty, the writer writes what it holds when its oldest record has waited
 // this long (a live view lags by at most this much more), not after every batch: at a paced
 // 50,000 packets/s a queue hands on about one packet per batch, and a write() and a writer
-// wake-up per packet cost more than the packet.
+// wake-up per packet cost more than the packet. Holding costs a wake-up of its own (the end of
+// the wait), so the writer holds only when batches come closer together than this: the one
+// before came less than flush_delay before. NFLOG's kernel batches (a flush timer of 10 ms by
+// default) come further apart up to about 50,000 records/s: each is written as it comes, with
+// one writer wake-up, not two (measured at 50,000 packets/s: 1,486 wake-ups for 763 batches).
 constexpr auto flush_delay = std::chrono::milliseconds(10);
 // While the writer waits for that moment, a receive thread wakes it early only for this much.
 constexpr std::size_t wake_bytes = 1U << 20U;
@@ -862,6 +866,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
     auto last_accounted = Clock::now();
     bool holding = false; // records processed, not written yet, since held_since
     Clock::time_point held_since;
+    Clock::time_point last_round; // when the writer last took a batch
+    bool write_now = false;       // this round is written at once (see flush_delay)
     for (;;) {
         // A failed output (a full disk) ends an NFLOG capture; a queue is kept: stopping it
         // would leave its traffic to the rule's bypass flag, so verdicts go on while what
@@ -885,10 +891,13 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
         }
         const bool took = batch != nullptr;
         if (took) {
+            const auto now = Clock::now();
             if (!holding) {
                 holding = true;
-                held_since = Clock::now();
+                held_since = now;
+                write_now = now - last_round >= flush_delay;
             }
+            last_round = now;
             // Then every batch queued meanwhile, up to round_bytes, without this loop's checks:
             // at a paced rate a batch holds one packet or a few, and the stop test (a system
             // call in the command), the clock readings and a second lock for each batch cost
@@ -905,9 +914,10 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             }
         }
         const auto now = Clock::now();
-        const bool due = holding && now - held_since >= flush_delay;
+        const bool due = holding && (write_now || now - held_since >= flush_delay);
         if (!took || due || stopping || now - last_flush >= flush_interval) {
             holding = false;
+            write_now = false;
             last_flush = Clock::now();
             try {
                 if (!result.reader_gone) {
