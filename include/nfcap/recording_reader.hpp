@@ -113,6 +113,7 @@ class RecordingReader {
     void open_section(); // the Section Header Block at the front of the buffer
     bool next_pcap(RecordingRecord& record);
     bool next_pcapng(RecordingRecord& record);
+    bool next_native_epb(RecordingRecord& record); // next_pcapng's common case, or false
     void add_interface(std::span<const std::byte> body);
     Timestamp pcapng_time(const Interface& interface, std::uint64_t units) const;
     void own_order(RecordingRecord& record); // NFLOG TLV headers from the file's byte order
