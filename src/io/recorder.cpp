@@ -107,9 +107,14 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
         if (!nflog_decoder_->repeated()) {
             ++shape_;
         }
+        // The promise holds for this record only, also when take() throws: a record written
+        // later by another path (a queue's decision) must not inherit it.
+        struct Promise {
+            std::uint64_t& repeats;
+            ~Promise() { repeats = 0; }
+        } promise{repeats_};
         repeats_ = shape_;
         take(kind, *packet, raw, fallback_time, number, original_length);
-        repeats_ = 0;
         return;
     }
     Packet packet;
