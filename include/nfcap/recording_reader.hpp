@@ -21,6 +21,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,6 +115,11 @@ class RecordingReader {
     bool next_pcap(RecordingRecord& record);
     bool next_pcapng(RecordingRecord& record);
     bool next_native_epb(RecordingRecord& record); // next_pcapng's common case, or false
+    // A packet block's record but its comment: counted, with its interface's fields; `units`
+    // is the timestamp (none in a Simple Packet Block).
+    void packet_record(RecordingRecord& record, std::uint32_t interface_id,
+                       std::span<const std::byte> data, std::uint32_t original,
+                       std::optional<std::uint64_t> units);
     void add_interface(std::span<const std::byte> body);
     Timestamp pcapng_time(const Interface& interface, std::uint64_t units) const;
     void own_order(RecordingRecord& record); // NFLOG TLV headers from the file's byte order

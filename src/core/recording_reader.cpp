@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace nfcap {
 namespace {
@@ -391,6 +392,20 @@ Timestamp RecordingReader::pcapng_time(const Interface& interface, std::uint64_t
                      static_cast<std::uint32_t>(nanoseconds)};
 }
 
+void RecordingReader::packet_record(RecordingRecord& record, std::uint32_t interface_id,
+                                    std::span<const std::byte> data, std::uint32_t original,
+                                    std::optional<std::uint64_t> units) {
+    const Interface& interface = interfaces_[interface_id];
+    ++count_;
+    record.number = count_;
+    record.data = data;
+    record.original_length = original;
+    record.time = units ? pcapng_time(interface, *units) : Timestamp{};
+    record.link_type = interface.link_type;
+    record.interface_id = interface_id;
+    record.interface_name = interface.name;
+}
+
 // The common record: an Enhanced Packet Block in this machine's byte order, whole in the
 // buffer, its lengths and its interface in order. Its fields are read as they lie, with no
 // byte-order choice and no bounds check per field (about 100 instructions a record less).
@@ -417,15 +432,8 @@ bool RecordingReader::next_native_epb(RecordingRecord& record) {
         return false;
     }
     block_offset_ = offset_;
-    const Interface& interface = interfaces_[interface_id];
-    ++count_;
-    record.number = count_;
-    record.data = {at + fixed, captured};
-    record.original_length = original;
-    record.time = pcapng_time(interface, (std::uint64_t{high} << 32U) | low);
-    record.link_type = interface.link_type;
-    record.interface_id = interface_id;
-    record.interface_name = interface.name;
+    packet_record(record, interface_id, {at + fixed, captured}, original,
+                  (std::uint64_t{high} << 32U) | low);
     // Padding to 32 bits, then the options (none in most files): the first comment is kept.
     const std::size_t options = fixed + ((captured + 3U) & ~std::uint32_t{3});
     record.comment = options + 4 < length
@@ -519,15 +527,8 @@ bool RecordingReader::next_pcapng(RecordingRecord& record) {
             bad("it names interface " + n(interface_id) + ", but its section declares " +
                 n(interfaces_.size()) + " before it");
         }
-        const Interface& interface = interfaces_[interface_id];
-        ++count_;
-        record.number = count_;
-        record.data = r.bytes(captured);
-        record.original_length = original;
-        record.time = type == spb_block_type ? Timestamp{} : pcapng_time(interface, units);
-        record.link_type = interface.link_type;
-        record.interface_id = interface_id;
-        record.interface_name = interface.name;
+        packet_record(record, interface_id, r.bytes(captured), original,
+                      type == spb_block_type ? std::nullopt : std::optional(units));
         record.comment = {};
         if (type == epb_block_type) {
             // Padding to 32 bits, then the options: the first comment is kept.

@@ -896,7 +896,6 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
     bool holding = false; // records processed, not written yet, since held_since
     Clock::time_point held_since;
     Clock::time_point last_round; // when the writer last took a batch
-    bool write_now = false;       // this round is written at once (see flush_delay)
     for (;;) {
         // A failed output (a full disk) ends an NFLOG capture; a queue is kept: stopping it
         // would leave its traffic to the rule's bypass flag, so verdicts go on while what
@@ -923,8 +922,8 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             const auto now = Clock::now();
             if (!holding) {
                 holding = true;
-                held_since = now;
-                write_now = now - last_round >= flush_delay;
+                // After a gap of flush_delay or more, the round is due at once (see there).
+                held_since = now - last_round >= flush_delay ? now - flush_delay : now;
             }
             last_round = now;
             // Then every batch queued meanwhile, up to round_bytes, without this loop's checks:
@@ -943,10 +942,9 @@ LiveCaptureResult LiveCapture::run(const std::function<bool()>& stop,
             }
         }
         const auto now = Clock::now();
-        const bool due = holding && (write_now || now - held_since >= flush_delay);
+        const bool due = holding && now - held_since >= flush_delay;
         if (!took || due || stopping || now - last_flush >= flush_interval) {
             holding = false;
-            write_now = false;
             last_flush = Clock::now();
             try {
                 if (!result.reader_gone) {
