@@ -24,7 +24,7 @@ namespace nfcap {
 namespace detail {
 class OutputWriter; // the output format's writer (internal)
 struct RecordingEnd;
-class RepeatedNflogDecoder; // the NFLOG decoder that reuses a repeated record's decode
+class RepeatedDecoder; // the decoder that reuses a repeated record's decode
 } // namespace detail
 
 // pcapng; classic pcap (no comments: for libpcap-based engines); or text for people and scripts
@@ -244,10 +244,13 @@ class Recorder final : public RecordHandler {
     Warn warn_;
     RecordEncoder encoder_;
     std::unique_ptr<detail::OutputWriter> writer_; // pcapng, text or JSON
-    std::unique_ptr<detail::RepeatedNflogDecoder> nflog_decoder_;
-    // RecordContext::repeats: shape_ counts the NFLOG decodes that were not repeated (and the
-    // changes of names), repeats_ is the current record's value (0: not an NFLOG record).
+    std::unique_ptr<detail::RepeatedDecoder> nflog_decoder_;
+    std::unique_ptr<detail::RepeatedDecoder> queue_decoder_;
+    // RecordContext::repeats: shape_ counts the decodes that were not repeated (and the changes
+    // of names and of the decoder: shape_kind_ is the last one's kind), repeats_ is the current
+    // record's value (0: no promise, a record that did not come through record()).
     std::uint64_t shape_ = 0;
+    RecordKind shape_kind_ = RecordKind::nflog;
     std::uint64_t repeats_ = 0;
     std::uint64_t name_changes_ = 0;
     std::unique_ptr<PacketFilter> filter_;

@@ -77,7 +77,7 @@ std::uint32_t network_length(std::uint16_t hw_protocol, Family family,
 }
 
 void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
-                               std::uint32_t original_length, NflogLayout* layout) {
+                               std::uint32_t original_length, RecordLayout* layout) {
     ByteReader header(record);
     if (record.size() < 4) {
         throw DecodeError("record of " + std::to_string(record.size()) +
@@ -198,94 +198,6 @@ void detail::decode_nflog_into(Packet& p, std::span<const std::byte> record,
     }
     split_arp_link_header(p);
     p.original_length = network_length(p.hw_protocol, p.family, p.payload);
-}
-
-const Packet& detail::RepeatedNflogDecoder::decode(std::span<const std::byte> record,
-                                                   std::uint32_t original_length) {
-    repeated_ = false;
-    repeated_ = !kept_.empty() && original_length <= record.size() && reuse(record);
-    if (repeated_) {
-        return packet_;
-    }
-    kept_.clear(); // a record that fails to decode leaves nothing to compare with
-    packet_ = Packet{};
-    NflogLayout layout;
-    decode_nflog_into(packet_, record, original_length, &layout);
-    keep(record, layout);
-    return packet_;
-}
-
-bool detail::RepeatedNflogDecoder::reuse(std::span<const std::byte> record) {
-    const std::size_t compared = kept_.size(); // up to the end of the payload's attribute header
-    const std::size_t header = compared - attribute_header_size;
-    if (record.size() < compared) {
-        return false;
-    }
-    // The kept record takes the new one's per-packet values and payload length; then every
-    // byte before the payload must be the same.
-    std::byte* const kept = kept_.data();
-    const std::byte* const now = record.data();
-    if (layout_.timestamp != 0) {
-        std::memcpy(kept + layout_.timestamp, now + layout_.timestamp, 16);
-    }
-    if (layout_.seq != 0) {
-        std::memcpy(kept + layout_.seq, now + layout_.seq, 4);
-    }
-    if (layout_.seq_global != 0) {
-        std::memcpy(kept + layout_.seq_global, now + layout_.seq_global, 4);
-    }
-    std::memcpy(kept + header, now + header, 2);
-    if (std::memcmp(kept, now, compared) != 0) {
-        return false;
-    }
-    // The payload ends the record, as it did the kept one: what the attribute walk accepts.
-    std::uint16_t wire_length = 0;
-    std::memcpy(&wire_length, now + header, sizeof wire_length);
-    const std::size_t left = record.size() - header;
-    if (wire_length < attribute_header_size || wire_length > left ||
-        ((std::size_t{wire_length} + 3U) & ~std::size_t{3}) < left) {
-        return false;
-    }
-    // The kept decode takes the new values; every other field is the kept record's already.
-    if (layout_.timestamp != 0) {
-        packet_.timestamp =
-            detail::decode_timestamp(record.subspan(layout_.timestamp, 16), "NFULA_TIMESTAMP");
-    }
-    if (layout_.seq != 0) {
-        packet_.seq = detail::load_big_endian<std::uint32_t>(now + layout_.seq);
-    }
-    if (layout_.seq_global != 0) {
-        packet_.seq_global = detail::load_big_endian<std::uint32_t>(now + layout_.seq_global);
-    }
-    packet_.payload = record.subspan(compared, wire_length - attribute_header_size);
-    packet_.original_length = network_length(packet_.hw_protocol, packet_.family, packet_.payload);
-    return true;
-}
-
-void detail::RepeatedNflogDecoder::keep(std::span<const std::byte> record,
-                                        const NflogLayout& layout) {
-    Packet& p = packet_;
-    // Only a whole record whose payload is its last attribute (as the kernel builds them); the
-    // arp family's payload decides where its link-layer header is, so it is never reused.
-    if (p.cut || p.metadata_only || p.family == Family::arp || p.payload.empty()) {
-        return;
-    }
-    const auto value = static_cast<std::size_t>(p.payload.data() - record.data());
-    if (record.size() - (value + p.payload.size()) >= 4) {
-        return; // attributes after the payload
-    }
-    kept_.assign(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(value));
-    // The decode's views of the record before its payload now look at the same bytes kept.
-    const auto rebase = [&](const std::byte* at) { return kept_.data() + (at - record.data()); };
-    if (!p.hwheader.empty()) {
-        p.hwheader = {rebase(p.hwheader.data()), p.hwheader.size()};
-    }
-    if (p.prefix.data() != nullptr) {
-        p.prefix = {reinterpret_cast<const char*>(
-                        rebase(reinterpret_cast<const std::byte*>(p.prefix.data()))),
-                    p.prefix.size()};
-    }
-    layout_ = layout;
 }
 
 Packet decode_nflog(std::span<const std::byte> record, std::uint32_t original_length) {

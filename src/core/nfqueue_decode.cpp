@@ -79,7 +79,7 @@ PacketIdAndMark nfqueue_packet_id_and_mark(std::span<const std::byte> record) {
 }
 
 void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
-                                 std::uint32_t original_length) {
+                                 std::uint32_t original_length, RecordLayout* layout) {
     std::optional<std::uint32_t> cap_len;
     std::span<const std::byte> attribute_bytes = attributes(record, &p);
     std::span<const std::byte> cut_payload;
@@ -93,6 +93,10 @@ void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
         }
         p.cut = RecordCut{static_cast<std::uint32_t>(record.size()), original_length};
     }
+    const std::byte* const start = record.data();
+    const auto offset = [start](std::span<const std::byte> value) {
+        return static_cast<std::size_t>(value.data() - start);
+    };
     detail::for_each_attribute(
         attribute_bytes, [&](std::uint16_t type, std::span<const std::byte> value) {
             switch (type) {
@@ -102,6 +106,9 @@ void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
                 p.hw_protocol = r.be16();
                 p.hook = r.u8();
                 p.has_packet_header = true;
+                if (layout != nullptr) {
+                    layout->seq = offset(value);
+                }
                 break;
             }
             case NFQA_MARK:
@@ -109,6 +116,9 @@ void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
                 break;
             case NFQA_TIMESTAMP:
                 p.timestamp = detail::decode_timestamp(value, "NFQA_TIMESTAMP");
+                if (layout != nullptr) {
+                    layout->timestamp = offset(value);
+                }
                 break;
             case NFQA_IFINDEX_INDEV:
                 p.indev = be32_attr(value, "NFQA_IFINDEX_INDEV");
@@ -139,6 +149,9 @@ void detail::decode_nfqueue_into(Packet& p, std::span<const std::byte> record,
             }
             case NFQA_CAP_LEN:
                 cap_len = be32_attr(value, "NFQA_CAP_LEN");
+                if (layout != nullptr) {
+                    layout->cap_len = offset(value);
+                }
                 break;
             case NFQA_SKB_INFO:
                 p.skb_info = be32_attr(value, "NFQA_SKB_INFO");

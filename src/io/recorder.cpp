@@ -33,7 +33,8 @@ Recorder::Recorder(Sink& sink, RecorderOptions options, InterfaceNames* names, W
       encoder_(options_.link_type, options_.snaplen),
       writer_(detail::make_output_writer(options_.format, encoder_, options_.utc_offset_seconds,
                                          options_.host)),
-      nflog_decoder_(std::make_unique<detail::RepeatedNflogDecoder>()) {
+      nflog_decoder_(std::make_unique<detail::RepeatedDecoder>(RecordKind::nflog)),
+      queue_decoder_(std::make_unique<detail::RepeatedDecoder>(RecordKind::nfqueue)) {
     if (!options_.filter.empty()) {
         filter_ = std::make_unique<PacketFilter>(options_.filter);
     }
@@ -96,36 +97,29 @@ InterfaceCounters& Recorder::interface_for(RecordKind kind, std::uint16_t resour
     if (done()) {
         return;
     }
-    if (kind == RecordKind::nflog) {
-        const Packet* packet = nullptr;
-        try {
-            packet = &nflog_decoder_->decode(raw, original_length);
-        } catch (const DecodeError& e) {
-            skip_malformed(kind, raw, number, original_length, e);
-            return;
-        }
-        if (!nflog_decoder_->repeated()) {
-            ++shape_;
-        }
-        // The promise holds for this record only, also when take() throws: a record written
-        // later by another path (a queue's decision) must not inherit it.
-        struct Promise {
-            std::uint64_t& repeats;
-            ~Promise() { repeats = 0; }
-        } promise{repeats_};
-        repeats_ = shape_;
-        take(kind, *packet, raw, fallback_time, number, original_length);
-        return;
-    }
-    Packet packet;
+    detail::RepeatedDecoder& decoder =
+        kind == RecordKind::nflog ? *nflog_decoder_ : *queue_decoder_;
+    const Packet* packet = nullptr;
     try {
-        detail::decode_nfqueue_into(packet, raw, original_length);
+        packet = &decoder.decode(raw, original_length);
     } catch (const DecodeError& e) {
         skip_malformed(kind, raw, number, original_length, e);
         return;
     }
-    repeats_ = 0;
-    take(kind, packet, raw, fallback_time, number, original_length);
+    // The encoder keeps the comment head of the last value it saw: a record of the other kind
+    // in between (whose decoder may have repeated too) starts a new value.
+    if (!decoder.repeated() || kind != shape_kind_) {
+        ++shape_;
+        shape_kind_ = kind;
+    }
+    // The promise holds for this record only, also when take() throws: a record written
+    // later by another path (a queue's decision) must not inherit it.
+    struct Promise {
+        std::uint64_t& repeats;
+        ~Promise() { repeats = 0; }
+    } promise{repeats_};
+    repeats_ = shape_;
+    take(kind, *packet, raw, fallback_time, number, original_length);
 }
 
 void Recorder::skip_malformed(RecordKind kind, std::span<const std::byte> raw, std::uint64_t number,

@@ -5,11 +5,9 @@
 // whole length as the original): truncated, the same checks, or DecodeError. The recorder's
 // decoder, which reuses the decode of a record that repeats the last one, must give the record
 // decoded a second time the same block as decode_nflog's Packet.
-#include "decode_into.hpp"
 #include "output_checks.hpp"
 
 #include <nfcap/nflog_decode.hpp>
-#include <nfcap/record_encoder.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,29 +19,6 @@ namespace {
 bool inside(std::span<const std::byte> part, std::span<const std::byte> whole) {
     return part.empty() || (part.data() >= whole.data() &&
                             part.data() + part.size() <= whole.data() + whole.size());
-}
-
-// The block of `packet` with every key in its comment, or empty when it cannot be encoded.
-nfcap::ByteBuffer block_of(const nfcap::Packet& packet, std::span<const std::byte> record) {
-    nfcap::RecordEncoder encoder(nfcap::LinkType::linux_sll2, 262144);
-    nfcap::RecordContext context;
-    context.source = "nflog:1";
-    nfcap::ByteBuffer out;
-    try {
-        (void)encoder.append(out, packet, record, context);
-    } catch (const nfcap::EncodeError&) {
-        out.clear();
-    }
-    return out;
-}
-
-void check_repeated(std::span<const std::byte> record, std::uint32_t original,
-                    const nfcap::Packet& expected) {
-    nfcap::detail::RepeatedNflogDecoder decoder;
-    (void)decoder.decode(record, original);
-    const nfcap::Packet& again = decoder.decode(record, original);
-    nfcap::fuzz::require(block_of(again, record) == block_of(expected, record),
-                         "a repeated record decodes to another block than decode_nflog's");
 }
 
 // Decodes `record` (as a recording that cut it from `original` bytes when `original` is larger)
@@ -69,7 +44,7 @@ void check(std::span<const std::byte> record, std::uint32_t original) {
                  (packet.cut->captured == record.size() && packet.cut->original == original)),
             "the record's cut is not reported as given");
     nfcap::fuzz::check_encodings(packet, record, "nflog:" + std::to_string(packet.resource_id), {});
-    check_repeated(record, original, packet);
+    nfcap::fuzz::check_repeated(nfcap::RecordKind::nflog, record, original, packet);
 }
 
 } // namespace

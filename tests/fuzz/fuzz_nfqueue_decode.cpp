@@ -1,7 +1,9 @@
 // libFuzzer target: decode_nfqueue and nfqueue_packet_id on one NFQUEUE packet message
 // (nfgenmsg + NFQA_* attributes). Malformed input must end in DecodeError; when decode_nfqueue
 // accepts a record, nfqueue_packet_id must accept it too and give the same id, and the packet
-// must encode in every link type and read back (output_checks).
+// must encode in every link type and read back (output_checks). The recorder's decoder, which
+// reuses the decode of a record that repeats the last one, must give the record decoded a second
+// time the same block as decode_nfqueue's Packet.
 #include "output_checks.hpp"
 
 #include <nfcap/nfqueue_decode.hpp>
@@ -48,5 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(!packet.has_prefix && !packet.seq, "NFLOG fields set by the NFQUEUE decoder");
     nfcap::fuzz::check_encodings(packet, record, "nfqueue:" + std::to_string(packet.resource_id),
                                  "verdict=accept");
+    nfcap::fuzz::check_repeated(nfcap::RecordKind::nfqueue, record,
+                                static_cast<std::uint32_t>(record.size()), packet);
     return 0;
 }

@@ -1,5 +1,7 @@
 #include "output_checks.hpp"
 
+#include "decode_into.hpp"
+
 #include <nfcap/comment.hpp>
 #include <nfcap/packet.hpp>
 #include <nfcap/record_encoder.hpp>
@@ -420,6 +422,33 @@ void check_encodings(const Packet& packet, std::span<const std::byte> record,
             break;
         }
     }
+}
+
+namespace {
+
+// The block of `packet` with every key in its comment, or empty when it cannot be encoded.
+ByteBuffer block_of(RecordKind kind, const Packet& packet, std::span<const std::byte> record) {
+    RecordEncoder encoder(LinkType::linux_sll2, 262144);
+    RecordContext context;
+    context.source = kind == RecordKind::nflog ? "nflog:1" : "nfqueue:1";
+    ByteBuffer out;
+    try {
+        (void)encoder.append(out, packet, record, context);
+    } catch (const EncodeError&) {
+        out.clear();
+    }
+    return out;
+}
+
+} // namespace
+
+void check_repeated(RecordKind kind, std::span<const std::byte> record, std::uint32_t original,
+                    const Packet& expected) {
+    detail::RepeatedDecoder decoder(kind);
+    (void)decoder.decode(record, original);
+    const Packet& again = decoder.decode(record, original);
+    require(block_of(kind, again, record) == block_of(kind, expected, record),
+            "a repeated record decodes to another block than the plain decoder's");
 }
 
 } // namespace nfcap::fuzz

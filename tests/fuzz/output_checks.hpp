@@ -3,6 +3,7 @@
 // field, comments that must parse, and a decoded record encoded in every link type. A failed
 // check prints one line naming it and aborts, which libFuzzer reports as a crash with the input.
 
+#include <nfcap/netlink.hpp>
 #include <nfcap/packet.hpp>
 #include <nfcap/pcapng.hpp>
 
@@ -68,5 +69,11 @@ const std::string* find_value(const Pairs& pairs, std::string_view key);
 // bits of nanoseconds; RAW may refuse a record that is not IP. Anything else aborts.
 void check_encodings(const Packet& packet, std::span<const std::byte> record,
                      std::string_view source, std::string_view verdict);
+
+// The recorder's decoder (detail::RepeatedDecoder of `kind`), which reuses the decode of a
+// record that repeats the last one, must give `record` decoded a second time the same block as
+// `expected`, the plain decoder's Packet of it.
+void check_repeated(RecordKind kind, std::span<const std::byte> record, std::uint32_t original,
+                    const Packet& expected);
 
 } // namespace nfcap::fuzz

@@ -60,28 +60,32 @@ class NflogMessage {
         with_nul.push_back('\0');
         return raw(NFULA_PREFIX, with_nul.data(), with_nul.size());
     }
-    NflogMessage& timestamp(std::uint64_t sec, std::uint64_t usec) {
+    // The attribute types below are NFLOG's by default; NFQUEUE's (NFQA_*) lay the same bytes
+    // out, so the builder serves both.
+    NflogMessage& timestamp(std::uint64_t sec, std::uint64_t usec,
+                            std::uint16_t type = NFULA_TIMESTAMP) {
         nfulnl_msg_packet_timestamp ts{};
         ts.sec = htobe64(sec);
         ts.usec = htobe64(usec);
-        return raw(NFULA_TIMESTAMP, &ts, sizeof ts);
+        return raw(type, &ts, sizeof ts);
     }
-    NflogMessage& hwaddr(const std::vector<std::uint8_t>& address) {
+    NflogMessage& hwaddr(const std::vector<std::uint8_t>& address,
+                         std::uint16_t type = NFULA_HWADDR) {
         nfulnl_msg_packet_hw hw{};
         hw.hw_addrlen = htons(static_cast<std::uint16_t>(address.size()));
         std::memcpy(hw.hw_addr, address.data(), std::min<std::size_t>(address.size(), 8));
-        return raw(NFULA_HWADDR, &hw, sizeof hw);
+        return raw(type, &hw, sizeof hw);
     }
-    NflogMessage& vlan(std::uint16_t proto, std::uint16_t tci) {
-        nlattr* nest = mnl_attr_nest_start(nlh_, NFULA_VLAN);
+    NflogMessage& vlan(std::uint16_t proto, std::uint16_t tci, std::uint16_t type = NFULA_VLAN) {
+        nlattr* nest = mnl_attr_nest_start(nlh_, type);
         mnl_attr_put_u16(nlh_, NFULA_VLAN_PROTO, htons(proto));
         mnl_attr_put_u16(nlh_, NFULA_VLAN_TCI, htons(tci));
         mnl_attr_nest_end(nlh_, nest);
         return *this;
     }
     NflogMessage& conntrack(std::uint32_t status, std::uint32_t mark, std::uint32_t id,
-                            std::uint16_t zone) {
-        nlattr* nest = mnl_attr_nest_start(nlh_, NFULA_CT);
+                            std::uint16_t zone, std::uint16_t type = NFULA_CT) {
+        nlattr* nest = mnl_attr_nest_start(nlh_, type);
         mnl_attr_put_u32(nlh_, CTA_STATUS, htonl(status));
         mnl_attr_put_u32(nlh_, CTA_MARK, htonl(mark));
         mnl_attr_put_u32(nlh_, CTA_ID, htonl(id));
