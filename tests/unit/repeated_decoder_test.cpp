@@ -140,154 +140,111 @@ std::vector<std::uint8_t> payload_of(const Shape& s, std::uint32_t n) {
     return p;
 }
 
-std::vector<std::byte> build_nflog(const Shape& s, std::uint32_t n) {
-    NflogMessage m(s.group, s.family);
-    const auto put_payload = [&] {
-        if (s.payload) {
-            m.bytes(NFULA_PAYLOAD, payload_of(s, n));
-        }
-    };
-    if (s.reorder) {
-        put_payload();
-    }
-    m.packet_header(s.hw_protocol, s.hook);
-    if (s.prefix) {
-        m.prefix(*s.prefix);
-    }
-    if (s.indev) {
-        m.u32(NFULA_IFINDEX_INDEV, *s.indev);
-    }
-    if (s.outdev) {
-        m.u32(NFULA_IFINDEX_OUTDEV, *s.outdev);
-    }
-    if (s.mark) {
-        m.u32(NFULA_MARK, *s.mark);
-    }
-    if (s.hwaddr) {
-        m.hwaddr({0x52, 0x54, 0, 0x12, 0x34, static_cast<std::uint8_t>(s.hwheader)});
-    }
-    if (s.hwheader != 0) {
-        const auto h = static_cast<std::uint8_t>(s.hwheader);
-        m.u16(NFULA_HWTYPE, 1);
-        m.u16(NFULA_HWLEN, 14);
-        m.bytes(NFULA_HWHEADER,
-                {0xff, 0xff, 0xff, 0xff, 0xff, h, 0x52, 0x54, 0, 0x12, 0x34, h, 0x08, 0x00});
-    }
-    if (s.timestamp) {
-        m.timestamp(1'700'000'000 + n / 1000,
-                    s.usec >= 1'000'000 ? s.usec : (n * 7919) % 1'000'000);
-    }
-    if (s.uid) {
-        m.u32(NFULA_UID, *s.uid);
-    }
-    if (s.gid) {
-        m.u32(NFULA_GID, *s.gid);
-    }
-    if (s.seq) {
-        m.u32(NFULA_SEQ, n);
-    }
-    if (s.seq_global) {
-        m.u32(NFULA_SEQ_GLOBAL, n * 3);
-    }
-    if (s.vlan) {
-        m.vlan(0x8100, 5);
-    }
-    if (s.conntrack) {
-        m.conntrack(0x18e, 0x42, 77, 9);
-        m.u32(NFULA_CT_INFO, 2);
-    }
-    if (!s.reorder) {
-        put_payload();
-    }
-    if (s.after_payload) {
-        m.u32(NFULA_MARK, 0x99);
-    }
-    std::vector<std::byte> record = m.copy();
-    record.insert(record.end(), static_cast<std::size_t>(s.stray), std::byte{0x5a});
-    return record;
-}
+// The attribute types with which NFLOG and NFQUEUE carry the same value.
+struct Types {
+    std::uint16_t payload, indev, outdev, mark, hwaddr, timestamp, uid, gid, vlan, ct, ct_info;
+};
+constexpr Types nflog_types{NFULA_PAYLOAD, NFULA_IFINDEX_INDEV, NFULA_IFINDEX_OUTDEV,
+                            NFULA_MARK,    NFULA_HWADDR,        NFULA_TIMESTAMP,
+                            NFULA_UID,     NFULA_GID,           NFULA_VLAN,
+                            NFULA_CT,      NFULA_CT_INFO};
+constexpr Types queue_types{
+    NFQA_PAYLOAD, NFQA_IFINDEX_INDEV, NFQA_IFINDEX_OUTDEV, NFQA_MARK, NFQA_HWADDR, NFQA_TIMESTAMP,
+    NFQA_UID,     NFQA_GID,           NFQA_VLAN,           NFQA_CT,   NFQA_CT_INFO};
 
-std::vector<std::byte> build_queue(const Shape& s, std::uint32_t n) {
+std::vector<std::byte> build(const Shape& s, std::uint32_t n) {
+    const Types& t = s.queue ? queue_types : nflog_types;
     NflogMessage m(s.group, s.family);
     const auto put_payload = [&] {
         if (s.payload) {
-            m.bytes(NFQA_PAYLOAD, payload_of(s, n));
+            m.bytes(t.payload, payload_of(s, n));
         }
     };
     if (s.reorder) {
         put_payload();
     }
-    // struct nfqnl_msg_packet_hdr { __be32 packet_id; __be16 hw_protocol; __u8 hook; } (7 bytes)
-    const std::array<std::uint8_t, 7> header{static_cast<std::uint8_t>(n >> 24U),
-                                             static_cast<std::uint8_t>(n >> 16U),
-                                             static_cast<std::uint8_t>(n >> 8U),
-                                             static_cast<std::uint8_t>(n),
-                                             static_cast<std::uint8_t>(s.hw_protocol >> 8U),
-                                             static_cast<std::uint8_t>(s.hw_protocol),
-                                             s.hook};
-    if (s.seq) { // the packet id's attribute, nearly always there (its absence is an error)
+    if (!s.queue) {
+        m.packet_header(s.hw_protocol, s.hook);
+        if (s.prefix) {
+            m.prefix(*s.prefix);
+        }
+    } else if (s.seq) { // the packet id's attribute, nearly always there (its absence is an error)
+        // struct nfqnl_msg_packet_hdr { __be32 packet_id; __be16 hw_protocol; __u8 hook; }
+        const std::array<std::uint8_t, 7> header{static_cast<std::uint8_t>(n >> 24U),
+                                                 static_cast<std::uint8_t>(n >> 16U),
+                                                 static_cast<std::uint8_t>(n >> 8U),
+                                                 static_cast<std::uint8_t>(n),
+                                                 static_cast<std::uint8_t>(s.hw_protocol >> 8U),
+                                                 static_cast<std::uint8_t>(s.hw_protocol),
+                                                 s.hook};
         m.raw(NFQA_PACKET_HDR, header.data(), header.size());
     }
     if (s.indev) {
-        m.u32(NFQA_IFINDEX_INDEV, *s.indev);
+        m.u32(t.indev, *s.indev);
     }
     if (s.outdev) {
-        m.u32(NFQA_IFINDEX_OUTDEV, *s.outdev);
+        m.u32(t.outdev, *s.outdev);
     }
     if (s.mark) {
-        m.u32(NFQA_MARK, *s.mark);
+        m.u32(t.mark, *s.mark);
     }
-    if (s.priority) {
+    if (s.queue && s.priority) {
         m.u32(NFQA_PRIORITY, *s.priority);
     }
     if (s.hwaddr) {
-        m.hwaddr({0x52, 0x54, 0, 0x12, 0x34, static_cast<std::uint8_t>(s.hwheader)}, NFQA_HWADDR);
-    }
-    if (s.vlan) {
-        m.vlan(0x8100, 5, NFQA_VLAN);
+        m.hwaddr({0x52, 0x54, 0, 0x12, 0x34, static_cast<std::uint8_t>(s.hwheader)}, t.hwaddr);
     }
     if (s.hwheader != 0) {
         const auto h = static_cast<std::uint8_t>(s.hwheader);
-        m.bytes(NFQA_L2HDR,
+        if (!s.queue) {
+            m.u16(NFULA_HWTYPE, 1);
+            m.u16(NFULA_HWLEN, 14);
+        }
+        m.bytes(s.queue ? std::uint16_t{NFQA_L2HDR} : std::uint16_t{NFULA_HWHEADER},
                 {0xff, 0xff, 0xff, 0xff, 0xff, h, 0x52, 0x54, 0, 0x12, 0x34, h, 0x08, 0x00});
     }
     if (s.timestamp) {
         m.timestamp(1'700'000'000 + n / 1000, s.usec >= 1'000'000 ? s.usec : (n * 7919) % 1'000'000,
-                    NFQA_TIMESTAMP);
+                    t.timestamp);
     }
     if (s.uid) {
-        m.u32(NFQA_UID, *s.uid);
+        m.u32(t.uid, *s.uid);
     }
     if (s.gid) {
-        m.u32(NFQA_GID, *s.gid);
+        m.u32(t.gid, *s.gid);
     }
-    if (s.secctx) {
+    if (!s.queue && s.seq) {
+        m.u32(NFULA_SEQ, n);
+    }
+    if (!s.queue && s.seq_global) {
+        m.u32(NFULA_SEQ_GLOBAL, n * 3);
+    }
+    if (s.queue && s.secctx) {
         const std::string context = "system_u:object_r:ssh_t:s0";
         m.raw(NFQA_SECCTX, context.c_str(), context.size() + 1);
     }
-    if (s.conntrack) {
-        m.conntrack(0x18e, 0x42, 77, 9, NFQA_CT);
-        m.u32(NFQA_CT_INFO, 2);
+    if (s.vlan) {
+        m.vlan(0x8100, 5, t.vlan);
     }
-    if (s.cap_len) { // above the payload; the same for runs of packets
+    if (s.conntrack) {
+        m.conntrack(0x18e, 0x42, 77, 9, t.ct);
+        m.u32(t.ct_info, 2);
+    }
+    if (s.queue && s.cap_len) { // above the payload; the same for runs of packets
         m.u32(NFQA_CAP_LEN, static_cast<std::uint32_t>(s.payload_size + 1000 + n / 4 % 2));
     }
-    if (s.skb_info) {
+    if (s.queue && s.skb_info) {
         m.u32(NFQA_SKB_INFO, *s.skb_info);
     }
     if (!s.reorder) {
         put_payload();
     }
     if (s.after_payload) {
-        m.u32(NFQA_MARK, 0x99);
+        m.u32(t.mark, 0x99);
     }
     std::vector<std::byte> record = m.copy();
     record.insert(record.end(), static_cast<std::size_t>(s.stray), std::byte{0x5a});
     return record;
-}
-
-std::vector<std::byte> build(const Shape& s, std::uint32_t n) {
-    return s.queue ? build_queue(s, n) : build_nflog(s, n);
 }
 
 // What the plain decoder of the shape's kind gives.
