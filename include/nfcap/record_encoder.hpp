@@ -6,6 +6,7 @@
 #include <nfcap/packet.hpp>
 #include <nfcap/pcapng.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -28,9 +29,10 @@ struct RecordContext {
     std::string_view verdict;               // NFQUEUE: see CommentContext::verdict
     // Nonzero: the caller vouches that the record's comment keys up to the conntrack ones
     // (source, hook, family, prefix, interfaces and their names, uid, gid, marks, hardware
-    // address and header, VLAN, conntrack) are those of every record it gave the same value; the
-    // encoder then writes them once and reuses them. The Recorder gives the records of one
-    // repeated NFLOG decode one value. 0: no such promise.
+    // type, address and header, VLAN, conntrack) and its ethertype (Packet::hw_protocol) are
+    // those of every record it gave the same value; the encoder then writes them, and the
+    // LINKTYPE_LINUX_SLL2 header made of them, once and reuses them. The Recorder gives the
+    // records of one repeated decode one value. 0: no such promise.
     std::uint64_t repeats = 0;
 };
 
@@ -91,6 +93,11 @@ class RecordEncoder {
     std::uint64_t head_repeats_ = 0;
     bool head_implied_ = false;
     unsigned head_version_ = 0;
+    // The LINKTYPE_LINUX_SLL2 header of the records the head was written for: it is built from
+    // the metadata the head promises (protocol, interfaces, hardware type, address and header,
+    // hook), so it holds while the head does. False: build it again.
+    std::array<std::byte, sll2_header_size> cooked_{};
+    bool cooked_fresh_ = false;
 };
 
 } // namespace nfcap

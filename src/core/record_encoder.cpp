@@ -143,6 +143,7 @@ std::string_view RecordEncoder::comment(const Packet& p, const RecordContext& co
     if (context.repeats == 0 || context.repeats != head_repeats_ ||
         leave_out_implied != head_implied_ || version != head_version_) {
         head_repeats_ = 0; // while the head is rewritten
+        cooked_fresh_ = false;
         head_size_ = detail::write_comment_head(comment_, p, c);
         head_repeats_ = context.repeats;
         head_implied_ = leave_out_implied;
@@ -203,7 +204,6 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
         epb.comment = comment(p, context, true);
     }
 
-    std::array<std::byte, sll2_header_size> cooked{};
     if (link_type_ == LinkType::nflog) {
         epb.payload = record;
         epb.original_length = static_cast<std::uint32_t>(record.size());
@@ -211,8 +211,13 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
         epb.payload = p.payload;
         epb.original_length = p.original_length;
         if (link_type_ == LinkType::linux_sll2) {
-            cooked = sll2_header(p, direction);
-            epb.link_header = cooked;
+            // Built once per comment head (see cooked_); a classic pcap record went through no
+            // head check, so it builds its own and leaves none behind.
+            if (pcap || !cooked_fresh_) {
+                cooked_ = sll2_header(p, direction);
+                cooked_fresh_ = !pcap;
+            }
+            epb.link_header = cooked_;
             // Saturating: a kernel-claimed length near 2^32 must not wrap below the capture.
             epb.original_length = static_cast<std::uint32_t>(std::min<std::uint64_t>(
                 std::uint64_t{epb.original_length} + sll2_header_size, UINT32_MAX));

@@ -479,6 +479,61 @@ void comments_hold_to_write_comment(Shape shape, int min_reused) {
     EXPECT_GT(reused, min_reused);
 }
 
+// The same promise for whole blocks: an encoder given RecordContext::repeats (and now and then
+// asked for a classic pcap record or a text comment in between) writes every record as a new
+// encoder, which has nothing to reuse, writes it, cooked header included.
+void blocks_hold_to_the_plain_encoder(Shape shape) {
+    std::mt19937 rng(8);
+    RepeatedDecoder decoder(kind_of(shape));
+    nfcap::RecordEncoder repeating(nfcap::LinkType::linux_sll2, 262144);
+    std::uint64_t shape_count = 0;
+    int reused = 0;
+    const std::string source = shape.queue ? "nfqueue:5" : "nflog:7";
+    for (int step = 0; step < 5'000; ++step) {
+        if (std::uniform_int_distribution<int>(0, 9)(rng) >= 7) {
+            change(shape, rng);
+        }
+        if (std::uniform_int_distribution<int>(0, 19)(rng) == 0) { // odd records stay rare
+            shape.payload = true;
+            shape.after_payload = shape.reorder = false;
+            shape.stray = 0;
+        }
+        shape.cut = false;
+        shape.seq = shape.seq || shape.queue;
+        const std::vector<std::byte> record = build(shape, static_cast<std::uint32_t>(step));
+        Packet p;
+        try {
+            p = decoder.decode(record, static_cast<std::uint32_t>(record.size()));
+        } catch (const DecodeError&) {
+            continue;
+        }
+        shape_count += decoder.repeated() ? 0U : 1U;
+        reused += decoder.repeated() ? 1 : 0;
+        nfcap::RecordContext context;
+        context.source = source;
+        nfcap::RecordContext promised = context;
+        promised.repeats = shape_count;
+        nfcap::ByteBuffer got;
+        nfcap::ByteBuffer expected;
+        nfcap::RecordEncoder plain(nfcap::LinkType::linux_sll2, 262144);
+        switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
+        case 0:
+            (void)repeating.append_pcap(got, p, record, promised);
+            (void)plain.append_pcap(expected, p, record, context);
+            break;
+        case 1:
+            (void)repeating.comment(p, promised, false);
+            [[fallthrough]];
+        default:
+            (void)repeating.append(got, p, record, promised);
+            (void)plain.append(expected, p, record, context);
+            break;
+        }
+        ASSERT_TRUE(got == expected) << "step " << step;
+    }
+    EXPECT_GT(reused, 1'000);
+}
+
 Shape nflog_start() {
     Shape s;
     s.indev = 2;
@@ -578,6 +633,11 @@ TEST(RepeatedDecoder, RepeatedNflogRecordsGetTheSameCommentsAsWriteComment) {
     comments_hold_to_write_comment(s, 1'500);
 }
 
+TEST(RepeatedDecoder, RepeatedRecordsGetTheSameBlocksAsWithoutThePromise) {
+    blocks_hold_to_the_plain_encoder(nflog_start());
+    blocks_hold_to_the_plain_encoder(queue_start());
+}
+
 TEST(RepeatedDecoder, RepeatedQueueRecordsGetTheSameCommentsAsWriteComment) {
     comments_hold_to_write_comment(queue_start(), 1'000);
 }
@@ -665,4 +725,30 @@ TEST(RepeatedDecoder, InterleavedNflogAndQueueRecordsAreWrittenAsThePlainPathWri
         ASSERT_EQ(repeated_sink.data.size(), plain_sink.data.size());
         EXPECT_TRUE(repeated_sink.data == plain_sink.data);
     }
+}
+
+// A classic pcap record between two records of one promise leaves the cooked header of the
+// promise as it was: it went through no comment head, so the header it built is its own.
+TEST(RepeatedDecoder, APcapRecordInBetweenLeavesThePromisedCookedHeader) {
+    Shape a = nflog_start();
+    Shape b = a;
+    b.indev = 9; // another interface: another cooked header
+    const std::vector<std::byte> first = build(a, 1);
+    const std::vector<std::byte> other = build(b, 2);
+    const std::vector<std::byte> again = build(a, 3);
+    nfcap::RecordEncoder encoder(nfcap::LinkType::linux_sll2, 262144);
+    nfcap::RecordContext promised;
+    promised.source = "nflog:7";
+    promised.repeats = 1;
+    nfcap::RecordContext another = promised;
+    another.repeats = 2;
+    nfcap::ByteBuffer out;
+    (void)encoder.append(out, nfcap::decode_nflog(first), first, promised);
+    (void)encoder.append_pcap(out, nfcap::decode_nflog(other), other, another);
+    nfcap::ByteBuffer got;
+    (void)encoder.append(got, nfcap::decode_nflog(again), again, promised);
+    nfcap::RecordEncoder plain(nfcap::LinkType::linux_sll2, 262144);
+    nfcap::ByteBuffer expected;
+    (void)plain.append(expected, nfcap::decode_nflog(again), again, promised);
+    EXPECT_TRUE(got == expected);
 }
