@@ -95,8 +95,10 @@ class RecordEncoder {
     unsigned head_version_ = 0;
     // The LINKTYPE_LINUX_SLL2 header of the records the head was written for: it is built from
     // the metadata the head promises (protocol, interfaces, hardware type, address and header,
-    // hook), so it holds while the head does. False: build it again.
+    // hook), so it holds while the head does, and so does the hook's direction. False: build
+    // them again.
     std::array<std::byte, sll2_header_size> cooked_{};
+    Direction cooked_direction_ = Direction::unknown; // the hook's, which it was built for
     bool cooked_fresh_ = false;
 };
 

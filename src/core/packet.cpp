@@ -35,8 +35,8 @@ Direction hook_direction(Family family, std::uint8_t hook) {
     constexpr Direction out = Direction::outbound;
     constexpr Direction both = Direction::unknown;
     // prerouting, input, forward, output, postrouting, then ingress (inet) or brouting (bridge)
-    constexpr std::array<Direction, 6> inet{in, in, both, out, out, in};
-    constexpr std::array<Direction, 3> arp{in, out, both}; // input, output, forward
+    static constexpr std::array<Direction, 6> inet{in, in, both, out, out, in};
+    static constexpr std::array<Direction, 3> arp{in, out, both}; // input, output, forward
     switch (family) {
     case Family::arp:
         return hook < arp.size() ? arp[hook] : both;

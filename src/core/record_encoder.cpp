@@ -183,7 +183,12 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
     EnhancedPacket epb;
     epb.interface_id = context.interface_id;
     epb.timestamp = time(p, context);
-    const Direction direction = hook_direction(p.family, p.hook);
+    if (!pcap) {
+        epb.comment = comment(p, context, true);
+    }
+    // The hook's direction is part of what the cooked header holds for (see cooked_).
+    const Direction direction =
+        !pcap && cooked_fresh_ ? cooked_direction_ : hook_direction(p.family, p.hook);
     switch (direction) {
     case Direction::inbound:
         epb.direction = EpbDirection::inbound;
@@ -200,9 +205,6 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
     } else if (p.packet_id) {
         epb.packet_id = *p.packet_id;
     }
-    if (!pcap) {
-        epb.comment = comment(p, context, true);
-    }
 
     if (link_type_ == LinkType::nflog) {
         epb.payload = record;
@@ -215,6 +217,7 @@ EncodeResult RecordEncoder::append_pcap(ByteBuffer& out, const Packet& packet,
             // head check, so it builds its own and leaves none behind.
             if (pcap || !cooked_fresh_) {
                 cooked_ = sll2_header(p, direction);
+                cooked_direction_ = direction;
                 cooked_fresh_ = !pcap;
             }
             epb.link_header = cooked_;
