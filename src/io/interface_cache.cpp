@@ -1,6 +1,7 @@
 #include <nfcap/interface_cache.hpp>
 
 #include "netlink_socket.hpp"
+#include "thread_name.hpp"
 
 #include <net/if.h>
 
@@ -75,7 +76,10 @@ void InterfaceCache::start() {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     try {
-        thread_ = std::thread([this] { watch(); });
+        thread_ = std::thread([this] {
+            detail::name_this_thread("nfcap-names");
+            watch();
+        });
     } catch (...) {
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         throw;

@@ -4,6 +4,7 @@
 #include <nfcap/version.hpp>
 
 #include "system_error.hpp"
+#include "thread_name.hpp"
 
 #include <malloc.h>
 #include <poll.h>
@@ -595,6 +596,8 @@ struct LiveCapture::Impl {
     }
 
     void receive_loop(Source& s, std::size_t index) {
+        detail::name_this_thread(s.nflog ? std::string("nflog-rx")
+                                         : "nfq" + std::to_string(s.queue->config().queue) + "-rx");
         // NFQUEUE never waits (verdicts are given before the hand-off, and must keep flowing);
         // NFLOG waits while the writer moves and the socket has room, its buffer absorbing
         // the delay (see writer_stall).

@@ -81,6 +81,16 @@ out="$WORK/live.pcap"
 bg_in "$NS_B" "$NFCAP" -g 8-9 -P -w "$out" --json-sidecar "$WORK/live.jsonl" 2>"$WORK/pcap.err"
 cap=$BG_PID
 wait_nflog_bound "$NS_B" 8
+# Each thread says what it does (top -H, ps -L, perf): the writer keeps the program's name.
+# The socket is bound before the threads start: give them a moment.
+threads=""
+for ((i = 0; i < 50; i++)); do
+    threads=$(cat /proc/"$cap"/task/*/comm | sort | tr '\n' ' ' | sed 's/ $//')
+    [ "$threads" = "nfcap nfcap-names nflog-rx" ] && break
+    sleep 0.1
+done
+check_eq "threads named: writer, interface names, receive thread" "nfcap nfcap-names nflog-rx" \
+    "$threads"
 send 192.0.2.2 7401 2 64
 send 2001:db8::2 7402 3 64
 sleep 0.3

@@ -28,6 +28,13 @@ for ((i = 0; i < 100; i++)); do
     in_b awk -v q=$q '$1 == q { found = 1 } END { exit !found }' /proc/net/netfilter/nfnetlink_queue && break
     sleep 0.1
 done
+# The queue is bound before the threads start: give them a moment.
+for ((i = 0; i < 50; i++)); do
+    cat /proc/"$cap"/task/*/comm | grep -qx "nfq$q-rx" && break
+    sleep 0.1
+done
+check_eq "the queue's receive thread is named after it" 1 \
+    "$(cat /proc/"$cap"/task/*/comm | grep -cx "nfq$q-rx")"
 
 check_eq "IPv4 ping through the queue" 0 "$(in_a ping -c 3 -i 0.1 -W 2 -q 192.0.2.2 >/dev/null; echo $?)"
 check_eq "IPv6 ping through the queue" 0 "$(in_a ping -c 3 -i 0.1 -W 2 -q 2001:db8::2 >/dev/null; echo $?)"
