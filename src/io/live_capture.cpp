@@ -59,15 +59,17 @@ constexpr auto writer_tick = std::chrono::milliseconds(100);
 constexpr auto flush_interval = std::chrono::milliseconds(500);
 // Once the queue is empty, the writer writes what it holds when its oldest record has waited
 // this long (a live view lags by at most this much more), not after every batch: at a paced
-// 50,000 packets/s a queue hands on about one packet per batch, and a write() and a writer
-// wake-up per packet cost more than the packet. Holding costs a wake-up of its own (the end of
-// the wait), so the writer holds only when batches come closer together than this: the one
-// before came less than flush_delay before. NFLOG's kernel batches (a flush timer of 10 ms by
-// default) come further apart up to about 50,000 records/s: each is written as it comes, with
-// one writer wake-up, not two (measured at 50,000 packets/s: 1,486 wake-ups for 763 batches).
-constexpr auto flush_delay = std::chrono::milliseconds(10);
-// While the writer waits for that moment, a receive thread wakes it early only for this much.
-constexpr std::size_t wake_bytes = 1U << 20U;
+// rate a queue hands on a packet or a few per batch, and NFLOG a kernel batch per flush timer
+// (10 ms by default), and a writer wake-up and a write() per batch cost more than its records.
+// Holding costs a wake-up of its own (the end of the wait), so the writer holds only when
+// batches come closer together than this: a batch after a quieter spell is written at once.
+// At 10 ms the writer woke for every NFLOG kernel batch; at 50 ms, for about one in five, and
+// nfcap used a quarter less CPU per record at 50,000 records/s, 14 % less flat out
+// (bench/ab.sh; bench/RESULTS.md, "The writer wakes for 50 ms of records").
+constexpr auto flush_delay = std::chrono::milliseconds(50);
+// While the writer waits for that moment, a receive thread wakes it early only for this much
+// (at 1 MiB flat out, every third kernel batch woke it). Busier, the writer is rarely idle.
+constexpr std::size_t wake_bytes = 4U << 20U;
 // A queue's receive thread waits at most this long in one receive call: the longest it takes
 // to see that the capture stops.
 constexpr auto queue_wait = std::chrono::milliseconds(100);
