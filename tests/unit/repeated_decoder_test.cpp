@@ -420,49 +420,75 @@ void holds_to_the_plain_decoder(Shape shape, unsigned seed, int min_repeated) {
     EXPECT_GT(errors, 50) << repeated << " repeated";
 }
 
+// A step of a flow as the encoder tests walk it: now and then a change, and now and then back to
+// an ordinary record (true then), so that odd records stay rare.
+bool wander(Shape& shape, std::mt19937& rng) {
+    if (std::uniform_int_distribution<int>(0, 9)(rng) >= 7) {
+        change(shape, rng);
+    }
+    if (std::uniform_int_distribution<int>(0, 19)(rng) != 0) {
+        return false;
+    }
+    shape.payload = true;
+    shape.after_payload = shape.reorder = false;
+    shape.stray = 0;
+    return true;
+}
+
+// The records of such a walk, decoded by a RepeatedDecoder: `shapes` counts the decodes that were
+// not repeated (so it is the Recorder's RecordContext::repeats), `reused` those that were.
+struct Walk {
+    explicit Walk(nfcap::RecordKind kind) : decoder(kind) {}
+    // Builds and decodes the record of `step` into `record` and `packet`; false when it does not
+    // decode.
+    bool next(const Shape& shape, int step) {
+        record = build(shape, static_cast<std::uint32_t>(step));
+        try {
+            packet = decoder.decode(record, static_cast<std::uint32_t>(record.size()));
+        } catch (const DecodeError&) {
+            return false;
+        }
+        shapes += decoder.repeated() ? 0U : 1U;
+        reused += decoder.repeated() ? 1 : 0;
+        return true;
+    }
+    RepeatedDecoder decoder;
+    std::vector<std::byte> record;
+    Packet packet;
+    std::uint64_t shapes = 0;
+    int reused = 0;
+};
+
 // The encoder's side of the same promise: given the Recorder's RecordContext::repeats (one value
 // per decode that was not repeated), every comment is write_comment's, in both forms (implied
 // keys left out for pcapng, every key for text), with names that change now and then.
 void comments_hold_to_write_comment(Shape shape, int min_reused) {
     std::mt19937 rng(7);
-    RepeatedDecoder decoder(kind_of(shape));
+    Walk walk(kind_of(shape));
     nfcap::RecordEncoder pcapng(nfcap::LinkType::linux_sll2, 262144);
     nfcap::RecordEncoder raw(nfcap::LinkType::raw, 262144);
     nfcap::RecordEncoder text(nfcap::LinkType::linux_sll2, 262144);
     nfcap::RecordEncoder both(nfcap::LinkType::linux_sll2, 262144);
     nfcap::InterfaceNamesOf names;
-    std::uint64_t shape_count = 0;
     std::string scratch;
-    int reused = 0;
     const std::string kind = shape.queue ? "nfqueue:" : "nflog:";
     for (int step = 0; step < 5'000; ++step) {
-        if (std::uniform_int_distribution<int>(0, 9)(rng) >= 7) {
-            change(shape, rng);
-        }
-        if (std::uniform_int_distribution<int>(0, 19)(rng) == 0) { // odd records stay rare
-            shape.payload = true;
-            shape.after_payload = shape.reorder = false;
-            shape.stray = 0;
+        if (wander(shape, rng)) {
             shape.seq = shape.seq || shape.queue;
         }
         shape.cut = false;
-        const std::vector<std::byte> record = build(shape, static_cast<std::uint32_t>(step));
-        Packet p;
-        try {
-            p = decoder.decode(record, static_cast<std::uint32_t>(record.size()));
-        } catch (const DecodeError&) {
+        if (!walk.next(shape, step)) {
             continue;
         }
-        shape_count += decoder.repeated() ? 0U : 1U;
-        reused += decoder.repeated() ? 1 : 0;
+        const Packet& p = walk.packet;
         nfcap::RecordContext context;
         const std::string source = kind + std::to_string(shape.group);
         context.source = source;
         context.names = &names;
-        context.repeats = shape_count;
+        context.repeats = walk.shapes;
         if (std::uniform_int_distribution<int>(0, 49)(rng) == 0) { // a rename: a new value
             names.indev = names.indev == "eth0" ? "wan" : "eth0";
-            context.repeats = ++shape_count;
+            context.repeats = ++walk.shapes;
         }
         if (shape.queue && step % 3 == 0) { // a queue's verdict, in the tail
             context.verdict = step % 2 == 0 ? "verdict=accept" : "verdict=drop";
@@ -476,7 +502,7 @@ void comments_hold_to_write_comment(Shape shape, int min_reused) {
             ASSERT_EQ(encoder->comment(p, context, implied), expected) << "step " << step;
         }
     }
-    EXPECT_GT(reused, min_reused);
+    EXPECT_GT(walk.reused, min_reused);
 }
 
 // The same promise for whole blocks: an encoder given RecordContext::repeats (and now and then
@@ -484,35 +510,22 @@ void comments_hold_to_write_comment(Shape shape, int min_reused) {
 // encoder, which has nothing to reuse, writes it, cooked header included.
 void blocks_hold_to_the_plain_encoder(Shape shape) {
     std::mt19937 rng(8);
-    RepeatedDecoder decoder(kind_of(shape));
+    Walk walk(kind_of(shape));
     nfcap::RecordEncoder repeating(nfcap::LinkType::linux_sll2, 262144);
-    std::uint64_t shape_count = 0;
-    int reused = 0;
     const std::string source = shape.queue ? "nfqueue:5" : "nflog:7";
     for (int step = 0; step < 5'000; ++step) {
-        if (std::uniform_int_distribution<int>(0, 9)(rng) >= 7) {
-            change(shape, rng);
-        }
-        if (std::uniform_int_distribution<int>(0, 19)(rng) == 0) { // odd records stay rare
-            shape.payload = true;
-            shape.after_payload = shape.reorder = false;
-            shape.stray = 0;
-        }
+        wander(shape, rng);
         shape.cut = false;
         shape.seq = shape.seq || shape.queue;
-        const std::vector<std::byte> record = build(shape, static_cast<std::uint32_t>(step));
-        Packet p;
-        try {
-            p = decoder.decode(record, static_cast<std::uint32_t>(record.size()));
-        } catch (const DecodeError&) {
+        if (!walk.next(shape, step)) {
             continue;
         }
-        shape_count += decoder.repeated() ? 0U : 1U;
-        reused += decoder.repeated() ? 1 : 0;
+        const Packet& p = walk.packet;
+        const std::vector<std::byte>& record = walk.record;
         nfcap::RecordContext context;
         context.source = source;
         nfcap::RecordContext promised = context;
-        promised.repeats = shape_count;
+        promised.repeats = walk.shapes;
         nfcap::ByteBuffer got;
         nfcap::ByteBuffer expected;
         nfcap::RecordEncoder plain(nfcap::LinkType::linux_sll2, 262144);
@@ -531,7 +544,7 @@ void blocks_hold_to_the_plain_encoder(Shape shape) {
         }
         ASSERT_TRUE(got == expected) << "step " << step;
     }
-    EXPECT_GT(reused, 1'000);
+    EXPECT_GT(walk.reused, 1'000);
 }
 
 Shape nflog_start() {
